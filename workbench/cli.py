@@ -1,0 +1,196 @@
+"""The `workbench` command line. Exit codes: 0 ok, 1 failed check, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import WorkbenchError
+from .settings import Settings
+
+DEMO = [("support@1.0.0", "support"), ("support@1.1.0", "support")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description="Evaluate pinned LLM configurations on golden datasets.")
+    parser.add_argument("--root", help="project folder holding prompts/ and datasets/ (default: the current folder)")
+    commands = parser.add_subparsers(title="commands")
+
+    def command(name: str, handler, help: str, parent=commands) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help, description=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    prompts = commands.add_parser("prompts", help="pinned configurations").add_subparsers(title="prompts commands")
+    lint = command("lint", _prompts_lint, "check configuration files; exit 2 on any problem", prompts)
+    lint.add_argument("paths", nargs="*", help="files or folders (default: prompts/)")
+    command("list", _prompts_list, "list configurations, versions and hashes", prompts)
+    show = command("show", _prompts_show, "print one configuration version", prompts)
+    show.add_argument("ref", help="name@version")
+    diff = command("diff", _prompts_diff, "diff two configuration versions", prompts)
+    diff.add_argument("a")
+    diff.add_argument("b")
+
+    datasets = commands.add_parser("datasets", help="golden datasets").add_subparsers(title="datasets commands")
+    validate = command("validate", _datasets_validate, "validate dataset files, optionally against a configuration", datasets)
+    validate.add_argument("refs", nargs="*", help="name or name@version (default: all)")
+    validate.add_argument("--prompt", help="also check the variables this configuration needs")
+    dshow = command("show", _datasets_show, "print a dataset's version, hash and cases", datasets)
+    dshow.add_argument("ref")
+    dshow.add_argument("--limit", type=int, default=10)
+    add = command("add", _datasets_add, "write a new dataset version with the cases of a JSONL file appended", datasets)
+    add.add_argument("ref")
+    add.add_argument("file", type=Path)
+    add.add_argument("--source", help="provenance recorded on each new case (a run id, a reviewer)")
+
+    for name, handler, help in [("run", _run, "evaluate a configuration version on a dataset"),
+                                ("demo", _demo, "evaluate the demo configurations on the local model")]:
+        sub = command(name, handler, help)
+        if name == "run":
+            sub.add_argument("ref", help="name@version")
+            sub.add_argument("--dataset", required=True, help="name or name@version")
+            sub.add_argument("--scorer", action="append", dest="scorers", help="scorer name (repeatable; default: the built-ins)")
+        sub.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)")
+        sub.add_argument("--no-cache", action="store_true", help="call the model even when an identical request is cached")
+        sub.add_argument("--no-log", action="store_true", help="do not log to MLflow")
+        sub.add_argument("--concurrency", type=int, help="concurrent model calls (default: from the configuration)")
+        sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _settings(args) -> Settings:
+    return Settings.load(root=args.root, tracking_uri=getattr(args, "tracking_uri", None),
+                         cache=not getattr(args, "no_cache", False))
+
+
+def _prompts_lint(args) -> int:
+    from .prompts import check, lock_hash  # noqa: F401
+    from .prompts.store import read_lock
+
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths] or [settings.prompts_dir]
+    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*.yaml"))})
+    if not files:
+        raise WorkbenchError(f"no configuration files under {', '.join(map(str, paths))}")
+    problems = []
+    for path in files:
+        lock = read_lock(path.parent.parent) if path.parent.parent.joinpath("lock.json").exists() else {}
+        problems += check(path, lock.get(f"{path.parent.name}@{path.stem}"))[1]
+    for problem in problems:
+        print(problem)
+    print(f"{len(files)} file(s), {len(problems)} problem(s)", file=sys.stderr)
+    return 2 if problems else 0
+
+
+def _prompts_list(args) -> int:
+    from .prompts import names, resolve, versions
+
+    root = _settings(args).prompts_dir
+    for name in names(root):
+        for version in versions(name, root):
+            prompt = resolve(f"{name}@{version}", root)
+            model = prompt.spec.model
+            print(f"{prompt.ref:<28} {prompt.hash[:12]}  {model.provider}:{model.name}  {prompt.spec.description[:60]}")
+    return 0
+
+
+def _prompts_show(args) -> int:
+    from .prompts import resolve
+
+    prompt = resolve(args.ref, _settings(args).prompts_dir)
+    print(f"# {prompt.ref}  hash {prompt.hash}\n# {prompt.path}")
+    print(prompt.path.read_text(), end="")
+    return 0
+
+
+def _prompts_diff(args) -> int:
+    from .prompts import diff, resolve
+
+    root = _settings(args).prompts_dir
+    print(diff(resolve(args.a, root), resolve(args.b, root)) or "no difference", end="")
+    return 0
+
+
+def _datasets_validate(args) -> int:
+    from .datasets import load_dataset, names
+    from .prompts import resolve
+
+    settings = _settings(args)
+    refs = args.refs or names(settings.datasets_dir)
+    prompt = resolve(args.prompt, settings.prompts_dir) if args.prompt else None
+    failed = 0
+    for ref in refs:
+        try:
+            dataset = load_dataset(ref, settings.datasets_dir)
+            if prompt:
+                dataset.check_variables(prompt.variables)
+        except WorkbenchError as exc:
+            print(exc)
+            failed += 1
+            continue
+        print(f"{dataset.ref}: {len(dataset)} cases, hash {dataset.hash[:12]}: ok")
+    return 2 if failed else 0
+
+
+def _datasets_show(args) -> int:
+    from .datasets import load_dataset
+
+    dataset = load_dataset(args.ref, _settings(args).datasets_dir)
+    print(f"{dataset.ref}  {len(dataset)} cases  hash {dataset.hash}  {dataset.path}")
+    for case in dataset.cases[: args.limit]:
+        inputs = "; ".join(f"{k}={str(v)[:60]!r}" for k, v in case.inputs.items())
+        print(f"  {case.id:<28} [{','.join(case.tags)}] {inputs}")
+    if len(dataset) > args.limit:
+        print(f"  ... {len(dataset) - args.limit} more")
+    return 0
+
+
+def _datasets_add(args) -> int:
+    from .datasets import add_cases, load_dataset, parse
+
+    dataset = load_dataset(args.ref, _settings(args).datasets_dir)
+    cases, _, problems = parse(args.file)
+    if problems:
+        raise WorkbenchError("\n".join(problems))
+    new = add_cases(dataset, cases, provenance={"source": args.source or str(args.file)})
+    print(f"wrote {new.path}: {new.ref}, {len(new)} cases (+{len(cases)}), hash {new.hash[:12]}")
+    return 0
+
+
+def _run(args) -> int:
+    from .experiment import evaluate
+
+    result = evaluate(args.ref, args.dataset, scorers=args.scorers, settings=_settings(args),
+                      concurrency=args.concurrency, log=not args.no_log, progress=not args.quiet)
+    print(result.report())
+    return 0
+
+
+def _demo(args) -> int:
+    from .experiment import evaluate
+
+    settings = _settings(args)
+    print(f"MLflow store: {settings.tracking_uri}")
+    for ref, dataset in DEMO:
+        result = evaluate(ref, dataset, settings=settings, concurrency=args.concurrency,
+                          log=not args.no_log, progress=not args.quiet)
+        print(result.report(), end="\n\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Call a configuration's model: cache, concurrency bound, timeout, usage, latency and cost per call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..prompts import ModelSpec, PromptSpec
+from .cache import ResponseCache, request_key
+from .factory import runnable
+from .pricing import cost
+
+#: Fields of a model spec that change how a call is made, not what it answers.
+OPERATIONAL = {"timeout", "max_retries", "max_concurrency", "requests_per_second"}
+
+
+@dataclass(frozen=True)
+class Response:
+    """One model answer, or the error that stopped it."""
+
+    text: str | None
+    model: str
+    latency_s: float
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None
+    cached: bool = False
+    error: str | None = None
+
+
+class ModelClient:
+    """Calls one configuration's model chain; `calls` counts requests that reached a model."""
+
+    def __init__(self, spec: PromptSpec, cache: ResponseCache | None = None,
+                 pricing: dict[str, dict[str, float]] | None = None, concurrency: int | None = None):
+        self.spec = spec
+        self.cache = cache
+        self.pricing = pricing or {}
+        self.concurrency = concurrency or spec.model.max_concurrency or (1 if spec.model.provider == "local" else 8)
+        self.calls = 0
+        self._runnable = runnable(spec)
+        self._semaphore: asyncio.Semaphore | None = None
+        chain = [spec.model, *spec.fallbacks]
+        self._deadline = sum(m.timeout * (m.max_retries + 1) for m in chain)
+        self._secrets = [os.environ[m.api_key_env] for m in chain if m.api_key_env and os.environ.get(m.api_key_env)]
+
+    def request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        """The fully resolved request, as the cache keys it."""
+        def model(m: ModelSpec) -> dict[str, Any]:
+            return {k: v for k, v in m.model_dump(mode="json", exclude_none=True).items() if k not in OPERATIONAL}
+
+        return {"model": model(self.spec.model), "fallbacks": [model(m) for m in self.spec.fallbacks], "messages": messages}
+
+    async def acall(self, messages: list[dict[str, str]]) -> Response:
+        key = request_key(self.request(messages)) if self.cache is not None else None
+        if key and (hit := self.cache.get(key)):
+            return Response(**{**hit, "cached": True})
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+        async with self._semaphore:
+            self.calls += 1
+            start = time.perf_counter()
+            try:
+                message = await asyncio.wait_for(
+                    self._runnable.ainvoke([(m["role"], m["content"]) for m in messages]), self._deadline)
+            except Exception as exc:  # recorded per case; the run goes on
+                return Response(text=None, model=self.spec.model.name, latency_s=time.perf_counter() - start,
+                                error=self._redact(f"{type(exc).__name__}: {exc}"))
+            latency = time.perf_counter() - start
+        response = self._response(message, latency)
+        if key:
+            self.cache.put(key, {k: v for k, v in asdict(response).items() if k != "cached"})
+        return response
+
+    def _response(self, message: Any, latency: float) -> Response:
+        usage = message.usage_metadata or {}
+        served = (message.response_metadata or {}).get("model_name") or self.spec.model.name
+        spec = next((m for m in [self.spec.model, *self.spec.fallbacks] if str(served).startswith(m.name)), self.spec.model)
+        tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
+        text = message.content if isinstance(message.content, str) else message.text
+        return Response(text=text, model=spec.name, latency_s=latency, input_tokens=tokens_in, output_tokens=tokens_out,
+                        cost=cost(spec.provider, spec.name, tokens_in, tokens_out, self.pricing))
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text

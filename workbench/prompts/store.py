@@ -1,0 +1,142 @@
+"""Load pinned configurations by reference (`name@1.2.0`), hash them, render them, lock their hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import WorkbenchError
+from .lint import SEMVER, check
+from .schema import PromptSpec
+
+LOCK_FILE = "lock.json"
+
+
+def content_hash(spec: PromptSpec) -> str:
+    """sha256 over the canonical configuration: key order, comments and layout do not count."""
+    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A pinned configuration: one validated file, its version and its content hash."""
+
+    spec: PromptSpec
+    version: str
+    path: Path
+    hash: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def variables(self) -> list[str]:
+        return list(self.spec.variables)
+
+    def render(self, inputs: dict[str, Any], context: str | None = None) -> list[dict[str, str]]:
+        """The chat messages for one case, placeholders filled."""
+        values = dict(inputs)
+        if context is not None:
+            values["context"] = context
+        missing = [v for v in self.spec.variables if v not in values]
+        if missing:
+            raise WorkbenchError(f"{self.ref}: inputs lack variable(s) {', '.join(missing)}")
+        return [{"role": m.role, "content": m.content.format_map(values)} for m in self.spec.messages]
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def load_prompt(path: Path, root: Path | None = None) -> Prompt:
+    """Load and validate one file; any lint problem raises, listing every one of them."""
+    path = Path(path)
+    root = Path(root) if root else path.parent.parent
+    locked = read_lock(root).get(f"{path.parent.name}@{path.stem}")
+    spec, problems = check(path, locked)
+    if problems:
+        raise WorkbenchError("\n".join(str(p) for p in problems))
+    return Prompt(spec=spec, version=path.stem, path=path, hash=content_hash(spec))
+
+
+def versions(name: str, root: Path) -> list[str]:
+    folder = Path(root) / name
+    found = [p.stem for p in folder.glob("*.yaml") if SEMVER.match(p.stem)] if folder.is_dir() else []
+    return sorted(found, key=version_key)
+
+
+def names(root: Path) -> list[str]:
+    return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and versions(p.name, root))
+
+
+def resolve(ref: str, root: Path) -> Prompt:
+    """`name@1.2.0` to its Prompt. A bare name or `latest` is refused: a run must pin a version."""
+    root = Path(root)
+    name, _, version = ref.partition("@")
+    known = versions(name, root)
+    if not known:
+        raise WorkbenchError(f"no configuration named '{name}' under {root}/; known: {', '.join(names(root)) or 'none'}")
+    listing = ", ".join(f"{name}@{v}" for v in known)
+    if not version or version == "latest":
+        raise WorkbenchError(f"'{ref}' does not pin a version; write one of: {listing}")
+    if version not in known:
+        raise WorkbenchError(f"'{ref}' does not exist; versions are: {listing}")
+    return load_prompt(root / name / f"{version}.yaml", root)
+
+
+def read_lock(root: Path) -> dict[str, str]:
+    path = Path(root) / LOCK_FILE
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise WorkbenchError(f"{path}:{exc.lineno}: lock: not valid JSON ({exc.msg}); restore it from git") from None
+
+
+def lock_hash(prompt: Prompt, root: Path) -> None:
+    """Record the hash a run used, so a later edit without a version bump is caught."""
+    lock = read_lock(root)
+    if lock.get(prompt.ref) == prompt.hash:
+        return
+    lock[prompt.ref] = prompt.hash
+    _atomic_write(Path(root) / LOCK_FILE, json.dumps(dict(sorted(lock.items())), indent=2) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def diff(a: Prompt, b: Prompt) -> str:
+    """A unified diff of two configurations' canonical YAML: messages, model and parameters."""
+    import difflib
+
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    Dumper.add_representer(str, text)
+
+    def lines(p: Prompt) -> list[str]:
+        data = p.spec.model_dump(mode="json", exclude_defaults=True)
+        return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100).splitlines(keepends=True)
+
+    return "".join(difflib.unified_diff(lines(a), lines(b), fromfile=a.ref, tofile=b.ref))

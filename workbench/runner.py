@@ -1,0 +1,93 @@
+"""Run a configuration over a dataset: bounded concurrency, cache-aware, a progress bar, errors per case."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any, Coroutine, TypeVar
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .datasets import Case, Dataset
+from .models import ModelClient
+from .prompts import Prompt
+from .results import COLUMNS, RunResult
+from .scorers import Scorer
+
+T = TypeVar("T")
+
+
+async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: ModelClient,
+               progress: bool = True) -> RunResult:
+    """Evaluate every case; a model or scorer error is recorded on its case and the run completes."""
+    dataset.check_variables(prompt.variables)
+    start = time.perf_counter()
+    calls_before = client.calls
+    rows: list[list[dict[str, Any]]] = [[] for _ in dataset.cases]
+
+    async def one(index: int, case: Case) -> None:
+        response = await client.acall(prompt.render(case.inputs))
+        base = {"case_id": case.id, "output": response.text, "error": response.error, "latency_s": response.latency_s,
+                "input_tokens": response.input_tokens, "output_tokens": response.output_tokens, "cost": response.cost,
+                "cached": response.cached, "model": response.model, "tags": ",".join(case.tags)}
+        for scorer in scorers:
+            rows[index].append({**base, **await _score(scorer, response.text, response.error, case)})
+        if not scorers:
+            rows[index].append({**base, "scorer": None})
+
+    with tqdm(total=len(dataset.cases), desc=prompt.ref, unit="case", disable=not progress) as bar:
+        async def tracked(index: int, case: Case) -> None:
+            await one(index, case)
+            bar.update()
+
+        await asyncio.gather(*(tracked(i, c) for i, c in enumerate(dataset.cases)))
+
+    frame = pd.DataFrame([row for case_rows in rows for row in case_rows], columns=COLUMNS)
+    frame = frame.astype({"value": "float64", "passed": "boolean", "input_tokens": "Int64", "output_tokens": "Int64",
+                          "cost": "float64", "cached": "bool"})
+    return RunResult(prompt_ref=prompt.ref, prompt_hash=prompt.hash, dataset_ref=dataset.ref, dataset_hash=dataset.hash,
+                     frame=frame, scorers=[s.spec for s in scorers], model_calls=client.calls - calls_before,
+                     duration_s=time.perf_counter() - start)
+
+
+async def _score(scorer: Scorer, output: str | None, error: str | None, case: Case) -> dict[str, Any]:
+    row: dict[str, Any] = {"scorer": scorer.name, "value": None, "passed": None, "label": None, "reason": None}
+    if error is not None:
+        return row
+    try:
+        score = await scorer.score(output or "", case)
+    except Exception as exc:  # a broken scorer marks its rows, not the run
+        return {**row, "error": f"scorer {scorer.name}: {type(exc).__name__}: {exc}"}
+    value = score.value
+    if isinstance(value, bool):
+        row.update(value=float(value), passed=value)
+    elif isinstance(value, (int, float)):
+        row.update(value=float(value))
+    elif isinstance(value, str):
+        row.update(label=value)
+    row["reason"] = score.reason
+    return row
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from plain code or from a notebook, whose event loop is already running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -1,0 +1,61 @@
+"""Text checks: exact match, containment, forbidden terms, the dataset's per-case checks."""
+
+from __future__ import annotations
+
+import re
+
+from ..datasets import Case
+from .base import Score, scorer
+
+DEFAULT_FORBIDDEN = ("as an ai", "as a language model", "i am an ai")
+
+
+def normalise(text: str, ignore_case: bool = True) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text.casefold() if ignore_case else text
+
+
+@scorer
+def exact_match(ignore_case: bool = True):
+    """The output equals the expected answer, whitespace folded."""
+    def score(output: str, case: Case) -> bool | None:
+        if case.expected is None:
+            return None
+        return normalise(output, ignore_case) == normalise(case.expected, ignore_case)
+    return score
+
+
+@scorer
+def contains(ignore_case: bool = True):
+    """The expected answer appears inside the output."""
+    def score(output: str, case: Case) -> bool | None:
+        if case.expected is None:
+            return None
+        return normalise(case.expected, ignore_case) in normalise(output, ignore_case)
+    return score
+
+
+@scorer
+def forbidden_terms(terms: list[str] = list(DEFAULT_FORBIDDEN), ignore_case: bool = True):
+    """None of `terms` appears in the output."""
+    wanted = [normalise(t, ignore_case) for t in terms]
+
+    def score(output: str, case: Case) -> Score:
+        text = normalise(output, ignore_case)
+        found = [t for t in wanted if t in text]
+        return Score(not found, f"found: {', '.join(found)}" if found else None)
+    return score
+
+
+@scorer
+def case_checks():
+    """The case's own `checks`: all of `must_contain` present, none of `must_not_contain` (case-insensitive)."""
+    def score(output: str, case: Case) -> Score | None:
+        if not (case.checks.must_contain or case.checks.must_not_contain):
+            return None
+        text = normalise(output)
+        missing = [t for t in case.checks.must_contain if normalise(t) not in text]
+        present = [t for t in case.checks.must_not_contain if normalise(t) in text]
+        reasons = ([f"missing: {', '.join(missing)}"] if missing else []) + ([f"contains: {', '.join(present)}"] if present else [])
+        return Score(not reasons, "; ".join(reasons) or None)
+    return score
