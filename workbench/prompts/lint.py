@@ -36,7 +36,9 @@ def placeholders(template: str) -> list[str]:
         if field is None:
             continue
         if not field.isidentifier() or spec or conversion:
-            raise ValueError(f"placeholder {{{field}}} must be a plain name such as {{question}}; write {{{{ }}}} for literal braces")
+            written = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise ValueError(f"placeholder {written} must be a plain name such as {{question}}; "
+                             "write {{ }} for literal braces")
         names.append(field)
     return names
 
@@ -63,7 +65,8 @@ def check(path: Path, locked_hash: str | None = None) -> tuple[PromptSpec | None
         return None, problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        add(mark.line + 1 if mark else 1, "yaml", f"syntax error: {exc.problem}")
+        context = f" ({exc.context} on line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
+        add(mark.line + 1 if mark else 1, "yaml", f"syntax error: {exc.problem}{context}")
         return None, problems
     if not isinstance(node, yaml.MappingNode):
         add(1, "yaml", "the file must be a mapping of keys such as name:, model:, messages:")
@@ -126,6 +129,7 @@ def _check_variables(spec: PromptSpec, lines: dict, add) -> None:
             names = placeholders(message.content)
         except ValueError as exc:
             add(_line_of(loc, lines), _field(loc), str(exc))
+            used.update(declared)  # the variables' use cannot be judged past a broken placeholder
             continue
         used.update(names)
         for name in sorted(set(names) - provided):
