@@ -53,7 +53,7 @@ def _with_retry(model: BaseChatModel, spec: ModelSpec) -> Runnable:
     if spec.max_retries == 0:
         return model
     return model.with_retry(retry_if_exception_type=transient_errors(), wait_exponential_jitter=True,
-                            exponential_jitter_params={"initial": 0.5, "max": 20},
+                            exponential_jitter_params={"max": 20},
                             stop_after_attempt=spec.max_retries + 1)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import yaml
 from ..errors import WorkbenchError
 
 
-@lru_cache(maxsize=8)
 def load_pricing(path: Path | None = None) -> dict[str, dict[str, float]]:
     """`{model name: {input: usd_per_mtok, output: usd_per_mtok}}`; the project's file wins over the packaged one."""
     text = path.read_text() if path else resources.files("workbench").joinpath("pricing.yaml").read_text()

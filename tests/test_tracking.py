@@ -1,0 +1,53 @@
+"""MLflow on a real local SQLite store: params, metrics, the per-case table, artifacts, the prompt registry."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+from mlflow import MlflowClient
+
+from workbench.experiment import evaluate
+from workbench.prompts import resolve
+from workbench.tracking import register_prompt, registry_template, use
+
+
+def test_run_is_logged_with_params_metrics_table_and_configuration(project):
+    result = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False)
+    use(project)
+    run = MlflowClient().get_run(result.run_id)
+    prompt = resolve("tiny@1.0.0", project.prompts_dir)
+    params = run.data.params
+    assert params["prompt.name"] == "tiny" and params["prompt.version"] == "1.0.0" and params["prompt.hash"] == prompt.hash
+    assert params["model.provider"] == "local" and params["model.name"] == "smollm2-135m"
+    assert params["model.params.max_tokens"] == "12" and params["dataset.hash"] == result.dataset_hash
+    assert json.loads(params["scorers"])[0]["name"] == "exact_match"
+    assert run.data.metrics["cases"] == 3 and "case_checks.pass_rate" in run.data.metrics
+    assert run.data.metrics["latency_p95_s"] > 0
+    assert run.data.tags["workbench.prompt_uri"] == "prompts:/tiny/1"
+    artifacts = {a.path for a in MlflowClient().list_artifacts(result.run_id)}
+    assert {"cases.json", "configuration", "results.parquet"} <= artifacts
+    table = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/cases.json")
+    rows = [dict(zip(table["columns"], row)) for row in table["data"]]
+    assert len(rows) == len(result.frame) and {r["case_id"] for r in rows} == {"capital", "sum", "color"}
+
+
+def test_prompt_registration_is_idempotent_by_hash(project):
+    use(project)
+    prompt = resolve("tiny@1.0.0", project.prompts_dir)
+    first = register_prompt(prompt)
+    assert register_prompt(prompt).version == first.version
+    loaded = mlflow.genai.load_prompt(f"prompts:/tiny/{first.version}")
+    assert loaded.template[-1] == {"role": "user", "content": "{{question}}"}
+    assert loaded.model_config["model_name"] == "smollm2-135m" and loaded.model_config["max_tokens"] == 12
+    changed = prompt.path.parent / "1.1.0.yaml"
+    changed.write_text(prompt.path.read_text().replace("few words", "one word"))
+    assert int(register_prompt(resolve("tiny@1.1.0", project.prompts_dir)).version) == int(first.version) + 1
+
+
+def test_registry_template_keeps_literal_braces(project):
+    prompt = resolve("tiny@1.0.0", project.prompts_dir)
+    source = prompt.path.read_text().replace("Answer in a few words.", "'Reply as JSON like {{\"a\": 1}}.'")
+    prompt.path.write_text(source)
+    template = registry_template(resolve("tiny@1.0.0", project.prompts_dir))
+    assert template[0]["content"] == 'Reply as JSON like {"a": 1}.'
