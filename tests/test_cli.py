@@ -1,0 +1,52 @@
+"""The command line, in process: outputs people read and exit codes scripts read."""
+
+from __future__ import annotations
+
+import json
+
+from workbench.cli import main
+
+from .conftest import TINY_PROMPT
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_prompts_list_show_diff(project, capsys):
+    root = str(project.root)
+    (project.prompts_dir / "tiny" / "1.1.0.yaml").write_text(TINY_PROMPT.replace("max_tokens: 12", "max_tokens: 16"))
+    code, out, _ = run(capsys, "--root", root, "prompts", "list")
+    assert code == 0 and out.splitlines()[0].startswith("tiny@1.0.0") and "local:smollm2-135m" in out
+    code, out, _ = run(capsys, "--root", root, "prompts", "show", "tiny@1.1.0")
+    assert code == 0 and "max_tokens: 16" in out and "# tiny@1.1.0  hash " in out
+    code, out, _ = run(capsys, "--root", root, "prompts", "diff", "tiny@1.0.0", "tiny@1.1.0")
+    assert code == 0 and "+    max_tokens: 16" in out
+
+
+def test_bare_reference_is_a_usage_error(project, capsys):
+    code, _, err = run(capsys, "--root", str(project.root), "prompts", "show", "tiny")
+    assert code == 2 and err == "error: 'tiny' does not pin a version; write one of: tiny@1.0.0\n"
+
+
+def test_datasets_validate_show_add(project, capsys, tmp_path):
+    root = str(project.root)
+    code, out, _ = run(capsys, "--root", root, "datasets", "validate", "--prompt", "tiny@1.0.0")
+    assert code == 0 and out.startswith("tiny@1: 3 cases, hash ")
+    code, out, _ = run(capsys, "--root", root, "datasets", "show", "tiny", "--limit", "1")
+    assert code == 0 and "capital" in out and "... 2 more" in out
+    extra = tmp_path / "new.jsonl"
+    extra.write_text(json.dumps({"id": "moon", "inputs": {"question": "Is the moon a planet?"}}) + "\n")
+    code, out, _ = run(capsys, "--root", root, "datasets", "add", "tiny", str(extra), "--source", "run-42")
+    assert code == 0 and "tiny@2, 4 cases (+1)" in out
+    (project.datasets_dir / "tiny" / "3.jsonl").write_text('{"id": "x"}\n')
+    code, out, _ = run(capsys, "--root", root, "datasets", "validate", "tiny@3")
+    assert code == 2 and "3.jsonl:1: inputs: Field required" in out
+
+
+def test_run_prints_the_summary(project, capsys):
+    code, out, _ = run(capsys, "--root", str(project.root), "run", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet")
+    assert code == 0
+    assert "tiny@1.0.0 on tiny@1" in out and "case_checks" in out and "latency p50" in out and "model calls 3" in out

@@ -1,0 +1,93 @@
+"""The team setups, with real server processes on loopback: an OpenAI-compatible model server
+(llama-cpp-python's own, serving the local GGUF) and an MLflow tracking server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from workbench.experiment import evaluate
+from workbench.models import model_path
+from workbench.settings import Settings
+
+from .conftest import TINY_PROMPT, free_port, write_project
+
+pytestmark = pytest.mark.slow
+SECRET = "sk-test-0123456789abcdef-never-logged"
+
+
+def start(command: list[str], ready_url: str, log: Path) -> subprocess.Popen:
+    handle = log.open("w")
+    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{command[2]} exited: {log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(ready_url, timeout=2)
+            return process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"{command} did not answer at {ready_url}: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture
+def llama_server(tmp_path):
+    port = free_port()
+    process = start([sys.executable, "-m", "llama_cpp.server", "--model", str(model_path("smollm2-135m")),
+                     "--model_alias", "smollm2-served", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+                    f"http://127.0.0.1:{port}/v1/models", tmp_path / "llama.log")
+    yield f"http://127.0.0.1:{port}/v1"
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    port = free_port()
+    process = start([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                     "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+                     "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
+                    f"http://127.0.0.1:{port}/health", tmp_path / "mlflow.log")
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def test_openai_compatible_server_over_real_http(tmp_path, llama_server, monkeypatch):
+    monkeypatch.setenv("WB_SERVER_KEY", SECRET)
+    prompt = TINY_PROMPT.replace("provider: local\n  name: smollm2-135m",
+                                 f"provider: openai\n  name: smollm2-served\n  base_url: {llama_server}\n"
+                                 "  api_key_env: WB_SERVER_KEY")
+    write_project(tmp_path, prompt=prompt)
+    (tmp_path / "pricing.yaml").write_text("models:\n  smollm2-served: {input: 1.0, output: 2.0}\n")
+    settings = Settings.load(root=tmp_path)
+    result = evaluate("tiny@1.0.0", "tiny", settings=settings, progress=False)
+    cases = result.cases()
+    assert cases["error"].isna().all() and cases["output"].str.len().gt(0).all()
+    assert (cases["input_tokens"] > 0).all() and (cases["output_tokens"] > 0).all()
+    expected = (cases["input_tokens"] * 1.0 + cases["output_tokens"] * 2.0) / 1e6
+    assert cases["cost"].tolist() == pytest.approx(expected.tolist())
+    assert result.run_id
+    # The key was sent to the server, and never reached the MLflow store, the artifacts or the cache.
+    for path in settings.home.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_runs_are_shared_through_an_mlflow_server(project, mlflow_server):
+    from mlflow import MlflowClient
+
+    settings = Settings.load(root=project.root, tracking_uri=mlflow_server)
+    result = evaluate("tiny@1.0.0", "tiny", settings=settings, progress=False)
+    client = MlflowClient(tracking_uri=mlflow_server)
+    run = client.get_run(result.run_id)
+    assert run.data.params["prompt.hash"] == result.prompt_hash
+    assert {a.path for a in client.list_artifacts(result.run_id)} >= {"cases.json", "results.parquet"}
+    assert client.get_prompt_version("tiny", 1).tags["workbench.hash"] == result.prompt_hash
