@@ -64,7 +64,7 @@ def test_model_errors_are_recorded_per_case_and_the_run_completes(tmp_path):
 def test_a_failing_scorer_marks_its_rows_only(project):
     @scorer(name="test_explodes")
     def explodes():
-        def score(output, case):
+        def score(sample):
             raise ValueError("boom")
         return score
 

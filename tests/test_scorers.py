@@ -6,13 +6,13 @@ import pytest
 
 from workbench.datasets import Case
 from workbench.errors import WorkbenchError
-from workbench.scorers import REGISTRY, Score, case_checks, contains, exact_match, forbidden_terms, from_spec, get_scorer, scorer
+from workbench.scorers import REGISTRY, Sample, Score, case_checks, contains, exact_match, forbidden_terms, from_spec, get_scorer, scorer
 
 CASE = Case(id="c", inputs={}, expected="Paris", checks={"must_contain": ["paris"], "must_not_contain": ["London"]})
 
 
 def score(s, output, case=CASE) -> Score:
-    return asyncio.run(s.score(output, case))
+    return asyncio.run(s.score(Sample(output, case)))
 
 
 def test_exact_match_folds_case_and_whitespace():
@@ -50,9 +50,9 @@ def test_decorator_records_name_and_arguments_and_rebuilds_from_spec():
 def test_custom_async_scorer_and_label():
     @scorer(name="test_length_label")
     def length_label(limit: int = 3):
-        async def judge(output: str, case: Case) -> str:
+        async def judge(sample: Sample) -> str:
             await asyncio.sleep(0)
-            return "short" if len(output) <= limit else "long"
+            return "short" if len(sample.output) <= limit else "long"
         return judge
 
     assert "test_length_label" in REGISTRY

@@ -22,7 +22,12 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
     cache = ResponseCache(settings.cache_path) if settings.cache else None
     try:
         client = ModelClient(prompt.spec, cache=cache, pricing=load_pricing(settings.pricing_path), concurrency=concurrency)
-        result = run_sync(arun(prompt, dataset, built, client, progress=progress))
+        retriever = None
+        if prompt.spec.retrieval:
+            from .rag import retriever_for
+
+            retriever = retriever_for(prompt.spec.retrieval, settings)
+        result = run_sync(arun(prompt, dataset, built, client, retriever=retriever, progress=progress))
     finally:
         if cache is not None:
             cache.close()

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ["case_id", "scorer", "value", "passed", "label", "reason", "output", "error", "latency_s",
-           "input_tokens", "output_tokens", "cost", "cached", "model", "tags"]
+           "input_tokens", "output_tokens", "cost", "cached", "model", "tags", "chunks"]
 
 
 @dataclass
@@ -30,7 +30,8 @@ class RunResult:
 
     def cases(self) -> pd.DataFrame:
         """One row per case: output, error, latency, tokens, cost."""
-        keep = ["case_id", "output", "error", "latency_s", "input_tokens", "output_tokens", "cost", "cached", "model", "tags"]
+        keep = ["case_id", "output", "error", "latency_s", "input_tokens", "output_tokens", "cost", "cached", "model",
+                "tags", "chunks"]
         return self.frame.drop_duplicates("case_id")[keep].reset_index(drop=True)
 
     def summary(self) -> pd.DataFrame:

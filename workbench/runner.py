@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
-from typing import Any, Coroutine, TypeVar
+from typing import Any, Coroutine, Protocol, TypeVar
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -14,26 +15,44 @@ from .datasets import Case, Dataset
 from .models import ModelClient
 from .prompts import Prompt
 from .results import COLUMNS, RunResult
-from .scorers import Scorer
+from .scorers import Sample, Scorer
 
 T = TypeVar("T")
 
 
+class Retriever(Protocol):
+    """What the runner needs of retrieval (built by `workbench.rag` from a configuration's retrieval block)."""
+
+    def retrieve(self, query: str) -> list[dict[str, Any]]:
+        """Ranked chunks: dicts with id, text, source, rank, scores (per retriever) and metadata."""
+
+    def format(self, chunks: list[dict[str, Any]]) -> str:
+        """The text that fills `{context}`."""
+
+
 async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: ModelClient,
-               progress: bool = True) -> RunResult:
+               retriever: Retriever | None = None, progress: bool = True) -> RunResult:
     """Evaluate every case; a model or scorer error is recorded on its case and the run completes."""
     dataset.check_variables(prompt.variables)
     start = time.perf_counter()
     calls_before = client.calls
     rows: list[list[dict[str, Any]]] = [[] for _ in dataset.cases]
 
+    retrieval = prompt.spec.retrieval
+    if retrieval and retriever is None:
+        raise ValueError(f"{prompt.ref} has a retrieval block; pass a retriever")
+
     async def one(index: int, case: Case) -> None:
-        response = await client.acall(prompt.render(case.inputs))
-        base = {"case_id": case.id, "output": response.text, "error": response.error, "latency_s": response.latency_s,
+        chunks, context = [], None
+        if retrieval:
+            chunks = await asyncio.to_thread(retriever.retrieve, str(case.inputs[retrieval.query_variable]))
+            context = retriever.format(chunks)
+        response = await client.acall(prompt.render(case.inputs, context=context))
+        base = {"chunks": json.dumps(chunks) if retrieval else None, "case_id": case.id, "output": response.text, "error": response.error, "latency_s": response.latency_s,
                 "input_tokens": response.input_tokens, "output_tokens": response.output_tokens, "cost": response.cost,
                 "cached": response.cached, "model": response.model, "tags": ",".join(case.tags)}
         for scorer in scorers:
-            rows[index].append({**base, **await _score(scorer, response.text, response.error, case)})
+            rows[index].append({**base, **await _score(scorer, Sample(response.text or "", case, chunks), response.error)})
         if not scorers:
             rows[index].append({**base, "scorer": None})
 
@@ -52,12 +71,12 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
                      duration_s=time.perf_counter() - start)
 
 
-async def _score(scorer: Scorer, output: str | None, error: str | None, case: Case) -> dict[str, Any]:
+async def _score(scorer: Scorer, sample: Sample, error: str | None) -> dict[str, Any]:
     row: dict[str, Any] = {"scorer": scorer.name, "value": None, "passed": None, "label": None, "reason": None}
     if error is not None:
         return row
     try:
-        score = await scorer.score(output or "", case)
+        score = await scorer.score(sample)
     except Exception as exc:  # a broken scorer marks its rows, not the run
         return {**row, "error": f"scorer {scorer.name}: {type(exc).__name__}: {exc}"}
     value = score.value

@@ -137,6 +137,9 @@ def _check_variables(spec: PromptSpec, lines: dict, add) -> None:
     for name in sorted(declared - used):
         add(_line_of(("variables", spec.variables.index(name)), lines), "variables",
             f"'{name}' is declared but no message uses {{{name}}}; remove it or use it")
+    if spec.retrieval and spec.retrieval.query_variable not in declared:
+        add(_line_of(("retrieval", "query_variable"), lines), "retrieval.query_variable",
+            f"'{spec.retrieval.query_variable}' is not a declared variable; name the variable that holds the query")
     if spec.retrieval and CONTEXT_VARIABLE not in used:
         add(_line_of(("retrieval",), lines), "retrieval", "a retrieval block needs a message that uses {context}")
 

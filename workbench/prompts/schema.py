@@ -51,6 +51,7 @@ class Retrieval(_Strict):
     """How context is retrieved for `{context}`; used by the RAG layer."""
 
     corpus: str = Field(min_length=1)
+    query_variable: str = "question"
     mode: Literal["semantic", "bm25", "hybrid"] = "semantic"
     k: int = Field(4, ge=1, le=100)
     chunk_size: int = Field(500, ge=50, le=8000)

@@ -1,7 +1,8 @@
 """The scorer contract.
 
 A scorer is declared as a factory whose keyword arguments configure it; the factory returns a
-plain function `(output, case) -> value`, sync or async. `@scorer` registers the factory by
+plain function `(sample) -> value`, sync or async, where a `Sample` holds the output, the case and
+what the run retrieved. `@scorer` registers the factory by
 name and records the arguments of each instance, so a run's scorers are reproducible from
 their specs. The value's type carries its meaning: bool = assertion, number = score,
 str = label, None = not applicable; `Score` adds a reason.
@@ -22,6 +23,19 @@ REGISTRY: dict[str, Callable[..., "Scorer"]] = {}
 
 
 @dataclass(frozen=True)
+class Sample:
+    """What a scorer sees of one case: the output, the case, and the chunks retrieved for it (RAG)."""
+
+    output: str
+    case: Case
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def contexts(self) -> list[str]:
+        return [c["text"] for c in self.chunks]
+
+
+@dataclass(frozen=True)
 class Score:
     value: Value
     reason: str | None = None
@@ -33,23 +47,23 @@ class Scorer:
 
     name: str
     args: dict[str, Any]
-    fn: Callable[[str, Case], Any] = field(repr=False, compare=False)
+    fn: Callable[[Sample], Any] = field(repr=False, compare=False)
 
     @property
     def spec(self) -> dict[str, Any]:
         return {"name": self.name, "args": self.args}
 
-    async def score(self, output: str, case: Case) -> Score:
-        value = self.fn(output, case)
+    async def score(self, sample: Sample) -> Score:
+        value = self.fn(sample)
         if inspect.isawaitable(value):
             value = await value
         return value if isinstance(value, Score) else Score(value)
 
 
-def scorer(factory: Callable[..., Callable[[str, Case], Any]] | None = None, *, name: str | None = None):
+def scorer(factory: Callable[..., Callable[[Sample], Any]] | None = None, *, name: str | None = None):
     """Register a scorer factory; calling it returns a `Scorer` that remembers its arguments."""
 
-    def register(factory: Callable[..., Callable[[str, Case], Any]]) -> Callable[..., Scorer]:
+    def register(factory: Callable[..., Callable[[Sample], Any]]) -> Callable[..., Scorer]:
         key = name or factory.__name__
         signature = inspect.signature(factory)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..datasets import Case
-from .base import Score, scorer
+from .base import Sample, Score, scorer
 
 DEFAULT_FORBIDDEN = ("as an ai", "as a language model", "i am an ai")
 
@@ -18,20 +17,20 @@ def normalise(text: str, ignore_case: bool = True) -> str:
 @scorer
 def exact_match(ignore_case: bool = True):
     """The output equals the expected answer, whitespace folded."""
-    def score(output: str, case: Case) -> bool | None:
-        if case.expected is None:
+    def score(sample: Sample) -> bool | None:
+        if sample.case.expected is None:
             return None
-        return normalise(output, ignore_case) == normalise(case.expected, ignore_case)
+        return normalise(sample.output, ignore_case) == normalise(sample.case.expected, ignore_case)
     return score
 
 
 @scorer
 def contains(ignore_case: bool = True):
     """The expected answer appears inside the output."""
-    def score(output: str, case: Case) -> bool | None:
-        if case.expected is None:
+    def score(sample: Sample) -> bool | None:
+        if sample.case.expected is None:
             return None
-        return normalise(case.expected, ignore_case) in normalise(output, ignore_case)
+        return normalise(sample.case.expected, ignore_case) in normalise(sample.output, ignore_case)
     return score
 
 
@@ -40,8 +39,8 @@ def forbidden_terms(terms: list[str] = list(DEFAULT_FORBIDDEN), ignore_case: boo
     """None of `terms` appears in the output."""
     wanted = [normalise(t, ignore_case) for t in terms]
 
-    def score(output: str, case: Case) -> Score:
-        text = normalise(output, ignore_case)
+    def score(sample: Sample) -> Score:
+        text = normalise(sample.output, ignore_case)
         found = [t for t in wanted if t in text]
         return Score(not found, f"found: {', '.join(found)}" if found else None)
     return score
@@ -50,12 +49,12 @@ def forbidden_terms(terms: list[str] = list(DEFAULT_FORBIDDEN), ignore_case: boo
 @scorer
 def case_checks():
     """The case's own `checks`: all of `must_contain` present, none of `must_not_contain` (case-insensitive)."""
-    def score(output: str, case: Case) -> Score | None:
-        if not (case.checks.must_contain or case.checks.must_not_contain):
+    def score(sample: Sample) -> Score | None:
+        if not (sample.case.checks.must_contain or sample.case.checks.must_not_contain):
             return None
-        text = normalise(output)
-        missing = [t for t in case.checks.must_contain if normalise(t) not in text]
-        present = [t for t in case.checks.must_not_contain if normalise(t) in text]
+        text = normalise(sample.output)
+        missing = [t for t in sample.case.checks.must_contain if normalise(t) not in text]
+        present = [t for t in sample.case.checks.must_not_contain if normalise(t) in text]
         reasons = ([f"missing: {', '.join(missing)}"] if missing else []) + ([f"contains: {', '.join(present)}"] if present else [])
         return Score(not reasons, "; ".join(reasons) or None)
     return score
