@@ -9,7 +9,7 @@ from pathlib import Path
 from .errors import WorkbenchError
 from .settings import Settings
 
-DEMO = [("support@1.0.0", "support"), ("support@1.1.0", "support")]
+DEMO_BASELINE, DEMO_CANDIDATE = "support@1.0.0", "support@1.1.0"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     diff = command("diff", _prompts_diff, "diff two configuration versions", prompts)
     diff.add_argument("a")
     diff.add_argument("b")
+    promote = command("promote", _prompts_promote, "mark a version as production (the default baseline)", prompts)
+    promote.add_argument("ref", help="name@version")
+    promote.add_argument("--tracking-uri", help="also set the registry's production alias on this MLflow server")
+
+    runs = commands.add_parser("runs", help="logged runs").add_subparsers(title="runs commands")
+    runs_list = command("list", _runs_list, "find runs by configuration and dataset hash", runs)
+    runs_list.add_argument("--prompt", help="name or name@version")
+    runs_list.add_argument("--dataset-hash", help="a dataset hash or its prefix")
+    runs_list.add_argument("--limit", type=int, default=20)
+    runs_list.add_argument("--tracking-uri")
 
     datasets = commands.add_parser("datasets", help="golden datasets").add_subparsers(title="datasets commands")
     validate = command("validate", _datasets_validate, "validate dataset files, optionally against a configuration", datasets)
@@ -58,12 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--source", help="provenance recorded on each new case (a run id, a reviewer)")
 
     for name, handler, help in [("run", _run, "evaluate a configuration version on a dataset"),
-                                ("demo", _demo, "evaluate the demo configurations on the local model")]:
+                                ("compare", _compare, "compare two versions (or runs) on a dataset and apply the gate; "
+                                                      "exit 1 on a regression"),
+                                ("demo", _demo, "evaluate and compare the demo configurations on the local model")]:
         sub = command(name, handler, help)
         if name == "run":
             sub.add_argument("ref", help="name@version")
+        if name == "compare":
+            sub.add_argument("refs", nargs="+", metavar="REF",
+                             help="[BASELINE] CANDIDATE: name@version or run:<id>; the baseline defaults to production")
+            sub.add_argument("--policy", type=Path, help="gate policy YAML (default: gate.yaml in the project, if any)")
+        if name in ("run", "compare"):
             sub.add_argument("--dataset", required=True, help="name or name@version")
-            sub.add_argument("--scorer", action="append", dest="scorers", help="scorer name (repeatable; default: the built-ins)")
+            sub.add_argument("--scorer", action="append", dest="scorers",
+                             help="scorer name or module:factory (repeatable; default: the built-ins)")
+            sub.add_argument("--repeats", type=int, default=1, help="run each case N times with different seeds, bypassing the cache")
         sub.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)")
         sub.add_argument("--no-cache", action="store_true", help="call the model even when an identical request is cached")
         sub.add_argument("--no-log", action="store_true", help="do not log to MLflow")
@@ -78,12 +97,12 @@ def _settings(args) -> Settings:
 
 
 def _prompts_lint(args) -> int:
-    from .prompts import check, lock_hash  # noqa: F401
-    from .prompts.store import read_lock
+    from .prompts import check
+    from .prompts.store import PRODUCTION_FILE, read_lock
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.prompts_dir]
-    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*.yaml"))})
+    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*.yaml")) if f.name != PRODUCTION_FILE})
     if not files:
         raise WorkbenchError(f"no configuration files under {', '.join(map(str, paths))}")
     problems = []
@@ -171,24 +190,68 @@ def _datasets_add(args) -> int:
     return 0
 
 
+def _prompts_promote(args) -> int:
+    from .prompts import promote, resolve
+
+    settings = _settings(args)
+    prompt = resolve(args.ref, settings.prompts_dir)
+    promote(prompt, settings.prompts_dir)
+    if args.tracking_uri or settings.tracking_uri:
+        from .tracking import set_production_alias
+
+        set_production_alias(prompt, settings)
+    print(f"{prompt.ref} is production ({settings.prompts_dir / 'production.yaml'}, registry alias 'production')")
+    return 0
+
+
+def _runs_list(args) -> int:
+    import pandas as pd
+
+    from .tracking import find_runs
+
+    runs = find_runs(_settings(args), prompt=args.prompt, dataset_hash=args.dataset_hash, max_results=args.limit)
+    if runs.empty:
+        print("no runs")
+        return 0
+    runs = runs.assign(prompt_hash=runs["prompt_hash"].str[:12], dataset_hash=runs["dataset_hash"].str[:12])
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(runs.to_string(index=False))
+    return 0
+
+
 def _run(args) -> int:
     from .experiment import evaluate
 
-    result = evaluate(args.ref, args.dataset, scorers=args.scorers, settings=_settings(args),
-                      concurrency=args.concurrency, log=not args.no_log, progress=not args.quiet)
+    result = evaluate(args.ref, args.dataset, scorers=args.scorers, settings=_settings(args), concurrency=args.concurrency,
+                      log=not args.no_log, repeats=args.repeats, progress=not args.quiet)
     print(result.report())
     return 0
 
 
-def _demo(args) -> int:
-    from .experiment import evaluate
+def _compare(args) -> int:
+    from .experiment import compare_refs
+    from .gate import GatePolicy
 
+    if len(args.refs) > 2:
+        raise WorkbenchError("compare takes [BASELINE] CANDIDATE: at most two references")
+    baseline, candidate = (None, args.refs[0]) if len(args.refs) == 1 else args.refs
     settings = _settings(args)
-    print(f"MLflow store: {settings.tracking_uri}")
-    for ref, dataset in DEMO:
-        result = evaluate(ref, dataset, settings=settings, concurrency=args.concurrency,
-                          log=not args.no_log, progress=not args.quiet)
+    policy_path = args.policy or (settings.root / "gate.yaml" if (settings.root / "gate.yaml").exists() else None)
+    comparison, gate = compare_refs(baseline, candidate, args.dataset, policy=GatePolicy.load(policy_path),
+                                    settings=settings, repeats=args.repeats, scorers=args.scorers,
+                                    log=not args.no_log, progress=not args.quiet)
+    for result in (comparison.baseline, comparison.candidate):
         print(result.report(), end="\n\n")
+    print(comparison.report(), end="\n\n")
+    print(gate.report())
+    return 0 if gate.passed else 1
+
+
+def _demo(args) -> int:
+    """The main job on the embedded defaults: both demo versions evaluated, compared and gated."""
+    print(f"MLflow store: {_settings(args).tracking_uri}")
+    args.refs, args.dataset, args.policy, args.repeats, args.scorers = [DEMO_BASELINE, DEMO_CANDIDATE], "support", None, 1, None
+    _compare(args)
     return 0
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from .compare import Comparison, compare
 from .datasets import load_dataset
+from .errors import WorkbenchError
+from .gate import GatePolicy, GateResult, check_gate
 from .models import ModelClient, ResponseCache, load_pricing
-from .prompts import lock_hash, resolve
+from .prompts import lock_hash, production, resolve
 from .results import RunResult
 from .runner import arun, run_sync
 from .scorers import DEFAULT_SCORERS, Scorer, from_spec
@@ -13,8 +16,11 @@ from .settings import Settings
 
 def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dict] | None = None,
              settings: Settings | None = None, concurrency: int | None = None, log: bool = True,
-             progress: bool = True) -> RunResult:
-    """Run `name@version` over a dataset with the given scorers (the defaults when None)."""
+             repeats: int = 1, seed_offset: int = 0, progress: bool = True) -> RunResult:
+    """Run `name@version` over a dataset with the given scorers (the defaults when None).
+
+    `repeats` > 1 runs each case that many times with different seeds, bypassing the cache.
+    """
     settings = settings or Settings.load()
     prompt = resolve(prompt_ref, settings.prompts_dir)
     dataset = load_dataset(dataset_ref, settings.datasets_dir)
@@ -27,7 +33,8 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
             from .rag import retriever_for
 
             retriever = retriever_for(prompt.spec.retrieval, settings)
-        result = run_sync(arun(prompt, dataset, built, client, retriever=retriever, progress=progress))
+        result = run_sync(arun(prompt, dataset, built, client, retriever=retriever, repeats=repeats,
+                                     seed_offset=seed_offset, progress=progress))
     finally:
         if cache is not None:
             cache.close()
@@ -37,3 +44,42 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
         log_run(result, prompt, dataset, settings)
     lock_hash(prompt, settings.prompts_dir)
     return result
+
+
+def result_for(ref: str, dataset_ref: str, settings: Settings, **run_options) -> RunResult:
+    """`run:<id>` loads a logged run; `name@version` evaluates it (answers come from the cache when unchanged)."""
+    if ref.startswith("run:"):
+        from .tracking import load_run
+
+        return load_run(ref.removeprefix("run:"), settings)
+    return evaluate(ref, dataset_ref, settings=settings, **run_options)
+
+
+def compare_refs(baseline: str | None, candidate: str, dataset_ref: str, policy: GatePolicy | None = None,
+                 settings: Settings | None = None, repeats: int = 1, scorers: list | None = None,
+                 log: bool = True, progress: bool = True) -> tuple[Comparison, GateResult]:
+    """Compare two configuration versions (or logged runs) on one dataset and apply the gate.
+
+    Without a baseline, the production version of the candidate's family is the baseline. With
+    `repeats`, the candidate's seeds follow the baseline's, so a version compared with itself
+    shows the model's own noise, never the same answers twice.
+    """
+    settings = settings or Settings.load()
+    policy = policy or GatePolicy()
+    if baseline is None:
+        name = candidate.partition("@")[0]
+        baseline = production(name, settings.prompts_dir)
+        if baseline is None:
+            raise WorkbenchError(f"no production version of '{name}' in {settings.prompts_dir}/production.yaml; "
+                                 f"name a baseline or run: workbench prompts promote {name}@<version>")
+    options = {"scorers": scorers, "log": log, "repeats": repeats, "progress": progress}
+    base = result_for(baseline, dataset_ref, settings, **options)
+    cand = result_for(candidate, dataset_ref, settings, **options, seed_offset=repeats if repeats > 1 else 0)
+    comparison = compare(base, cand, alpha=policy.alpha, min_effect=policy.min_effect,
+                         min_effect_by_scorer=policy.min_effect_by_scorer)
+    gate = check_gate(comparison, policy)
+    if log:
+        from .tracking import log_comparison
+
+        log_comparison(comparison, gate, settings)
+    return comparison, gate

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["case_id", "scorer", "value", "passed", "label", "reason", "output", "error", "latency_s",
+COLUMNS = ["case_id", "repeat", "scorer", "value", "passed", "label", "reason", "output", "error", "latency_s",
            "input_tokens", "output_tokens", "cost", "cached", "model", "tags", "chunks"]
 
 
@@ -26,29 +26,47 @@ class RunResult:
     scorers: list[dict[str, Any]] = field(default_factory=list)
     model_calls: int = 0
     duration_s: float = 0.0
+    repeats: int = 1
+    seed_offset: int = 0
     run_id: str | None = None
 
     def cases(self) -> pd.DataFrame:
-        """One row per case: output, error, latency, tokens, cost."""
-        keep = ["case_id", "output", "error", "latency_s", "input_tokens", "output_tokens", "cost", "cached", "model",
-                "tags", "chunks"]
-        return self.frame.drop_duplicates("case_id")[keep].reset_index(drop=True)
+        """One row per case (and repeat): output, error, latency, tokens, cost, retrieved chunks."""
+        keep = ["case_id", "repeat", "output", "error", "latency_s", "input_tokens", "output_tokens", "cost", "cached",
+                "model", "tags", "chunks"]
+        return self.frame.drop_duplicates(["case_id", "repeat"])[keep].reset_index(drop=True)
+
+    def case_scores(self) -> pd.DataFrame:
+        """Case x scorer: each case's value averaged over repeats (NaN where unscored or errored)."""
+        rows = self.frame[self.frame["scorer"].notna() & self.frame["error"].isna()]
+        table = rows.pivot_table(index="case_id", columns="scorer", values="value", aggfunc="mean", dropna=False)
+        return table.reindex(columns=[s for s in self.scorer_names if s in table.columns])
+
+    @property
+    def scorer_names(self) -> list[str]:
+        return [s["name"] for s in self.scorers] or list(dict.fromkeys(self.frame["scorer"].dropna()))
 
     def summary(self) -> pd.DataFrame:
-        """Per scorer: cases scored, mean, pass rate, errors."""
-        def one(rows: pd.DataFrame) -> pd.Series:
-            scored = rows[rows["error"].isna() & rows["value"].notna()]
-            judged = rows["passed"].dropna()
-            return pd.Series({
-                "n": len(scored),
-                "mean": scored["value"].mean() if len(scored) else np.nan,
-                "pass_rate": judged.astype(float).mean() if len(judged) else np.nan,
-                "errors": int(rows["error"].notna().sum()),
-            })
+        """Per scorer: cases scored, mean, std, 95% confidence interval over cases, pass rate, errors."""
+        from scipy import stats
 
-        scorers = [s["name"] for s in self.scorers] or list(dict.fromkeys(self.frame["scorer"]))
-        frame = self.frame[self.frame["scorer"].notna()]
-        table = pd.DataFrame([one(frame[frame["scorer"] == name]).rename(name) for name in scorers])
+        means = self.case_scores()
+
+        def one(name: str) -> pd.Series:
+            rows = self.frame[self.frame["scorer"] == name]
+            values = means[name].dropna() if name in means else pd.Series(dtype=float)
+            judged = rows["passed"].dropna()
+            n, mean, std = len(values), values.mean(), values.std(ddof=1) if len(values) > 1 else np.nan
+            if n and values.isin([0.0, 1.0]).all():  # pass/fail per case: Wilson's interval stays in [0, 1]
+                low, high = stats.binomtest(int(values.sum()), n).proportion_ci(method="wilson")
+            else:
+                half = stats.t.ppf(0.975, n - 1) * std / np.sqrt(n) if n > 1 else np.nan
+                low, high = mean - half, mean + half
+            return pd.Series({"n": n, "mean": mean, "std": std, "ci_low": low, "ci_high": high,
+                              "pass_rate": judged.astype(float).mean() if len(judged) else np.nan,
+                              "errors": int(rows["error"].notna().sum())}, name=name)
+
+        table = pd.DataFrame([one(name) for name in self.scorer_names])
         table.index.name = "scorer"
         return table.astype({"n": int, "errors": int})
 
@@ -56,15 +74,21 @@ class RunResult:
         """Run-level figures: errors, latency percentiles, tokens, cost, cache use."""
         cases = self.cases()
         latency = cases.loc[cases["error"].isna(), "latency_s"]
+
+        def pct(q: float) -> float:
+            return float(latency.quantile(q)) if len(latency) else np.nan
+
+        cost = float(cases["cost"].sum()) if cases["cost"].notna().any() else np.nan
         return {
-            "cases": len(cases),
+            "cases": int(cases["case_id"].nunique()),
+            "calls": len(cases),
             "errors": int(cases["error"].notna().sum()),
             "error_rate": float(cases["error"].notna().mean()) if len(cases) else 0.0,
-            "latency_p50_s": float(latency.quantile(0.50)) if len(latency) else np.nan,
-            "latency_p95_s": float(latency.quantile(0.95)) if len(latency) else np.nan,
+            "latency_p50_s": pct(0.50), "latency_p95_s": pct(0.95), "latency_p99_s": pct(0.99),
             "input_tokens": int(cases["input_tokens"].fillna(0).sum()),
             "output_tokens": int(cases["output_tokens"].fillna(0).sum()),
-            "cost_usd": float(cases["cost"].sum(min_count=1)) if cases["cost"].notna().any() else np.nan,
+            "cost_usd": cost,
+            "cost_per_call_usd": cost / len(cases) if len(cases) else np.nan,
             "cached": int(cases["cached"].sum()),
             "model_calls": self.model_calls,
             "duration_s": self.duration_s,
@@ -74,7 +98,7 @@ class RunResult:
         """Flat numbers for MLflow: `<scorer>.mean`, `<scorer>.pass_rate`, and the totals."""
         out = {k: float(v) for k, v in self.totals().items()}
         for name, row in self.summary().iterrows():
-            for column in ("mean", "pass_rate"):
+            for column in ("mean", "ci_low", "ci_high", "pass_rate"):
                 if pd.notna(row[column]):
                     out[f"{name}.{column}"] = float(row[column])
         return out

@@ -31,24 +31,36 @@ class Retriever(Protocol):
 
 
 async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: ModelClient,
-               retriever: Retriever | None = None, progress: bool = True) -> RunResult:
-    """Evaluate every case; a model or scorer error is recorded on its case and the run completes."""
+               retriever: Retriever | None = None, repeats: int = 1, seed_offset: int = 0,
+               progress: bool = True) -> RunResult:
+    """Evaluate every case `repeats` times; a model or scorer error is recorded on its case and the run completes.
+
+    With `repeats` > 1 or a `seed_offset`, repeat r uses seed `configuration seed + seed_offset + r` and
+    bypasses the cache, so the runs measure the model's non-determinism rather than replay it.
+    """
     dataset.check_variables(prompt.variables)
     start = time.perf_counter()
     calls_before = client.calls
-    rows: list[list[dict[str, Any]]] = [[] for _ in dataset.cases]
+    work = [(case, r) for case in dataset.cases for r in range(repeats)]
+    rows: list[list[dict[str, Any]]] = [[] for _ in work]
+    fresh = repeats > 1 or seed_offset != 0
+    base_seed = prompt.spec.model.params.seed or 0
 
     retrieval = prompt.spec.retrieval
     if retrieval and retriever is None:
         raise ValueError(f"{prompt.ref} has a retrieval block; pass a retriever")
 
-    async def one(index: int, case: Case) -> None:
+    async def one(index: int, case: Case, repeat: int) -> None:
         chunks, context = [], None
         if retrieval:
             chunks = await asyncio.to_thread(retriever.retrieve, str(case.inputs[retrieval.query_variable]))
             context = retriever.format(chunks)
-        response = await client.acall(prompt.render(case.inputs, context=context))
-        base = {"chunks": json.dumps(chunks) if retrieval else None, "case_id": case.id, "output": response.text, "error": response.error, "latency_s": response.latency_s,
+        messages = prompt.render(case.inputs, context=context)
+        if fresh:
+            response = await client.acall(messages, seed=base_seed + seed_offset + repeat, use_cache=False)
+        else:
+            response = await client.acall(messages)
+        base = {"repeat": repeat, "chunks": json.dumps(chunks) if retrieval else None, "case_id": case.id, "output": response.text, "error": response.error, "latency_s": response.latency_s,
                 "input_tokens": response.input_tokens, "output_tokens": response.output_tokens, "cost": response.cost,
                 "cached": response.cached, "model": response.model, "tags": ",".join(case.tags)}
         for scorer in scorers:
@@ -56,19 +68,19 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
         if not scorers:
             rows[index].append({**base, "scorer": None})
 
-    with tqdm(total=len(dataset.cases), desc=prompt.ref, unit="case", disable=not progress) as bar:
-        async def tracked(index: int, case: Case) -> None:
-            await one(index, case)
+    with tqdm(total=len(work), desc=prompt.ref, unit="call", disable=not progress) as bar:
+        async def tracked(index: int, case: Case, repeat: int) -> None:
+            await one(index, case, repeat)
             bar.update()
 
-        await asyncio.gather(*(tracked(i, c) for i, c in enumerate(dataset.cases)))
+        await asyncio.gather(*(tracked(i, case, r) for i, (case, r) in enumerate(work)))
 
     frame = pd.DataFrame([row for case_rows in rows for row in case_rows], columns=COLUMNS)
-    frame = frame.astype({"value": "float64", "passed": "boolean", "input_tokens": "Int64", "output_tokens": "Int64",
+    frame = frame.astype({"repeat": "int64", "value": "float64", "passed": "boolean", "input_tokens": "Int64", "output_tokens": "Int64",
                           "cost": "float64", "cached": "bool"})
     return RunResult(prompt_ref=prompt.ref, prompt_hash=prompt.hash, dataset_ref=dataset.ref, dataset_hash=dataset.hash,
                      frame=frame, scorers=[s.spec for s in scorers], model_calls=client.calls - calls_before,
-                     duration_s=time.perf_counter() - start)
+                     duration_s=time.perf_counter() - start, repeats=repeats, seed_offset=seed_offset)
 
 
 async def _score(scorer: Scorer, sample: Sample, error: str | None) -> dict[str, Any]:

@@ -9,12 +9,19 @@ import string
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .datasets import Dataset
+from .errors import WorkbenchError
 from .prompts import Prompt
 from .results import RunResult
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .compare import Comparison
+    from .gate import GateResult
 
 HASH_TAG = "workbench.hash"
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
@@ -118,7 +125,8 @@ def params(result: RunResult, prompt: Prompt, dataset: Dataset) -> dict[str, Any
     out = {"prompt.name": prompt.name, "prompt.version": prompt.version, "prompt.hash": prompt.hash,
            "model.provider": model.provider, "model.name": model.name,
            "dataset.name": dataset.name, "dataset.version": dataset.version, "dataset.hash": dataset.hash,
-           "dataset.cases": len(dataset), "scorers": json.dumps(result.scorers)}
+           "dataset.cases": len(dataset), "scorers": json.dumps(result.scorers),
+           "run.repeats": result.repeats, "run.seed_offset": result.seed_offset}
     out.update({f"model.params.{k}": v for k, v in model.params.model_dump(exclude_none=True).items()})
     if model.base_url:
         out["model.base_url"] = model.base_url
@@ -133,3 +141,71 @@ def git_commit(root: Path) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+def load_run(run_id: str, settings: Settings) -> RunResult:
+    """A logged run's results, from its Parquet artifact."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    use(settings)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="results.parquet", dst_path=tmp)
+            result = RunResult.load(path)
+    except MlflowException as exc:
+        raise WorkbenchError(f"run '{run_id}': no results found in {settings.tracking_uri} ({exc.message[:200]})") from None
+    result.run_id = run_id
+    return result
+
+
+def find_runs(settings: Settings, prompt: str | None = None, dataset_hash: str | None = None,
+              max_results: int = 50) -> "pd.DataFrame":
+    """Runs by configuration (`name` or `name@version`) and dataset hash (a prefix is enough), newest first."""
+    import mlflow
+
+    use(settings)
+    filters = []
+    if prompt:
+        filters.append(f"tags.`workbench.prompt` = '{prompt}'" if "@" in prompt else f"params.`prompt.name` = '{prompt}'")
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string=" and ".join(filters) or None,
+                              max_results=max_results if not dataset_hash else 10_000, order_by=["attributes.start_time DESC"])
+    if runs.empty:
+        return runs
+    runs = runs[runs["tags.workbench.prompt"].notna()] if "tags.workbench.prompt" in runs else runs.iloc[0:0]
+    if dataset_hash:
+        runs = runs[runs["tags.workbench.dataset_hash"].str.startswith(dataset_hash)]
+    columns = {"run_id": "run_id", "start_time": "start", "tags.workbench.prompt": "prompt",
+               "tags.workbench.prompt_hash": "prompt_hash", "tags.workbench.dataset": "dataset",
+               "tags.workbench.dataset_hash": "dataset_hash", "params.run.repeats": "repeats",
+               "tags.workbench.gate": "gate"}
+    present = {k: v for k, v in columns.items() if k in runs}
+    return runs[list(present)].rename(columns=present).head(max_results).reset_index(drop=True)
+
+
+def log_comparison(comparison: "Comparison", gate: "GateResult", settings: Settings) -> None:
+    """Attach the comparison and the gate's verdict to the candidate's run."""
+    from mlflow import MlflowClient
+
+    run_id = comparison.candidate.run_id
+    if run_id is None:
+        return
+    use(settings)
+    client = MlflowClient()
+    client.log_table(run_id, comparison.table.reset_index(), artifact_file="comparison/scorers.json")
+    client.log_table(run_id, comparison.cases, artifact_file="comparison/cases.json")
+    client.set_tag(run_id, "workbench.gate", "passed" if gate.passed else "failed")
+    client.set_tag(run_id, "workbench.baseline", comparison.baseline.prompt_ref)
+    if comparison.baseline.run_id:
+        client.set_tag(run_id, "workbench.baseline_run", comparison.baseline.run_id)
+    regressed = comparison.regressed()
+    client.set_tag(run_id, "workbench.regressed", ",".join(regressed) or "none")
+
+
+def set_production_alias(prompt: Prompt, settings: Settings) -> None:
+    """Point the registry's `production` alias at this configuration version."""
+    import mlflow
+
+    use(settings)
+    registered = register_prompt(prompt)
+    mlflow.genai.set_prompt_alias(prompt.name, alias="production", version=int(registered.version))

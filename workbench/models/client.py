@@ -47,15 +47,17 @@ class ModelClient:
         self._deadline = sum(m.timeout * (m.max_retries + 1) for m in chain)
         self._secrets = [os.environ[m.api_key_env] for m in chain if m.api_key_env and os.environ.get(m.api_key_env)]
 
-    def request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+    def request(self, messages: list[dict[str, str]], seed: int | None = None) -> dict[str, Any]:
         """The fully resolved request, as the cache keys it."""
         def model(m: ModelSpec) -> dict[str, Any]:
             return {k: v for k, v in m.model_dump(mode="json", exclude_none=True).items() if k not in OPERATIONAL}
 
-        return {"model": model(self.spec.model), "fallbacks": [model(m) for m in self.spec.fallbacks], "messages": messages}
+        request = {"model": model(self.spec.model), "fallbacks": [model(m) for m in self.spec.fallbacks], "messages": messages}
+        return request if seed is None else {**request, "seed": seed}
 
-    async def acall(self, messages: list[dict[str, str]]) -> Response:
-        key = request_key(self.request(messages)) if self.cache is not None else None
+    async def acall(self, messages: list[dict[str, str]], seed: int | None = None, use_cache: bool = True) -> Response:
+        """One answer. `seed` overrides the configuration's; `use_cache=False` neither reads nor writes the cache."""
+        key = request_key(self.request(messages, seed)) if self.cache is not None and use_cache else None
         if key and (hit := self.cache.get(key)):
             return Response(**{**hit, "cached": True})
         if self._semaphore is None:
@@ -64,8 +66,9 @@ class ModelClient:
             self.calls += 1
             start = time.perf_counter()
             try:
-                message = await asyncio.wait_for(
-                    self._runnable.ainvoke([(m["role"], m["content"]) for m in messages]), self._deadline)
+                chat = [(m["role"], m["content"]) for m in messages]
+                call = self._runnable.ainvoke(chat) if seed is None else self._runnable.ainvoke(chat, seed=seed)
+                message = await asyncio.wait_for(call, self._deadline)
             except Exception as exc:  # recorded per case; the run goes on
                 return Response(text=None, model=self.spec.model.name, latency_s=time.perf_counter() - start,
                                 error=self._redact(f"{type(exc).__name__}: {exc}"))

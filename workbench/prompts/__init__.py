@@ -2,9 +2,9 @@
 
 from .lint import Problem, check
 from .schema import LOCAL_MODELS, ModelSpec, Params, PromptSpec, Retrieval
-from .store import Prompt, content_hash, diff, load_prompt, lock_hash, names, resolve, versions
+from .store import Prompt, content_hash, diff, load_prompt, lock_hash, names, production, promote, resolve, versions
 
 __all__ = [
     "LOCAL_MODELS", "ModelSpec", "Params", "Problem", "Prompt", "PromptSpec", "Retrieval",
-    "check", "content_hash", "diff", "load_prompt", "lock_hash", "names", "resolve", "versions",
+    "check", "content_hash", "diff", "load_prompt", "lock_hash", "names", "production", "promote", "resolve", "versions",
 ]

@@ -15,6 +15,7 @@ from .lint import SEMVER, check
 from .schema import PromptSpec
 
 LOCK_FILE = "lock.json"
+PRODUCTION_FILE = "production.yaml"
 
 
 def content_hash(spec: PromptSpec) -> str:
@@ -140,3 +141,28 @@ def diff(a: Prompt, b: Prompt) -> str:
         return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100).splitlines(keepends=True)
 
     return "".join(difflib.unified_diff(lines(a), lines(b), fromfile=a.ref, tofile=b.ref))
+
+
+def production(name: str, root: Path) -> str | None:
+    """The version marked as production for a configuration family (`prompts/production.yaml`), if any."""
+    import yaml
+
+    path = Path(root) / PRODUCTION_FILE
+    if not path.exists():
+        return None
+    marks = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(marks, dict):
+        raise WorkbenchError(f"{path}: write one 'name: version' line per configuration family")
+    version = marks.get(name)
+    return f"{name}@{version}" if version else None
+
+
+def promote(prompt: Prompt, root: Path) -> None:
+    """Mark a version as production: the baseline that comparisons default to."""
+    import yaml
+
+    path = Path(root) / PRODUCTION_FILE
+    marks = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    marks[prompt.name] = prompt.version
+    _atomic_write(path, "# The production version of each configuration family: the default baseline.\n"
+                  + yaml.safe_dump(dict(sorted(marks.items())), sort_keys=False))
