@@ -51,7 +51,7 @@ def compare(baseline: RunResult, candidate: RunResult, alpha: float = 0.05, min_
     failed = _failed_cases(candidate) | _failed_cases(baseline)
     rows, case_rows = [], []
     for name in [s for s in candidate.scorer_names if s in b_scores.columns and s in c_scores.columns]:
-        pair = pd.concat([b_scores[name].rename("baseline"), c_scores[name].rename("candidate")], axis=1, join="inner")
+        pair = pd.concat([b_scores[name].rename("baseline"), c_scores[name].rename("candidate")], axis=1, join="outer")
         scored = pair.dropna()
         effect = effects.get(name, min_effect)
         row = _test(scored["baseline"].to_numpy(), scored["candidate"].to_numpy(),
