@@ -16,6 +16,7 @@ _DROP = ("script", "style", "noscript", "template", "head", "nav", "footer", "sv
 _BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "div", "section", "article", "main", "table", "pre",
            "blockquote", "ul", "ol", "dl")
 _LINES = ("li", "tr", "br", "dt", "dd")
+_SPACES = re.compile(r"\s+")
 _BLANKS = re.compile(r"\n\s*\n+")
 
 
@@ -91,13 +92,21 @@ def _first_line_title(text: str, kind: str) -> str:
 
 def _from_html(html: str) -> tuple[str, str]:
     """Visible text of an HTML page, one block per line, and its title; nothing in it is ever run."""
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, Comment
 
     soup = BeautifulSoup(html, "html.parser")
     title_tag = soup.find("title") or soup.find("h1")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
     for tag in soup.find_all(_DROP):
         tag.decompose()
+    for node in soup.find_all(string=True):  # HTML whitespace is insignificant outside <pre>
+        if isinstance(node, Comment):
+            node.extract()
+        elif node.find_parent("pre") is None:
+            node.replace_with(_SPACES.sub(" ", str(node)))
+    for cell in soup.find_all(["td", "th"]):
+        if cell.find_next_sibling(["td", "th"]):
+            cell.insert_after(" | ")
     for tag in soup.find_all(_BLOCKS):
         tag.insert_before("\n\n")
         tag.insert_after("\n\n")
@@ -105,5 +114,5 @@ def _from_html(html: str) -> tuple[str, str]:
         tag.insert_before("\n")
         tag.insert_after("\n")
     body = soup.body or soup
-    text = "\n".join(" ".join(line.split()) for line in body.get_text().splitlines())
+    text = "\n".join(line.strip() for line in body.get_text().splitlines())
     return _normalise(text), title
