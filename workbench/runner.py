@@ -46,7 +46,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
     fresh = repeats > 1 or seed_offset != 0
     base_seed = prompt.spec.model.params.seed or 0
 
-    retrieval = prompt.spec.retrieval
+    retrieval, schema = prompt.spec.retrieval, prompt.spec.output_schema
     if retrieval and retriever is None:
         raise ValueError(f"{prompt.ref} has a retrieval block; pass a retriever")
 
@@ -64,7 +64,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
                 "input_tokens": response.input_tokens, "output_tokens": response.output_tokens, "cost": response.cost,
                 "cached": response.cached, "model": response.model, "tags": ",".join(case.tags)}
         for scorer in scorers:
-            rows[index].append({**base, **await _score(scorer, Sample(response.text or "", case, chunks), response.error)})
+            rows[index].append({**base, **await _score(scorer, Sample(response.text or "", case, chunks, schema), response.error)})
         if not scorers:
             rows[index].append({**base, "scorer": None})
 
@@ -95,7 +95,7 @@ async def _score(scorer: Scorer, sample: Sample, error: str | None) -> dict[str,
     if isinstance(value, bool):
         row.update(value=float(value), passed=value)
     elif isinstance(value, (int, float)):
-        row.update(value=float(value))
+        row.update(value=float(value), passed=score.passed)
     elif isinstance(value, str):
         row.update(label=value)
     row["reason"] = score.reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ class ModelClient:
         self.concurrency = concurrency or spec.model.max_concurrency or (1 if spec.model.provider == "local" else 8)
         self.calls = 0
         self._runnable = runnable(spec)
-        self._semaphore: asyncio.Semaphore | None = None
+        self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # one per event loop
         chain = [spec.model, *spec.fallbacks]
         self._deadline = sum(m.timeout * (m.max_retries + 1) for m in chain)
         self._secrets = [os.environ[m.api_key_env] for m in chain if m.api_key_env and os.environ.get(m.api_key_env)]
@@ -60,9 +61,9 @@ class ModelClient:
         key = request_key(self.request(messages, seed)) if self.cache is not None and use_cache else None
         if key and (hit := self.cache.get(key)):
             return Response(**{**hit, "cached": True})
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.concurrency)
-        async with self._semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop) or self._semaphores.setdefault(loop, asyncio.Semaphore(self.concurrency))
+        async with semaphore:
             self.calls += 1
             start = time.perf_counter()
             try:

@@ -1,9 +1,14 @@
 """Scorers: the contract (`scorer`, `Score`, `Scorer`) and the built-ins."""
 
 from .base import REGISTRY, Sample, Score, Scorer, from_spec, get_scorer, scorer
+from .judge import JudgeParseError, llm_judge, parse_verdict
+from .similarity import bleu, rouge_l, semantic_similarity
+from .structure import contains_all, contains_any, json_schema, length_bounds, regex, valid_json, valid_python
 from .text import case_checks, contains, exact_match, forbidden_terms
 
 DEFAULT_SCORERS = ("exact_match", "contains", "forbidden_terms", "case_checks")
 
-__all__ = ["DEFAULT_SCORERS", "REGISTRY", "Sample", "Score", "Scorer", "case_checks", "contains", "exact_match",
-           "forbidden_terms", "from_spec", "get_scorer", "scorer"]
+__all__ = ["DEFAULT_SCORERS", "JudgeParseError", "REGISTRY", "Sample", "Score", "Scorer", "bleu", "case_checks",
+           "contains", "contains_all", "contains_any", "exact_match", "forbidden_terms", "from_spec", "get_scorer",
+           "json_schema", "length_bounds", "llm_judge", "parse_verdict", "regex", "rouge_l", "scorer",
+           "semantic_similarity", "valid_json", "valid_python"]

@@ -29,6 +29,7 @@ class Sample:
     output: str
     case: Case
     chunks: list[dict[str, Any]] = field(default_factory=list)
+    output_schema: dict[str, Any] | None = None  # the configuration's, for schema checks
 
     @property
     def contexts(self) -> list[str]:
@@ -37,8 +38,11 @@ class Sample:
 
 @dataclass(frozen=True)
 class Score:
+    """A value with an optional reason; `passed` marks a number that also has a pass threshold."""
+
     value: Value
     reason: str | None = None
+    passed: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,27 @@ def get_scorer(name: str, **args: Any) -> Scorer:
 
 
 def from_spec(spec: str | dict[str, Any]) -> Scorer:
-    """`"name"` or `{"name": ..., "args": {...}}`, as logged with every run."""
-    if isinstance(spec, str):
-        return get_scorer(spec)
-    return get_scorer(spec["name"], **spec.get("args", {}))
+    """`"name"` or `{"name": ..., "args": {...}}`, as logged with every run.
+
+    A name `package.module:attribute` imports a custom scorer: a `@scorer` factory (built with the
+    args) or a plain `(sample) -> value` function.
+    """
+    name, args = (spec, {}) if isinstance(spec, str) else (spec["name"], spec.get("args", {}))
+    if ":" in name and name not in REGISTRY:
+        return _import_scorer(name, args)
+    return get_scorer(name, **args)
+
+
+def _import_scorer(path: str, args: dict[str, Any]) -> Scorer:
+    import importlib
+
+    module, _, attribute = path.partition(":")
+    try:
+        target = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise WorkbenchError(f"scorer '{path}': cannot import it ({exc}); check the module path") from None
+    if getattr(target, "__wrapped__", None) is not None and REGISTRY.get(target.__name__) is target:
+        return get_scorer(target.__name__, **args)
+    if args:
+        raise WorkbenchError(f"scorer '{path}' is a plain function; it takes no arguments (decorate a factory with @scorer)")
+    return Scorer(name=path, args={}, fn=target)
