@@ -51,3 +51,47 @@ def test_registry_template_keeps_literal_braces(project):
     prompt.path.write_text(source)
     template = registry_template(resolve("tiny@1.0.0", project.prompts_dir))
     assert template[0]["content"] == 'Reply as JSON like {"a": 1}.'
+
+
+def test_cases_are_traced_into_the_run(project):
+    result = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False, traces=2)
+    use(project)
+    run = MlflowClient().get_run(result.run_id)
+    assert run.data.tags["workbench.traces"] == "2"
+    traces = mlflow.search_traces(run_id=result.run_id, locations=[run.info.experiment_id], return_type="list")
+    assert len(traces) == 2
+    spans = {s.name: s for s in traces[0].data.spans}
+    model = spans["smollm2-135m"]
+    assert model.span_type == "CHAT_MODEL" and model.attributes["input_tokens"] > 0
+    assert model.inputs["messages"][0] == {"role": "system", "content": "Answer in a few words."}
+    assert set(spans["scorers"].outputs) == {"exact_match", "contains", "forbidden_terms", "case_checks"}
+    everything = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False, traces=None)
+    assert MlflowClient().get_run(everything.run_id).data.tags["workbench.traces"] == "3"
+
+
+def test_runs_are_found_by_configuration_and_dataset_hash(project):
+    from workbench.tracking import find_runs
+
+    first = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False, traces=0)
+    second = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False, traces=0)
+    runs = find_runs(project, prompt="tiny@1.0.0", dataset_hash=first.dataset_hash[:10])
+    assert list(runs["run_id"]) == [second.run_id, first.run_id]
+    assert runs["prompt_hash"].nunique() == 1 and runs["dataset_hash"].nunique() == 1
+    assert find_runs(project, prompt="tiny@9.9.9").empty
+
+
+def test_compare_from_logged_runs_and_production_default(project, capsys):
+    from workbench.cli import main
+
+    first = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False, traces=0)
+    root = str(project.root)
+    assert main(["--root", root, "prompts", "promote", "tiny@1.0.0"]) == 0
+    assert "tiny: 1.0.0" in (project.prompts_dir / "production.yaml").read_text()
+    assert mlflow.genai.load_prompt("prompts:/tiny@production").version == 1
+    code = main(["--root", root, "compare", "tiny@1.0.0", f"run:{first.run_id}", "--dataset", "tiny", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0 and "GATE PASSED" in out and "tiny@1.0.0 -> tiny@1.0.0" in out
+    code = main(["--root", root, "compare", "tiny@1.0.0", "--dataset", "tiny", "--quiet", "--no-log"])
+    assert code == 0 and "GATE PASSED" in capsys.readouterr().out
+    code = main(["--root", root, "compare", "tiny@1.0.0", "run:0123456789abcdef", "--dataset", "tiny", "--quiet"])
+    assert code == 2 and "run '0123456789abcdef'" in capsys.readouterr().err

@@ -86,9 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)")
         sub.add_argument("--no-cache", action="store_true", help="call the model even when an identical request is cached")
         sub.add_argument("--no-log", action="store_true", help="do not log to MLflow")
+        sub.add_argument("--traces", type=_traces, default=25, metavar="N|all",
+                         help="how many cases get an MLflow trace, failures first (default 25; 'all' for every case)")
         sub.add_argument("--concurrency", type=int, help="concurrent model calls (default: from the configuration)")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _traces(text: str) -> int | None:
+    if text == "all":
+        return None
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("give a number of cases or 'all'")
+    return int(text)
 
 
 def _settings(args) -> Settings:
@@ -223,7 +233,7 @@ def _run(args) -> int:
     from .experiment import evaluate
 
     result = evaluate(args.ref, args.dataset, scorers=args.scorers, settings=_settings(args), concurrency=args.concurrency,
-                      log=not args.no_log, repeats=args.repeats, progress=not args.quiet)
+                      log=not args.no_log, repeats=args.repeats, traces=args.traces, progress=not args.quiet)
     print(result.report())
     return 0
 
@@ -239,7 +249,7 @@ def _compare(args) -> int:
     policy_path = args.policy or (settings.root / "gate.yaml" if (settings.root / "gate.yaml").exists() else None)
     comparison, gate = compare_refs(baseline, candidate, args.dataset, policy=GatePolicy.load(policy_path),
                                     settings=settings, repeats=args.repeats, scorers=args.scorers,
-                                    log=not args.no_log, progress=not args.quiet)
+                                    log=not args.no_log, traces=args.traces, progress=not args.quiet)
     for result in (comparison.baseline, comparison.candidate):
         print(result.report(), end="\n\n")
     print(comparison.report(), end="\n\n")

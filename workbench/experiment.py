@@ -12,14 +12,17 @@ from .results import RunResult
 from .runner import arun, run_sync
 from .scorers import DEFAULT_SCORERS, Scorer, from_spec
 from .settings import Settings
+from .traces import DEFAULT_TRACES
 
 
 def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dict] | None = None,
              settings: Settings | None = None, concurrency: int | None = None, log: bool = True,
-             repeats: int = 1, seed_offset: int = 0, progress: bool = True) -> RunResult:
+             repeats: int = 1, seed_offset: int = 0, traces: int | None = DEFAULT_TRACES,
+             progress: bool = True) -> RunResult:
     """Run `name@version` over a dataset with the given scorers (the defaults when None).
 
     `repeats` > 1 runs each case that many times with different seeds, bypassing the cache.
+    `traces` is how many cases get an MLflow trace (None: all of them).
     """
     settings = settings or Settings.load()
     prompt = resolve(prompt_ref, settings.prompts_dir)
@@ -41,7 +44,7 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
     if log:
         from .tracking import log_run
 
-        log_run(result, prompt, dataset, settings)
+        log_run(result, prompt, dataset, settings, traces=traces)
     lock_hash(prompt, settings.prompts_dir)
     return result
 
@@ -57,7 +60,8 @@ def result_for(ref: str, dataset_ref: str, settings: Settings, **run_options) ->
 
 def compare_refs(baseline: str | None, candidate: str, dataset_ref: str, policy: GatePolicy | None = None,
                  settings: Settings | None = None, repeats: int = 1, scorers: list | None = None,
-                 log: bool = True, progress: bool = True) -> tuple[Comparison, GateResult]:
+                 log: bool = True, traces: int | None = DEFAULT_TRACES,
+                 progress: bool = True) -> tuple[Comparison, GateResult]:
     """Compare two configuration versions (or logged runs) on one dataset and apply the gate.
 
     Without a baseline, the production version of the candidate's family is the baseline. With
@@ -72,7 +76,7 @@ def compare_refs(baseline: str | None, candidate: str, dataset_ref: str, policy:
         if baseline is None:
             raise WorkbenchError(f"no production version of '{name}' in {settings.prompts_dir}/production.yaml; "
                                  f"name a baseline or run: workbench prompts promote {name}@<version>")
-    options = {"scorers": scorers, "log": log, "repeats": repeats, "progress": progress}
+    options = {"scorers": scorers, "log": log, "repeats": repeats, "traces": traces, "progress": progress}
     base = result_for(baseline, dataset_ref, settings, **options)
     cand = result_for(candidate, dataset_ref, settings, **options, seed_offset=repeats if repeats > 1 else 0)
     comparison = compare(base, cand, alpha=policy.alpha, min_effect=policy.min_effect,

@@ -29,6 +29,7 @@ class RunResult:
     repeats: int = 1
     seed_offset: int = 0
     run_id: str | None = None
+    calls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False)  # for traces; not saved
 
     def cases(self) -> pd.DataFrame:
         """One row per case (and repeat): output, error, latency, tokens, cost, retrieved chunks."""
@@ -123,7 +124,7 @@ class RunResult:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(self.frame, preserve_index=False)
-        meta = {k: v for k, v in self.__dict__.items() if k != "frame"}
+        meta = {k: v for k, v in self.__dict__.items() if k not in ("frame", "calls")}
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"workbench": json.dumps(meta).encode()})
         tmp = path.with_suffix(path.suffix + ".tmp")
         pq.write_table(table, tmp)

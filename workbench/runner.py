@@ -43,6 +43,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
     calls_before = client.calls
     work = [(case, r) for case in dataset.cases for r in range(repeats)]
     rows: list[list[dict[str, Any]]] = [[] for _ in work]
+    calls: dict[tuple[str, int], dict[str, Any]] = {}
     fresh = repeats > 1 or seed_offset != 0
     base_seed = prompt.spec.model.params.seed or 0
 
@@ -56,6 +57,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
             chunks = await asyncio.to_thread(retriever.retrieve, str(case.inputs[retrieval.query_variable]))
             context = retriever.format(chunks)
         messages = prompt.render(case.inputs, context=context)
+        calls[(case.id, repeat)] = {"messages": messages, "started_ns": time.time_ns()}
         if fresh:
             response = await client.acall(messages, seed=base_seed + seed_offset + repeat, use_cache=False)
         else:
@@ -80,7 +82,8 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
                           "cost": "float64", "cached": "bool"})
     return RunResult(prompt_ref=prompt.ref, prompt_hash=prompt.hash, dataset_ref=dataset.ref, dataset_hash=dataset.hash,
                      frame=frame, scorers=[s.spec for s in scorers], model_calls=client.calls - calls_before,
-                     duration_s=time.perf_counter() - start, repeats=repeats, seed_offset=seed_offset)
+                     duration_s=time.perf_counter() - start, repeats=repeats, seed_offset=seed_offset,
+                     calls=calls)
 
 
 async def _score(scorer: Scorer, sample: Sample, error: str | None) -> dict[str, Any]:

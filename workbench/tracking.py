@@ -16,6 +16,7 @@ from .errors import WorkbenchError
 from .prompts import Prompt
 from .results import RunResult
 from .settings import Settings
+from .traces import DEFAULT_TRACES, log_traces
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,8 +91,12 @@ def register_prompt(prompt: Prompt) -> Any:
         model_config={k: v for k, v in config.items() if v is not None})
 
 
-def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings) -> str:
-    """Log one run completely, or not at all: a run that fails while logging is deleted."""
+def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings,
+            traces: int | None = DEFAULT_TRACES) -> str:
+    """Log one run completely, or not at all: a run that fails while logging is deleted.
+
+    `traces` cases get an MLflow trace (failures first); None traces every case.
+    """
     import mlflow
 
     use(settings)
@@ -111,6 +116,10 @@ def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Setti
             path = result.save(Path(tmp) / "results.parquet")
             mlflow.log_artifact(str(path))
         mlflow.MlflowClient().link_prompt_version_to_run(run.info.run_id, registered)
+        if traces != 0:
+            traced = log_traces(result, {c.id: c for c in dataset.cases}, experiment, traces)
+            mlflow.set_tag("workbench.traces", traced)
+            mlflow.flush_trace_async_logging()
     except BaseException:
         mlflow.end_run(status="FAILED")
         mlflow.delete_run(run.info.run_id)

@@ -1,0 +1,79 @@
+"""MLflow traces of a run's cases, written after the run from what it recorded, so tracing never slows calls.
+
+Each traced case is one trace linked to the run: a root span with the case's inputs and output, and
+children for retrieval (query and chunks), the model call (messages, answer, tokens, latency, cost,
+model, cache) and scoring (each scorer's value and reason).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from .results import RunResult
+
+DEFAULT_TRACES = 25
+
+
+def sample_calls(result: RunResult, limit: int | None) -> list[tuple[str, int]]:
+    """Which calls to trace: all when `limit` is None; otherwise errors, then failed checks, then the rest."""
+    keys = list(result.calls)
+    if limit is None or len(keys) <= limit:
+        return keys
+    frame = result.frame
+    failing = frame.groupby(["case_id", "repeat"]).agg(error=("error", lambda e: e.notna().any()),
+                                                       failed=("passed", lambda p: (p == False).any()))  # noqa: E712
+    order = sorted(keys, key=lambda k: (not failing.loc[k, "error"], not failing.loc[k, "failed"]) if k in failing.index else (True, True))
+    return order[:limit]
+
+
+def log_traces(result: RunResult, dataset_cases: dict[str, Any], experiment_id: str, limit: int | None = DEFAULT_TRACES) -> int:
+    """Write traces for the sampled calls into the active run; returns how many."""
+    import mlflow
+
+    rows = {key: group for key, group in result.frame.groupby(["case_id", "repeat"], sort=False)}
+    keys = sample_calls(result, limit)
+    for case_id, repeat in keys:
+        call, group = result.calls[(case_id, repeat)], rows[(case_id, repeat)]
+        first = group.iloc[0]
+        start = call["started_ns"]
+        end = start + int((first["latency_s"] or 0) * 1e9)
+        case = dataset_cases[case_id]
+        root = mlflow.start_span_no_context(
+            f"{result.prompt_ref} {case_id}", span_type="CHAIN", inputs=case.inputs, start_time_ns=start,
+            experiment_id=experiment_id,
+            attributes={"case_id": case_id, "repeat": int(repeat), "prompt": result.prompt_ref, "dataset": result.dataset_ref})
+        chunks = json.loads(first["chunks"]) if isinstance(first["chunks"], str) else []
+        if chunks:
+            _child(root, "retrieval", "RETRIEVER", {"query": next(iter(case.inputs.values()), "")},
+                   {"chunks": chunks}, {}, start, start)
+        usage = {"input_tokens": _int(first["input_tokens"]), "output_tokens": _int(first["output_tokens"]),
+                 "latency_s": float(first["latency_s"]), "cost_usd": _num(first["cost"]), "model": first["model"],
+                 "cached": bool(first["cached"])}
+        _child(root, first["model"] or "model", "CHAT_MODEL", {"messages": call["messages"]},
+               {"text": first["output"], "error": first["error"]}, usage, start, end)
+        scores = {row["scorer"]: {"value": _num(row["value"]), "passed": None if pd.isna(row["passed"]) else bool(row["passed"]),
+                                  "label": row["label"], "reason": row["reason"], "error": row["error"]}
+                  for _, row in group.iterrows() if row["scorer"] is not None}
+        _child(root, "scorers", "EVALUATOR", {"expected": case.expected}, scores, {}, end, end)
+        root.end(outputs={"output": first["output"]}, attributes={"error": first["error"]} if first["error"] else None,
+                 status="ERROR" if first["error"] else "OK", end_time_ns=end)
+    return len(keys)
+
+
+def _child(parent, name: str, kind: str, inputs: dict, outputs: dict, attributes: dict, start: int, end: int) -> None:
+    import mlflow
+
+    span = mlflow.start_span_no_context(name, span_type=kind, parent_span=parent, inputs=inputs, attributes=attributes,
+                                        start_time_ns=start)
+    span.end(outputs=outputs, end_time_ns=end)
+
+
+def _int(value: Any) -> int | None:
+    return None if pd.isna(value) else int(value)
+
+
+def _num(value: Any) -> float | None:
+    return None if pd.isna(value) else float(value)
