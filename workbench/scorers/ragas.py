@@ -56,7 +56,7 @@ def parse_json(text: str, model: type) -> Any:
         raise ValueError(f"no JSON in the judge's answer: {text[:160]!r}")
     end = max(body.rfind("}"), body.rfind("]"))
     try:
-        data = json.loads(body[start:end + 1])
+        data = json.loads(body[start:end + 1], strict=False)  # small models put raw newlines in strings
     except json.JSONDecodeError as exc:
         raise ValueError(f"the judge's answer is not valid JSON ({exc.msg}): {text[:160]!r}") from None
     fields = list(model.model_fields)
@@ -155,14 +155,18 @@ def embeddings() -> Any:
 async def _run(metric: Any, **inputs: Any) -> Score:
     try:
         result = await metric.ascore(**inputs)
-    except RagasMetricError:
-        raise
+    except RagasMetricError as exc:
+        raise RagasMetricError(f"{metric.name}: {exc}") from None
     except Exception as exc:
         raise RagasMetricError(f"{metric.name} failed: {type(exc).__name__}: {exc}") from None
     value = result.value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         reason = result.reason or "the judge produced nothing to score (no statements, questions or verdicts)"
         raise RagasMetricError(f"{metric.name} returned NaN: {reason}")
+    bounds = getattr(metric, "allowed_values", None)
+    if isinstance(bounds, tuple) and len(bounds) == 2 and not bounds[0] <= float(value) <= bounds[1]:
+        raise RagasMetricError(f"{metric.name} returned {value}, outside {bounds[0]}..{bounds[1]}: "
+                               f"the judge's verdicts were not the 0/1 the metric expects")
     return Score(float(value), result.reason)
 
 
