@@ -58,6 +58,7 @@ def test_cases_are_traced_into_the_run(project):
     use(project)
     run = MlflowClient().get_run(result.run_id)
     assert run.data.tags["workbench.traces"] == "2"
+    mlflow.flush_trace_async_logging()
     traces = mlflow.search_traces(run_id=result.run_id, locations=[run.info.experiment_id], return_type="list")
     assert len(traces) == 2
     spans = {s.name: s for s in traces[0].data.spans}

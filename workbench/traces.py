@@ -23,18 +23,19 @@ def sample_calls(result: RunResult, limit: int | None) -> list[tuple[str, int]]:
     if limit is None or len(keys) <= limit:
         return keys
     frame = result.frame
-    failing = frame.groupby(["case_id", "repeat"]).agg(error=("error", lambda e: e.notna().any()),
-                                                       failed=("passed", lambda p: (p == False).any()))  # noqa: E712
-    order = sorted(keys, key=lambda k: (not failing.loc[k, "error"], not failing.loc[k, "failed"]) if k in failing.index else (True, True))
-    return order[:limit]
+    flags = pd.DataFrame({"error": frame["error"].notna(), "failed": frame["passed"].eq(False).fillna(False)})
+    worst = flags.groupby([frame["case_id"], frame["repeat"]], sort=False).any()
+    rank = {key: (not row.error, not row.failed) for key, row in zip(worst.index, worst.itertuples())}
+    return sorted(keys, key=lambda k: rank.get(k, (True, True)))[:limit]
 
 
 def log_traces(result: RunResult, dataset_cases: dict[str, Any], experiment_id: str, limit: int | None = DEFAULT_TRACES) -> int:
     """Write traces for the sampled calls into the active run; returns how many."""
     import mlflow
 
-    rows = {key: group for key, group in result.frame.groupby(["case_id", "repeat"], sort=False)}
     keys = sample_calls(result, limit)
+    wanted = result.frame.set_index(["case_id", "repeat"]).loc[keys].reset_index()
+    rows = dict(iter(wanted.groupby(["case_id", "repeat"], sort=False)))
     for case_id, repeat in keys:
         call, group = result.calls[(case_id, repeat)], rows[(case_id, repeat)]
         first = group.iloc[0]
@@ -54,9 +55,9 @@ def log_traces(result: RunResult, dataset_cases: dict[str, Any], experiment_id: 
                  "cached": bool(first["cached"])}
         _child(root, first["model"] or "model", "CHAT_MODEL", {"messages": call["messages"]},
                {"text": first["output"], "error": first["error"]}, usage, start, end)
-        scores = {row["scorer"]: {"value": _num(row["value"]), "passed": None if pd.isna(row["passed"]) else bool(row["passed"]),
-                                  "label": row["label"], "reason": row["reason"], "error": row["error"]}
-                  for _, row in group.iterrows() if row["scorer"] is not None}
+        scores = {row.scorer: {"value": _num(row.value), "passed": None if pd.isna(row.passed) else bool(row.passed),
+                               "label": row.label, "reason": row.reason, "error": row.error}
+                  for row in group.itertuples() if row.scorer is not None}
         _child(root, "scorers", "EVALUATOR", {"expected": case.expected}, scores, {}, end, end)
         root.end(outputs={"output": first["output"]}, attributes={"error": first["error"]} if first["error"] else None,
                  status="ERROR" if first["error"] else "OK", end_time_ns=end)

@@ -118,8 +118,7 @@ def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Setti
         mlflow.MlflowClient().link_prompt_version_to_run(run.info.run_id, registered)
         if traces != 0:
             traced = log_traces(result, {c.id: c for c in dataset.cases}, experiment, traces)
-            mlflow.set_tag("workbench.traces", traced)
-            mlflow.flush_trace_async_logging()
+            mlflow.set_tag("workbench.traces", traced)  # exported by MLflow's background queue, flushed at exit
     except BaseException:
         mlflow.end_run(status="FAILED")
         mlflow.delete_run(run.info.run_id)
