@@ -50,3 +50,16 @@ def test_run_prints_the_summary(project, capsys):
     code, out, _ = run(capsys, "--root", str(project.root), "run", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet")
     assert code == 0
     assert "tiny@1.0.0 on tiny@1" in out and "case_checks" in out and "latency p50" in out and "model calls 3" in out
+
+
+def test_saved_runs_compare_offline(project, capsys, tmp_path):
+    root = str(project.root)
+    saved = tmp_path / "base.parquet"
+    assert main(["--root", root, "run", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet", "--save", str(saved)]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "--root", root, "compare", str(saved), str(saved), "--dataset", "tiny", "--no-log", "--quiet")
+    assert code == 0 and "GATE PASSED" in out
+    (tmp_path / "junk.parquet").write_text("not parquet")
+    code, _, err = run(capsys, "--root", root, "compare", str(tmp_path / "junk.parquet"), str(saved), "--dataset", "tiny",
+                       "--no-log", "--quiet")
+    assert code == 2 and "junk.parquet: not a saved workbench run" in err

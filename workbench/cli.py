@@ -74,9 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = command(name, handler, help)
         if name == "run":
             sub.add_argument("ref", help="name@version")
+            sub.add_argument("--save", type=Path, help="also write the results to this Parquet file (for offline comparison)")
         if name == "compare":
             sub.add_argument("refs", nargs="+", metavar="REF",
-                             help="[BASELINE] CANDIDATE: name@version or run:<id>; the baseline defaults to production")
+                             help="[BASELINE] CANDIDATE: name@version, run:<id> or a saved .parquet; "
+                                  "the baseline defaults to production")
             sub.add_argument("--policy", type=Path, help="gate policy YAML (default: gate.yaml in the project, if any)")
         if name in ("run", "compare"):
             sub.add_argument("--dataset", required=True, help="name or name@version")
@@ -234,6 +236,8 @@ def _run(args) -> int:
 
     result = evaluate(args.ref, args.dataset, scorers=args.scorers, settings=_settings(args), concurrency=args.concurrency,
                       log=not args.no_log, repeats=args.repeats, traces=args.traces, progress=not args.quiet)
+    if args.save:
+        result.save(args.save)
     print(result.report())
     return 0
 

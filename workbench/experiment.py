@@ -50,7 +50,10 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
 
 
 def result_for(ref: str, dataset_ref: str, settings: Settings, **run_options) -> RunResult:
-    """`run:<id>` loads a logged run; `name@version` evaluates it (answers come from the cache when unchanged)."""
+    """`run:<id>` loads a logged run, `path.parquet` a saved one; `name@version` evaluates it
+    (answers come from the cache when nothing changed)."""
+    if ref.endswith(".parquet"):
+        return RunResult.load(ref)
     if ref.startswith("run:"):
         from .tracking import load_run
 

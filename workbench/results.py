@@ -135,6 +135,11 @@ class RunResult:
     def load(cls, path: str | Path) -> RunResult:
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
-        meta = json.loads(table.schema.metadata[b"workbench"])
+        try:
+            table = pq.read_table(path)
+            meta = json.loads(table.schema.metadata[b"workbench"])
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            from .errors import WorkbenchError
+
+            raise WorkbenchError(f"{path}: not a saved workbench run ({exc}); write one with `workbench run --save`") from None
         return cls(frame=table.to_pandas(), **meta)
