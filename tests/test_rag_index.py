@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from workbench.rag import Embedder, IndexSpec, client, collection, load_corpus, split, sync
+from workbench.errors import WorkbenchError
+from workbench.rag import Embedder, retriever_for, IndexSpec, client, collection, load_corpus, split, sync
 from workbench.rag.corpus import corpus_dir
 
-from .rag_fixtures import rag_project
+from .conftest import free_port
+from .rag_fixtures import rag_project, retrieval
 
 
 def _open(settings, chunk_size=200, chunk_overlap=20):
@@ -108,3 +111,10 @@ def test_collection_uses_our_embedding_function_and_cosine(tmp_path):
     assert 0.0 <= found["distances"][0][0] < 1.0
     vector = Embedder().encode_one("hello")
     assert vector.shape == (384,) and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+
+
+def test_unreachable_server_is_explained(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("WORKBENCH_CHROMA_PORT", str(free_port()))
+    with pytest.raises(WorkbenchError, match="cannot reach Chroma at 127.0.0.1"):
+        retriever_for(retrieval(), rag_project(tmp_path))
