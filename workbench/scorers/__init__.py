@@ -1,6 +1,7 @@
 """Scorers: the contract (`scorer`, `Score`, `Scorer`) and the built-ins."""
 
 from .base import REGISTRY, Sample, Score, Scorer, from_spec, get_scorer, scorer
+from .guardrails import guardrail_policy, injection_free, pii_free
 from .judge import JudgeParseError, llm_judge, parse_verdict
 from .ragas import (ragas_answer_relevancy, ragas_context_precision, ragas_context_recall, ragas_faithfulness,
                     ragas_rouge, ragas_string_similarity)
@@ -17,4 +18,5 @@ __all__ = ["DEFAULT_SCORERS", "JudgeParseError", "REGISTRY", "Sample", "Score", 
            "semantic_similarity", "valid_json", "valid_python",
            "hit_rate", "mrr", "ndcg_at_k", "precision_at_k", "recall_at_k",
            "ragas_answer_relevancy", "ragas_context_precision", "ragas_context_recall", "ragas_faithfulness",
-           "ragas_rouge", "ragas_string_similarity"]
+           "ragas_rouge", "ragas_string_similarity",
+           "guardrail_policy", "injection_free", "pii_free"]
