@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .budget import Budget
 from .compare import Comparison, compare
 from .datasets import load_dataset
 from .errors import WorkbenchError
@@ -18,11 +19,12 @@ from .traces import DEFAULT_TRACES
 def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dict] | None = None,
              settings: Settings | None = None, concurrency: int | None = None, log: bool = True,
              repeats: int = 1, seed_offset: int = 0, traces: int | None = DEFAULT_TRACES,
-             progress: bool = True) -> RunResult:
+             budget: Budget | None = None, progress: bool = True) -> RunResult:
     """Run `name@version` over a dataset with the given scorers (the defaults when None).
 
     `repeats` > 1 runs each case that many times with different seeds, bypassing the cache.
-    `traces` is how many cases get an MLflow trace (None: all of them).
+    `traces` is how many cases get an MLflow trace (None: all of them). A `budget` stops the run before
+    it spends more; the partial result is kept, logged and marked as stopped.
     """
     settings = settings or Settings.load()
     prompt = resolve(prompt_ref, settings.prompts_dir)
@@ -37,7 +39,7 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
 
             retriever = retriever_for(prompt.spec.retrieval, settings)
         result = run_sync(arun(prompt, dataset, built, client, retriever=retriever, repeats=repeats,
-                                     seed_offset=seed_offset, progress=progress))
+                                     seed_offset=seed_offset, budget=budget, progress=progress))
     finally:
         if cache is not None:
             cache.close()

@@ -28,6 +28,7 @@ class RunResult:
     duration_s: float = 0.0
     repeats: int = 1
     seed_offset: int = 0
+    stopped: str | None = None  # why a budget stopped the run early
     run_id: str | None = None
     calls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False)  # for traces; not saved
 
@@ -114,6 +115,8 @@ class RunResult:
                  f"cases {t['cases']}  errors {t['errors']}  latency p50 {t['latency_p50_s']:.2f}s p95 {t['latency_p95_s']:.2f}s  "
                  f"tokens in {t['input_tokens']} out {t['output_tokens']}  cost {cost}  "
                  f"cached {t['cached']}  model calls {t['model_calls']}  {t['duration_s']:.1f}s"]
+        if self.stopped:
+            lines.append(f"STOPPED EARLY: {self.stopped}")
         return "\n".join(lines)
 
     def save(self, path: str | Path) -> Path:

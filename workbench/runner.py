@@ -12,7 +12,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .datasets import Case, Dataset
-from .models import ModelClient
+from .budget import Budget, BudgetGuard
+from .models import ModelClient, Response
 from .prompts import Prompt
 from .results import COLUMNS, RunResult
 from .scorers import Sample, Scorer
@@ -32,11 +33,12 @@ class Retriever(Protocol):
 
 async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: ModelClient,
                retriever: Retriever | None = None, repeats: int = 1, seed_offset: int = 0,
-               progress: bool = True) -> RunResult:
+               budget: Budget | None = None, progress: bool = True) -> RunResult:
     """Evaluate every case `repeats` times; a model or scorer error is recorded on its case and the run completes.
 
     With `repeats` > 1 or a `seed_offset`, repeat r uses seed `configuration seed + seed_offset + r` and
     bypasses the cache, so the runs measure the model's non-determinism rather than replay it.
+    With a `budget`, calls that would exceed it are not made: the result keeps what ran and says why it stopped.
     """
     dataset.check_variables(prompt.variables)
     start = time.perf_counter()
@@ -47,6 +49,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
     fresh = repeats > 1 or seed_offset != 0
     base_seed = prompt.spec.model.params.seed or 0
 
+    guard = BudgetGuard(budget, prompt.spec.model.params.max_tokens, client.price) if budget else None
     retrieval, schema = prompt.spec.retrieval, prompt.spec.output_schema
     if retrieval and retriever is None:
         raise ValueError(f"{prompt.ref} has a retrieval block; pass a retriever")
@@ -57,11 +60,24 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
             chunks = await asyncio.to_thread(retriever.retrieve, str(case.inputs[retrieval.query_variable]))
             context = retriever.format(chunks)
         messages = prompt.render(case.inputs, context=context)
+        reservation = None
+        if guard and (fresh or client.cached(messages) is None):  # cached answers spend nothing
+            if reason := guard.over_request_limit(messages):
+                response = Response(text=None, model=prompt.spec.model.name, latency_s=0.0, error=reason)
+                return await record(index, case, repeat, response, chunks)
+            if (reservation := await guard.reserve(messages)) is None:
+                return  # the budget is spent: this call is not made
         calls[(case.id, repeat)] = {"messages": messages, "started_ns": time.time_ns()}
         if fresh:
             response = await client.acall(messages, seed=base_seed + seed_offset + repeat, use_cache=False)
         else:
             response = await client.acall(messages)
+        if reservation:
+            await guard.settle(reservation, messages, response.input_tokens, response.output_tokens, response.cost,
+                               response.cached)
+        await record(index, case, repeat, response, chunks)
+
+    async def record(index: int, case: Case, repeat: int, response: Response, chunks: list) -> None:
         base = {"repeat": repeat, "chunks": json.dumps(chunks) if retrieval else None, "case_id": case.id, "output": response.text, "error": response.error, "latency_s": response.latency_s,
                 "input_tokens": response.input_tokens, "output_tokens": response.output_tokens, "cost": response.cost,
                 "cached": response.cached, "model": response.model, "tags": ",".join(case.tags)}
@@ -78,11 +94,13 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
         await asyncio.gather(*(tracked(i, case, r) for i, (case, r) in enumerate(work)))
 
     frame = pd.DataFrame([row for case_rows in rows for row in case_rows], columns=COLUMNS)
+    skipped = sum(1 for case_rows in rows if not case_rows)
     frame = frame.astype({"repeat": "int64", "value": "float64", "passed": "boolean", "input_tokens": "Int64", "output_tokens": "Int64",
                           "cost": "float64", "cached": "bool"})
     return RunResult(prompt_ref=prompt.ref, prompt_hash=prompt.hash, dataset_ref=dataset.ref, dataset_hash=dataset.hash,
                      frame=frame, scorers=[s.spec for s in scorers], model_calls=client.calls - calls_before,
                      duration_s=time.perf_counter() - start, repeats=repeats, seed_offset=seed_offset,
+                     stopped=f"{guard.stopped}; {skipped} of {len(work)} calls not made" if guard and guard.stopped else None,
                      calls=calls)
 
 

@@ -110,6 +110,8 @@ def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Setti
                          "workbench.dataset": dataset.ref, "workbench.dataset_hash": dataset.hash,
                          "workbench.prompt_uri": f"prompts:/{prompt.name}/{registered.version}",
                          **({"mlflow.source.git.commit": commit} if (commit := git_commit(settings.root)) else {})})
+        if result.stopped:
+            mlflow.set_tag("workbench.stopped", result.stopped)
         mlflow.log_table(result.frame.astype(object).where(result.frame.notna(), None), artifact_file="cases.json")
         mlflow.log_artifact(str(prompt.path), artifact_path="configuration")
         with tempfile.TemporaryDirectory() as tmp:

@@ -48,6 +48,10 @@ class ModelClient:
         self._deadline = sum(m.timeout * (m.max_retries + 1) for m in chain)
         self._secrets = [os.environ[m.api_key_env] for m in chain if m.api_key_env and os.environ.get(m.api_key_env)]
 
+    def price(self, input_tokens: int, output_tokens: int) -> float | None:
+        """What a call of the primary model with this usage costs (None when the pricing table lacks it)."""
+        return cost(self.spec.model.provider, self.spec.model.name, input_tokens, output_tokens, self.pricing)
+
     def request(self, messages: list[dict[str, str]], seed: int | None = None) -> dict[str, Any]:
         """The fully resolved request, as the cache keys it."""
         def model(m: ModelSpec) -> dict[str, Any]:
@@ -61,6 +65,14 @@ class ModelClient:
         key = request_key(self.request(messages, seed)) if self.cache is not None and use_cache else None
         if key and (hit := self.cache.get(key)):
             return Response(**{**hit, "cached": True})
+        return await self._call(messages, seed, key)
+
+    def cached(self, messages: list[dict[str, str]]) -> Response | None:
+        """The cached answer to this request, if there is one (no model call)."""
+        hit = self.cache.get(request_key(self.request(messages))) if self.cache is not None else None
+        return Response(**{**hit, "cached": True}) if hit else None
+
+    async def _call(self, messages: list[dict[str, str]], seed: int | None, key: str | None) -> Response:
         loop = asyncio.get_running_loop()
         semaphore = self._semaphores.get(loop) or self._semaphores.setdefault(loop, asyncio.Semaphore(self.concurrency))
         async with semaphore:
