@@ -12,7 +12,7 @@ from ..errors import WorkbenchError
 from ..prompts.schema import Retrieval
 from ..settings import Settings
 from .embeddings import Embedder
-from .rerank import sentences
+from .rerank import sentence_vectors, sentences
 
 #: A chunk grounds the answer when some answer sentence is at least this similar to one of its sentences.
 GROUNDING_THRESHOLD = 0.6
@@ -60,14 +60,7 @@ def grounding(texts: list[str], answer: str) -> list[float]:
     """Per chunk: the highest cosine similarity between any answer sentence and any sentence of the chunk."""
     embedder = Embedder()
     answer_vectors = embedder.encode(sentences(answer) or [answer])
-    pieces = [sentences(t) or [t] for t in texts]
-    vectors = embedder.encode([s for group in pieces for s in group])
-    similarity = answer_vectors @ vectors.T
-    out, at = [], 0
-    for group in pieces:
-        out.append(float(similarity[:, at:at + len(group)].max()))
-        at += len(group)
-    return out
+    return [float((answer_vectors @ vectors.T).max()) for vectors in sentence_vectors(texts, embedder)]
 
 
 def _from_run(result: Any, case_id: str | None) -> tuple[list[dict[str, Any]], str | None]:

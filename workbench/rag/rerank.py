@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -11,6 +13,9 @@ from .embeddings import Embedder
 RRF_K = 60
 MMR_LAMBDA = 0.5
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_CACHE_TEXTS = 20000
+_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
@@ -45,11 +50,26 @@ def sentences(text: str) -> list[str]:
 
 def sentence_scores(query: np.ndarray, texts: list[str], embedder: Embedder) -> list[float]:
     """Per text: the best cosine similarity between the query and the text's sentences (or the whole text)."""
-    pieces = [sentences(t) or [t] for t in texts]
-    flat = [s for group in pieces for s in group]
-    vectors = embedder.encode(flat) @ query
-    out, at = [], 0
-    for group in pieces:
-        out.append(float(vectors[at:at + len(group)].max()))
-        at += len(group)
-    return out
+    return [float((vectors @ query).max()) for vectors in sentence_vectors(texts, embedder)]
+
+
+def sentence_vectors(texts: list[str], embedder: Embedder) -> list[np.ndarray]:
+    """Each text's sentence vectors, embedded once per process (an LRU of recent chunk texts)."""
+    with _cache_lock:
+        missing = [t for t in dict.fromkeys(texts) if t not in _cache]
+    if missing:
+        pieces = [sentences(t) or [t] for t in missing]
+        flat = embedder.encode([s for group in pieces for s in group])
+        at = 0
+        with _cache_lock:
+            for text, group in zip(missing, pieces):
+                _cache[text] = flat[at:at + len(group)]
+                at += len(group)
+            while len(_cache) > _CACHE_TEXTS:
+                _cache.popitem(last=False)
+    with _cache_lock:
+        out = []
+        for text in texts:
+            _cache.move_to_end(text)
+            out.append(_cache[text])
+        return out
