@@ -77,3 +77,8 @@ def test_diff_shows_messages_and_parameters(project):
     out = diff(resolve("tiny@1.0.0", project.prompts_dir), resolve("tiny@1.1.0", project.prompts_dir))
     assert "-    max_tokens: 12" in out and "+    max_tokens: 20" in out
     assert "-  content: Answer in a few words." in out and "+  content: Answer in a one word." in out
+
+
+def test_hash_is_stable_across_schema_additions(project):
+    """A golden value: a change to the schema (a new optional field) must not re-hash existing configurations."""
+    assert resolve("tiny@1.0.0", project.prompts_dir).hash == "7aca58b5dad1aa6da6786c350df71ab104468e6759c0012610bb87cf988594f8"

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..guardrails.policy import GuardrailPolicy
+
 LOCAL_MODELS = ("smollm2-135m", "gemma3-270m")
 PROVIDERS = ("local", "openai", "langchain")
 
@@ -77,6 +79,7 @@ class PromptSpec(_Strict):
     messages: list[Message] = Field(min_length=1)
     retrieval: Retrieval | None = None
     output_schema: dict[str, Any] | None = None
+    guardrails: GuardrailPolicy | None = None
     tags: list[str] = []
 
     @field_validator("output_schema")

@@ -19,8 +19,10 @@ PRODUCTION_FILE = "production.yaml"
 
 
 def content_hash(spec: PromptSpec) -> str:
-    """sha256 over the canonical configuration: key order, comments and layout do not count."""
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """sha256 over the canonical configuration: key order, comments and layout do not count, and neither
+    do unset optional blocks, so adding an optional field to the schema keeps every existing hash."""
+    canonical = json.dumps(spec.model_dump(mode="json", exclude_none=True, by_alias=True), sort_keys=True,
+                           separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -137,7 +139,7 @@ def diff(a: Prompt, b: Prompt) -> str:
     Dumper.add_representer(str, text)
 
     def lines(p: Prompt) -> list[str]:
-        data = p.spec.model_dump(mode="json", exclude_defaults=True)
+        data = p.spec.model_dump(mode="json", exclude_defaults=True, by_alias=True)
         return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100).splitlines(keepends=True)
 
     return "".join(difflib.unified_diff(lines(a), lines(b), fromfile=a.ref, tofile=b.ref))
