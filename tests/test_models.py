@@ -81,7 +81,7 @@ def test_api_key_comes_from_the_environment_and_is_redacted(monkeypatch):
         ModelClient(spec(model))
     monkeypatch.setenv("WB_TEST_KEY", "sk-test-secret-0123456789")
     client = ModelClient(spec(model))
-    assert client._redact("bad key sk-test-secret-0123456789") == "bad key ***"
+    assert client._hide_secrets("bad key sk-test-secret-0123456789") == "bad key ***"
     assert "sk-test-secret" not in str(client.request(MESSAGES))
 
 

@@ -7,6 +7,8 @@ from .compare import Comparison, compare
 from .datasets import load_dataset
 from .errors import WorkbenchError
 from .gate import GatePolicy, GateResult, check_gate
+from .guardrails.pii import find_pii, replace_findings
+from .guardrails.policy import GuardrailPolicy
 from .models import ModelClient, ResponseCache, load_pricing
 from .prompts import lock_hash, production, resolve
 from .results import RunResult
@@ -32,7 +34,8 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
     built = [s if isinstance(s, Scorer) else from_spec(s) for s in (scorers if scorers is not None else DEFAULT_SCORERS)]
     cache = ResponseCache(settings.cache_path) if settings.cache else None
     try:
-        client = ModelClient(prompt.spec, cache=cache, pricing=load_pricing(settings.pricing_path), concurrency=concurrency)
+        client = ModelClient(prompt.spec, cache=cache, pricing=load_pricing(settings.pricing_path), concurrency=concurrency,
+                             redact=output_redactor(prompt.spec.guardrails))
         retriever = None
         if prompt.spec.retrieval:
             from .rag import retriever_for
@@ -49,6 +52,18 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
         log_run(result, prompt, dataset, settings, traces=traces)
     lock_hash(prompt, settings.prompts_dir)
     return result
+
+
+def output_redactor(policy: GuardrailPolicy | None):
+    """When a configuration asks to redact personal data, the client redacts answers before caching them."""
+    if policy is None or policy.pii != "redact":
+        return None
+
+    def redact(text: str) -> tuple[str, int]:
+        findings = find_pii(text, policy.pii_kinds, policy.pii_regions, policy.pii_allow)
+        return replace_findings(text, findings), len(findings)
+
+    return redact
 
 
 def result_for(ref: str, dataset_ref: str, settings: Settings, **run_options) -> RunResult:

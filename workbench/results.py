@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ["case_id", "repeat", "scorer", "value", "passed", "label", "reason", "output", "error", "latency_s",
-           "input_tokens", "output_tokens", "cost", "cached", "model", "tags", "chunks"]
+           "input_tokens", "output_tokens", "cost", "cached", "model", "tags", "chunks", "inputs", "guardrails", "blocked"]
 
 
 @dataclass
@@ -34,8 +34,8 @@ class RunResult:
 
     def cases(self) -> pd.DataFrame:
         """One row per case (and repeat): output, error, latency, tokens, cost, retrieved chunks."""
-        keep = ["case_id", "repeat", "output", "error", "latency_s", "input_tokens", "output_tokens", "cost", "cached",
-                "model", "tags", "chunks"]
+        keep = ["case_id", "repeat", "inputs", "output", "error", "latency_s", "input_tokens", "output_tokens", "cost",
+                "cached", "model", "tags", "chunks", "guardrails", "blocked"]
         return self.frame.drop_duplicates(["case_id", "repeat"])[keep].reset_index(drop=True)
 
     def case_scores(self) -> pd.DataFrame:

@@ -6,12 +6,14 @@ import asyncio
 import json
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Coroutine, Protocol, TypeVar
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from .datasets import Case, Dataset
+from .guardrails.policy import aapply_input_guardrails, aapply_output_guardrails
 from .budget import Budget, BudgetGuard
 from .models import ModelClient, Response
 from .prompts import Prompt
@@ -50,24 +52,31 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
     base_seed = prompt.spec.model.params.seed or 0
 
     guard = BudgetGuard(budget, prompt.spec.model.params.max_tokens, client.price) if budget else None
-    retrieval, schema = prompt.spec.retrieval, prompt.spec.output_schema
+    retrieval, schema, policy = prompt.spec.retrieval, prompt.spec.output_schema, prompt.spec.guardrails
     if retrieval and retriever is None:
         raise ValueError(f"{prompt.ref} has a retrieval block; pass a retriever")
 
     async def one(index: int, case: Case, repeat: int) -> None:
+        inputs, triggered = case.inputs, []
+        if policy:
+            checked = await aapply_input_guardrails(case.inputs, policy)
+            inputs, triggered = checked.inputs, checked.triggered
+            if checked.blocked:
+                response = Response(text=policy.fallback_answer, model=prompt.spec.model.name, latency_s=0.0)
+                return await record(index, case, repeat, response, [], inputs, triggered, blocked=True)
         chunks, context = [], None
         if retrieval:
-            chunks = await asyncio.to_thread(retriever.retrieve, str(case.inputs[retrieval.query_variable]))
+            chunks = await asyncio.to_thread(retriever.retrieve, str(inputs[retrieval.query_variable]))
             context = retriever.format(chunks)
-        messages = prompt.render(case.inputs, context=context)
+        messages = prompt.render(inputs, context=context)
         reservation = None
         if guard and (fresh or client.cached(messages) is None):  # cached answers spend nothing
             if reason := guard.over_request_limit(messages):
                 response = Response(text=None, model=prompt.spec.model.name, latency_s=0.0, error=reason)
-                return await record(index, case, repeat, response, chunks)
+                return await record(index, case, repeat, response, chunks, inputs, triggered)
             if (reservation := await guard.reserve(messages)) is None:
                 return  # the budget is spent: this call is not made
-        calls[(case.id, repeat)] = {"messages": messages, "started_ns": time.time_ns()}
+        calls[(case.id, repeat)] = {"messages": messages, "inputs": inputs, "started_ns": time.time_ns()}
         if fresh:
             response = await client.acall(messages, seed=base_seed + seed_offset + repeat, use_cache=False)
         else:
@@ -75,10 +84,19 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
         if reservation:
             await guard.settle(reservation, messages, response.input_tokens, response.output_tokens, response.cost,
                                response.cached)
-        await record(index, case, repeat, response, chunks)
+        blocked = False
+        if response.redactions:
+            triggered = triggered + ["pii:output"]
+        if policy and response.text is not None:
+            checked_output = await aapply_output_guardrails(response.text, policy, schema)
+            triggered, blocked = triggered + checked_output.triggered, checked_output.blocked
+            response = replace(response, text=checked_output.text)
+        await record(index, case, repeat, response, chunks, inputs, triggered, blocked)
 
-    async def record(index: int, case: Case, repeat: int, response: Response, chunks: list) -> None:
-        base = {"repeat": repeat, "chunks": json.dumps(chunks) if retrieval else None, "case_id": case.id, "output": response.text, "error": response.error, "latency_s": response.latency_s,
+    async def record(index: int, case: Case, repeat: int, response: Response, chunks: list, inputs: dict,
+                     triggered: list[str], blocked: bool = False) -> None:
+        base = {"repeat": repeat, "inputs": json.dumps(inputs, ensure_ascii=False),
+                "guardrails": ",".join(dict.fromkeys(triggered)) or None, "blocked": blocked, "chunks": json.dumps(chunks) if retrieval else None, "case_id": case.id, "output": response.text, "error": response.error, "latency_s": response.latency_s,
                 "input_tokens": response.input_tokens, "output_tokens": response.output_tokens, "cost": response.cost,
                 "cached": response.cached, "model": response.model, "tags": ",".join(case.tags)}
         for scorer in scorers:
@@ -96,7 +114,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
     frame = pd.DataFrame([row for case_rows in rows for row in case_rows], columns=COLUMNS)
     skipped = sum(1 for case_rows in rows if not case_rows)
     frame = frame.astype({"repeat": "int64", "value": "float64", "passed": "boolean", "input_tokens": "Int64", "output_tokens": "Int64",
-                          "cost": "float64", "cached": "bool"})
+                          "cost": "float64", "cached": "bool", "blocked": "bool"})
     return RunResult(prompt_ref=prompt.ref, prompt_hash=prompt.hash, dataset_ref=dataset.ref, dataset_hash=dataset.hash,
                      frame=frame, scorers=[s.spec for s in scorers], model_calls=client.calls - calls_before,
                      duration_s=time.perf_counter() - start, repeats=repeats, seed_offset=seed_offset,

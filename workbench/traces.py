@@ -43,12 +43,12 @@ def log_traces(result: RunResult, dataset_cases: dict[str, Any], experiment_id: 
         end = start + int((first["latency_s"] or 0) * 1e9)
         case = dataset_cases[case_id]
         root = mlflow.start_span_no_context(
-            f"{result.prompt_ref} {case_id}", span_type="CHAIN", inputs=case.inputs, start_time_ns=start,
+            f"{result.prompt_ref} {case_id}", span_type="CHAIN", inputs=call.get("inputs", case.inputs), start_time_ns=start,
             experiment_id=experiment_id,
             attributes={"case_id": case_id, "repeat": int(repeat), "prompt": result.prompt_ref, "dataset": result.dataset_ref})
         chunks = json.loads(first["chunks"]) if isinstance(first["chunks"], str) else []
         if chunks:
-            _child(root, "retrieval", "RETRIEVER", {"query": next(iter(case.inputs.values()), "")},
+            _child(root, "retrieval", "RETRIEVER", {"query": next(iter(call.get("inputs", case.inputs).values()), "")},
                    {"chunks": chunks}, {}, start, start)
         usage = {"input_tokens": _int(first["input_tokens"]), "output_tokens": _int(first["output_tokens"]),
                  "latency_s": float(first["latency_s"]), "cost_usd": _num(first["cost"]), "model": first["model"],
@@ -59,7 +59,8 @@ def log_traces(result: RunResult, dataset_cases: dict[str, Any], experiment_id: 
                                "label": row.label, "reason": row.reason, "error": row.error}
                   for row in group.itertuples() if row.scorer is not None}
         _child(root, "scorers", "EVALUATOR", {"expected": case.expected}, scores, {}, end, end)
-        root.end(outputs={"output": first["output"]}, attributes={"error": first["error"]} if first["error"] else None,
+        flags = {"error": first["error"], "guardrails": first["guardrails"], "blocked": bool(first["blocked"]) or None}
+        root.end(outputs={"output": first["output"]}, attributes={k: v for k, v in flags.items() if v} or None,
                  status="ERROR" if first["error"] else "OK", end_time_ns=end)
     return len(keys)
 

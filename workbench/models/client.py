@@ -7,7 +7,7 @@ import os
 import time
 import weakref
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ..prompts import ModelSpec, PromptSpec
 from .cache import ResponseCache, request_key
@@ -30,18 +30,21 @@ class Response:
     cost: float | None = None
     cached: bool = False
     error: str | None = None
+    redactions: int = 0  # personal data found and redacted from the text before it was cached or returned
 
 
 class ModelClient:
     """Calls one configuration's model chain; `calls` counts requests that reached a model."""
 
     def __init__(self, spec: PromptSpec, cache: ResponseCache | None = None,
-                 pricing: dict[str, dict[str, float]] | None = None, concurrency: int | None = None):
+                 pricing: dict[str, dict[str, float]] | None = None, concurrency: int | None = None,
+                 redact: Callable[[str], tuple[str, int]] | None = None):
         self.spec = spec
         self.cache = cache
         self.pricing = pricing or {}
         self.concurrency = concurrency or spec.model.max_concurrency or (1 if spec.model.provider == "local" else 8)
         self.calls = 0
+        self.redact = redact
         self._runnable = runnable(spec)
         self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # one per event loop
         chain = [spec.model, *spec.fallbacks]
@@ -84,7 +87,7 @@ class ModelClient:
                 message = await asyncio.wait_for(call, self._deadline)
             except Exception as exc:  # recorded per case; the run goes on
                 return Response(text=None, model=self.spec.model.name, latency_s=time.perf_counter() - start,
-                                error=self._redact(f"{type(exc).__name__}: {exc}"))
+                                error=self._hide_secrets(f"{type(exc).__name__}: {exc}"))
             latency = time.perf_counter() - start
         response = self._response(message, latency)
         if key:
@@ -97,10 +100,12 @@ class ModelClient:
         spec = next((m for m in [self.spec.model, *self.spec.fallbacks] if str(served).startswith(m.name)), self.spec.model)
         tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
         text = message.content if isinstance(message.content, str) else message.text
+        text, redactions = self.redact(text) if self.redact else (text, 0)
         return Response(text=text, model=spec.name, latency_s=latency, input_tokens=tokens_in, output_tokens=tokens_out,
+                        redactions=redactions,
                         cost=cost(spec.provider, spec.name, tokens_in, tokens_out, self.pricing))
 
-    def _redact(self, text: str) -> str:
+    def _hide_secrets(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
