@@ -20,6 +20,8 @@ from .sync import SyncReport, sync
 
 #: Candidates gathered per retriever before fusion or re-ranking: max(POOL_FACTOR * k, POOL_MIN).
 POOL_FACTOR, POOL_MIN = 4, 20
+#: BM25 indexes kept in memory, one per (collection, index version), oldest dropped first.
+BM25_CACHE_SIZE = 8
 _bm25_cache: dict[tuple[str, str], BM25Index] = {}
 _bm25_lock = threading.Lock()
 
@@ -121,6 +123,8 @@ class Retriever:
             if key not in _bm25_cache:
                 got = self.collection.get(include=["documents", "metadatas"])
                 _bm25_cache[key] = BM25Index(got["ids"], got["documents"], got["metadatas"])
+                while len(_bm25_cache) > BM25_CACHE_SIZE:
+                    _bm25_cache.pop(next(iter(_bm25_cache)))
             return _bm25_cache[key]
 
 

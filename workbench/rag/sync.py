@@ -6,6 +6,7 @@ import hashlib
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,17 +81,24 @@ def _stored_documents(collection: Any) -> dict[str, tuple[str, bool]]:
 
 
 def _add(collection: Any, chunks: list[Chunk], embedder: Embedder, size: int) -> None:
-    """Embed all chunks in one call (the model sorts them by length), then add them in batches."""
+    """Embed in length-sorted batches (as `encode` sorts them itself) while a worker thread writes the
+    previous batch to Chroma, so the write costs no extra wall time."""
     if not chunks:
         return
-    vectors = embedder.encode([c.text for c in chunks])
     per_doc: dict[str, int] = defaultdict(int)
     for c in chunks:
         per_doc[c.source] += 1
-    for lo in range(0, len(chunks), size):
-        part = chunks[lo:lo + size]
-        collection.add(ids=[c.id for c in part], documents=[c.text for c in part],
-                       embeddings=vectors[lo:lo + size], metadatas=[{**c.metadata, "chunks": per_doc[c.source]} for c in part])
+    ordered = sorted(chunks, key=lambda c: len(c.text))
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending = []
+        for lo in range(0, len(ordered), size):
+            part = ordered[lo:lo + size]
+            vectors = embedder.encode([c.text for c in part])
+            pending.append(writer.submit(
+                collection.add, ids=[c.id for c in part], documents=[c.text for c in part], embeddings=vectors,
+                metadatas=[{**c.metadata, "chunks": per_doc[c.source]} for c in part]))
+        for future in pending:
+            future.result()  # re-raise a failed write
 
 
 def _batches(items: list[str], size: int) -> list[list[str]]:
