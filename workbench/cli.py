@@ -92,6 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="how many cases get an MLflow trace, failures first (default 25; 'all' for every case)")
         sub.add_argument("--concurrency", type=int, help="concurrent model calls (default: from the configuration)")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ci = command("ci", _ci, "execute the gate notebooks (papermill), write HTML reports (nbconvert), log them to MLflow; "
+                            "exit 1 on a regression, 3 on a notebook error")
+    ci.add_argument("-p", "--parameter", nargs=2, action="append", dest="parameters", metavar=("KEY", "VALUE"),
+                    help="a notebook parameter (repeatable), over ci.yaml; VALUE is read as YAML (null, 3, text)")
+    ci.add_argument("--config", type=Path, help="CI configuration (default: ci.yaml in the project)")
+    ci.add_argument("--notebook", action="append", dest="notebooks", help="run only this entry of ci.yaml (name or path)")
+    ci.add_argument("--output", type=Path, help="folder for executed notebooks and reports (default: from ci.yaml, reports/)")
+    ci.add_argument("--show-code", action="store_true", help="include the code cells in the reports")
+    ci.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)")
+    ci.add_argument("--no-log", action="store_true", help="log nothing to MLflow (the notebooks' runs nor the reports)")
     return parser
 
 
@@ -267,6 +278,17 @@ def _demo(args) -> int:
     args.refs, args.dataset, args.policy, args.repeats, args.scorers = [DEMO_BASELINE, DEMO_CANDIDATE], "support", None, 1, None
     _compare(args)
     return 0
+
+
+def _ci(args) -> int:
+    from .ci import exit_code, parse_parameters, run_ci
+
+    shared = {**({"tracking_uri": args.tracking_uri} if args.tracking_uri else {}), **({"log": False} if args.no_log else {})}
+    runs = run_ci(_settings(args), config_path=args.config, overrides=parse_parameters(args.parameters),
+                  only=args.notebooks, output=args.output, log=not args.no_log, show_code=args.show_code, shared=shared)
+    for run in runs:
+        print(run.line())
+    return exit_code(runs)
 
 
 if __name__ == "__main__":

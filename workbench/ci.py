@@ -1,0 +1,271 @@
+"""`workbench ci`: execute gate notebooks with papermill, render HTML reports with nbconvert, log them to MLflow.
+
+Exit codes: 0 every gate passed, 1 a gate found a regression, 3 a notebook failed for another reason
+(2, bad input, comes from the CLI). The executed notebook and its report are written in every case.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import WorkbenchError
+from .settings import Settings
+
+CONFIG_FILE = "ci.yaml"
+EXIT_OK, EXIT_REGRESSION, EXIT_ERROR = 0, 1, 3
+ERROR_TAG = "papermill-error-cell-tag"
+
+
+class GateFailed(AssertionError):
+    """Raised by a gate notebook when the candidate fails the gate; `workbench ci` exits 1 on it (3 on anything else)."""
+
+
+def record_verdict(comparison: Any, gate: Any, policy: Any = None) -> dict[str, Any]:
+    """In a notebook: show the verdict banner and store the verdict record in the output, for `workbench ci`."""
+    from IPython.display import display
+
+    from .widgets.verdict import VERDICT_MIME, render_verdict, verdict_record
+
+    record = verdict_record(comparison, gate, policy)
+    display({VERDICT_MIME: record, "text/html": render_verdict(record), "text/plain": gate.report()}, raw=True)
+    return record
+
+
+def assert_gate(gate: Any) -> None:
+    """In a notebook, last: fail the notebook when the gate failed."""
+    if not gate.passed:
+        raise GateFailed(gate.report())
+
+
+class NotebookSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1)
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    parameters: dict[str, Any] = {}
+    timeout: int = Field(1800, ge=1)  # seconds per cell
+
+    @property
+    def label(self) -> str:
+        return self.name or Path(self.path).stem
+
+
+class CIConfig(BaseModel):
+    """`ci.yaml`: where reports go, the nbconvert configuration, and the notebooks with their parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+    output: str = "reports"
+    nbconvert_config: str = "nbconvert-config"
+    notebooks: list[NotebookSpec] = Field(min_length=1)
+
+    @classmethod
+    def load(cls, path: Path) -> CIConfig:
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except OSError as exc:
+            raise WorkbenchError(f"{path}: cannot read the CI configuration: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise WorkbenchError(f"{path}: not valid YAML: {exc}") from None
+        try:
+            config = cls.model_validate(data)
+        except ValidationError as exc:
+            raise WorkbenchError("\n".join(
+                f"{path}: {'.'.join(map(str, e['loc'])) or 'file'}: "
+                f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}" for e in exc.errors())) from None
+        labels = [n.label for n in config.notebooks]
+        if len(set(labels)) != len(labels):
+            raise WorkbenchError(f"{path}: notebooks: two entries share a name; give each a distinct `name`")
+        return config
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    notebook: str
+    executed: str
+    report: str
+    status: str  # passed | regressed | error
+    seconds: float
+    verdict: dict[str, Any] | None = None
+    error: str | None = None
+    logged_to: str | None = None  # the MLflow run the report was attached to
+
+    def line(self) -> str:
+        head = {"passed": "PASSED", "regressed": "REGRESSED", "error": "ERROR"}[self.status]
+        extra = f": {self.error}" if self.error else ""
+        if self.verdict and self.verdict.get("failing_cases"):
+            extra += f" (failing cases: {', '.join(self.verdict['failing_cases'][:10])})"
+        return f"{head:<9} {self.name}  {self.seconds:.1f}s  report {self.report}{extra}"
+
+
+def parse_parameters(pairs: list[list[str]] | None) -> dict[str, Any]:
+    """`-p key value` pairs; values are read as YAML scalars (3 is a number, null is None, support@1.1.0 a string)."""
+    out = {}
+    for key, text in pairs or []:
+        try:
+            value = yaml.safe_load(text) if text.strip() else text
+        except yaml.YAMLError:
+            value = text
+        out[key] = value if isinstance(value, (str, int, float, bool, type(None), list)) else text
+    return out
+
+
+def declared_parameters(notebook: Path) -> dict[str, Any]:
+    import papermill
+
+    try:
+        return papermill.inspect_notebook(str(notebook))
+    except Exception as exc:  # papermill raises plain exceptions for unreadable notebooks
+        raise WorkbenchError(f"{notebook}: cannot read the notebook's parameters ({exc}); tag one cell `parameters`") from None
+
+
+def plan(config: CIConfig, root: Path, overrides: dict[str, Any], only: list[str] | None,
+         shared: dict[str, Any] | None = None) -> list[tuple[NotebookSpec, dict]]:
+    """The notebooks to run and their parameters (command line over `ci.yaml` over the notebook's defaults)."""
+    chosen = [n for n in config.notebooks if not only or n.label in only or n.path in only]
+    if only and len(chosen) < len(set(only)):
+        known = ", ".join(n.label for n in config.notebooks)
+        raise WorkbenchError(f"--notebook: {', '.join(only)} not in the CI configuration; notebooks: {known}")
+    runs, used = [], set()
+    for spec in chosen:
+        path = root / spec.path
+        if not path.is_file():
+            raise WorkbenchError(f"ci: notebooks: {spec.path}: no such notebook under {root}; fix the path")
+        declared = declared_parameters(path)
+        unknown = sorted(set(spec.parameters) - set(declared))
+        if unknown:
+            raise WorkbenchError(f"ci: {spec.label}: parameters: {', '.join(unknown)} not declared in {spec.path}; "
+                                 f"it takes {', '.join(declared) or 'none'}")
+        params = {**spec.parameters, **{k: v for k, v in {**(shared or {}), **overrides}.items() if k in declared}}
+        used |= set(overrides) & set(declared)
+        runs.append((spec, params))
+    unused = sorted(set(overrides) - used)
+    if unused:
+        raise WorkbenchError(f"-p {', '.join(unused)}: no selected notebook declares this parameter")
+    return runs
+
+
+def execute(spec: NotebookSpec, parameters: dict[str, Any], root: Path, out_dir: Path) -> tuple[Path, str, str | None]:
+    """Run one notebook with papermill; the executed notebook is written even when a cell fails.
+
+    Returns its path, the status (passed, regressed or error) and the error text.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    executed = out_dir / f"{spec.label}.ipynb"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(str(root / spec.path), str(executed), parameters=parameters, cwd=str(root),
+                                   progress_bar=False, execution_timeout=spec.timeout, kernel_name="python3")
+    except PapermillExecutionError as exc:
+        status = "regressed" if exc.ename == GateFailed.__name__ else "error"
+        return executed, status, f"{exc.ename}: {exc.evalue.splitlines()[0] if exc.evalue else ''}".strip()
+    except Exception as exc:  # kernel died, timed out, could not start: still leave a notebook that says so
+        if not executed.exists():
+            import nbformat
+
+            nb = nbformat.v4.new_notebook()
+            nb.cells.append(nbformat.v4.new_markdown_cell(f"# {spec.label} did not run\n\n```\n{type(exc).__name__}: {exc}\n```"))
+            nb.cells[0].metadata["tags"] = [ERROR_TAG]
+            nb.metadata["papermill"] = {"parameters": parameters, "exception": True, "input_path": spec.path}
+            nbformat.write(nb, executed)
+        return executed, "error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return executed, "passed", None
+
+
+def read_verdict(executed: Path) -> dict[str, Any] | None:
+    """The verdict record a gate notebook displayed (the last one), or None."""
+    from .widgets.verdict import VERDICT_MIME
+
+    nb = json.loads(executed.read_text())
+    found = None
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []):
+            if VERDICT_MIME in output.get("data", {}):
+                found = output["data"][VERDICT_MIME]
+    return found
+
+
+def render_report(executed: Path, html: Path, config_dir: Path, show_code: bool = False) -> Path:
+    """nbconvert HTML with the configuration in `config_dir` (`report_config.py`, `templates/`)."""
+    from nbconvert import HTMLExporter
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config_file = config_dir / "report_config.py"
+    if not config_file.is_file():
+        raise WorkbenchError(f"{config_file}: missing; the report needs the nbconvert configuration (nbconvert_config in ci.yaml)")
+    config = PyFileConfigLoader(config_file.name, path=str(config_dir)).load_config()
+    config.HTMLExporter.extra_template_basedirs = [str(config_dir / "templates")]
+    if show_code:
+        config.HTMLExporter.exclude_input = False
+        config.HTMLExporter.exclude_input_prompt = False
+    body, _ = HTMLExporter(config=config).from_filename(str(executed))
+    html.parent.mkdir(parents=True, exist_ok=True)
+    tmp = html.with_suffix(".html.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    tmp.replace(html)
+    return html
+
+
+def log_report(run: NotebookRun, settings: Settings) -> str | None:
+    """Attach the report and the executed notebook to the candidate's MLflow run, under `reports/`."""
+    run_id = (run.verdict or {}).get("candidate_run_id")
+    if not run_id:
+        return None
+    from mlflow import MlflowClient
+
+    from .tracking import use
+
+    use(settings)
+    client = MlflowClient()
+    client.log_artifact(run_id, run.report, artifact_path="reports")
+    client.log_artifact(run_id, run.executed, artifact_path="reports")
+    client.set_tag(run_id, "workbench.ci", run.status)
+    return run_id
+
+
+def run_ci(settings: Settings, config_path: Path | None = None, overrides: dict[str, Any] | None = None,
+           only: list[str] | None = None, output: Path | None = None, log: bool = True,
+           show_code: bool = False, shared: dict[str, Any] | None = None) -> list[NotebookRun]:
+    """Execute each selected notebook, render its report, log it; a summary goes to `<output>/summary.json`.
+
+    `overrides` must each be declared by some selected notebook; `shared` (such as `tracking_uri`) go to those
+    notebooks that declare them."""
+    root = settings.root
+    path = config_path or root / CONFIG_FILE
+    if not path.is_file():
+        raise WorkbenchError(f"{path}: no CI configuration; write one (see ci.yaml in the workbench repository) "
+                             "or pass --config")
+    config = CIConfig.load(path)
+    out_dir = output or root / config.output
+    config_dir = root / config.nbconvert_config
+    runs = []
+    for spec, params in plan(config, root, overrides or {}, only, shared=shared or {}):
+        started = time.perf_counter()
+        executed, status, error = execute(spec, params, root, out_dir)
+        verdict = read_verdict(executed)
+        report = render_report(executed, out_dir / f"{spec.label}.html", config_dir, show_code)
+        run = NotebookRun(name=spec.label, notebook=spec.path, executed=str(executed), report=str(report), status=status,
+                          seconds=time.perf_counter() - started, verdict=verdict, error=error)
+        if status == "regressed" and not verdict:
+            run.status, run.error = "error", f"the notebook raised GateFailed without recording a verdict ({error})"
+        if log:
+            try:
+                run.logged_to = log_report(run, settings)
+            except Exception as exc:  # the report exists either way; say why it is not in MLflow
+                run.error = (run.error + "; " if run.error else "") + f"report not logged to MLflow: {exc}"
+        runs.append(run)
+    (out_dir / "summary.json").write_text(json.dumps([asdict(r) for r in runs], indent=2, default=str))
+    return runs
+
+
+def exit_code(runs: list[NotebookRun]) -> int:
+    statuses = {r.status for r in runs}
+    return EXIT_ERROR if "error" in statuses else EXIT_REGRESSION if "regressed" in statuses else EXIT_OK
