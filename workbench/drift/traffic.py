@@ -58,7 +58,7 @@ def load_traffic(path: str | Path) -> pd.DataFrame:
             problems.append(f"{path}:{number}: ts: '{request.ts}' is not ISO 8601; write e.g. 2026-10-01T09:30:00Z")
             continue
         rows.append({**request.model_dump(), "ts": ts if ts.tzinfo else ts.tz_localize("UTC"),
-                     "id": request.id or f"{path.stem}-{number}"})
+                     "id": request.id or f"{path.stem}-{number}", "line": number})
     if problems:
         raise WorkbenchError("\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""))
     if not rows:
@@ -68,7 +68,9 @@ def load_traffic(path: str | Path) -> pd.DataFrame:
     frame["input_text"] = frame["inputs"].map(input_text)
     if frame["id"].duplicated().any():
         raise WorkbenchError(f"{path}: id: duplicate id(s) {', '.join(frame.loc[frame['id'].duplicated(), 'id'][:5])}")
-    return frame.sort_values("ts", kind="stable").reset_index(drop=True)
+    frame = frame.sort_values("ts", kind="stable").reset_index(drop=True)
+    frame.attrs["path"] = str(path)  # kept through filtering, so a window still knows its file
+    return frame
 
 
 def input_text(inputs: dict[str, Any]) -> str:
