@@ -121,7 +121,7 @@ def _categorical(side: str, feature: str, reference: pd.Series, current: pd.Seri
     table.insert(0, "feature", feature)
     table.insert(0, "side", side)
     table["diff"] = table["current"] - table["reference"]
-    table["description"] = table["category"].map(described).fillna("")
+    table["description"] = [described.get(c, "") for c in table["category"]]
     shares.append(table.sort_values("diff", ascending=False))
     moved = table.reindex(table["diff"].abs().sort_values(ascending=False).index).head(3)
     detail = ", ".join(f"{c}{' (' + d + ')' if d else ''} {r:.2f}->{n:.2f}"
