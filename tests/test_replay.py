@@ -72,6 +72,7 @@ def test_replay_compares_the_candidate_with_production(project, traffic_file):
     assert summary.loc["similarity_to_production", "candidate"] == pytest.approx(similarity.mean())
     assert result.production.prompt_ref == "production (support@1.1.0)"
     assert result.candidate.dataset_ref == "traffic:traffic@0" and result.candidate.run_id is None  # not logged
+    assert not (project.prompts_dir / "lock.json").exists()
     assert "shadow replay of candidate@1.0.0 on 4 logged requests" in result.report()
 
 
@@ -84,6 +85,7 @@ def test_replay_can_log_to_mlflow(project, traffic_file):
     assert run.data.tags["workbench.replay"] == str(traffic_file)
     assert "replay.similarity_to_production.mean" in run.data.metrics
     assert {a.path for a in client.list_artifacts(run.info.run_id, "replay")} == {"replay/requests.json", "replay/summary.json"}
+    assert "candidate@1.0.0" in json.loads((project.prompts_dir / "lock.json").read_text())  # a logged run pins the hash
 
 
 def test_replay_errors_are_clear(project, traffic_file):

@@ -139,7 +139,7 @@ def _scorers(scorers: list[Scorer | str | dict] | None, policy: GuardrailPolicy 
     words = Scorer(name="words", args={}, fn=lambda sample: float(len(sample.output.split())))
     defaults = [words, get_scorer("pii_free", allow=list(policy.pii_allow) if policy else []), get_scorer("injection_free")]
     if policy is not None:
-        defaults.append(get_scorer("guardrail_policy", policy=policy.model_dump(by_alias=True)))
+        defaults.append(get_scorer("guardrail_policy", policy=policy.model_dump()))
     names = [s.name for s in built]
     return built + [s for s in defaults if s.name not in names]
 
@@ -180,9 +180,11 @@ def _log(result: ReplayResult, prompt: Any, dataset: Dataset, settings: Settings
     """Log the candidate's run, then attach the per-request comparison and the summary to it."""
     from mlflow import MlflowClient
 
+    from .prompts import lock_hash
     from .tracking import log_run, use
 
     run_id = log_run(result.candidate, prompt, dataset, settings, traces=0)
+    lock_hash(prompt, settings.prompts_dir)  # a logged run pins the configuration's hash, as `evaluate` does
     use(settings)
     client = MlflowClient()
     client.log_table(run_id, result.frame.astype({"ts": str}), artifact_file="replay/requests.json")

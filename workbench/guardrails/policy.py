@@ -25,7 +25,7 @@ DEFAULT_FALLBACK = "Sorry, I can't help with that request. Please contact suppor
 class GuardrailPolicy(BaseModel):
     """What is checked, and what happens when a check fires."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
     pii: Literal["off", "detect", "redact", "block"] = "redact"
     pii_kinds: list[Literal["EMAIL", "PHONE", "CARD", "IBAN", "NATIONAL_ID"]] = list(KINDS)
     pii_allow: list[str] = []  # values that are not personal data here, e.g. the product's support address
