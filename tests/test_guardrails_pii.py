@@ -72,3 +72,21 @@ def test_redact_replaces_every_finding_and_keeps_the_rest():
 def test_unknown_kind_is_a_clear_error():
     with pytest.raises(WorkbenchError, match="unknown kind.*PASSPORT.*known: EMAIL"):
         find_pii("x", kinds=["passport"])
+
+
+def test_demo_traffic_planted_data_is_found_and_nothing_else():
+    """The demo traffic plants e-mails and phone numbers in 12 questions; the answers only hold the support address."""
+    from pathlib import Path
+
+    from workbench.drift import load_traffic
+    from workbench.guardrails import detect_injection
+
+    traffic = load_traffic(Path(__file__).resolve().parents[1] / "datasets" / "traffic" / "lumen-support.jsonl")
+    planted = traffic["input_text"].str.contains("My email is|reach me on|Account email|My number is")
+    found = traffic["input_text"].map(lambda text: {f.kind for f in find_pii(text)})
+    assert planted.sum() == 12 and found[planted].map(bool).all() and not found[~planted].map(bool).any()
+    assert set().union(*found[planted]) == {"EMAIL", "PHONE"}
+    assert not traffic["output"].map(lambda text: find_pii(text, allow=["support@lumen.app"])).map(bool).any()
+    attacks = traffic["metadata"].map(lambda m: m["intent"] == "injection")
+    flagged = traffic["input_text"].map(lambda text: detect_injection(text).flagged)
+    assert attacks.sum() == 8 and (flagged == attacks).all()
