@@ -3,12 +3,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install constraints
+.PHONY: demo test test-fast install constraints chromium
 
 demo: $(STAMP)  ## install, then evaluate the demo configurations on the local model
 	$(VENV)/bin/workbench demo
 
-test: $(STAMP)  ## install, then run every test, the model-heavy ones included
+test: $(STAMP) chromium  ## install, then run every test, the model-heavy ones included
 	$(VENV)/bin/pytest -m "slow or not slow"
 
 test-fast: $(STAMP)  ## the fast tests only
@@ -24,3 +24,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 constraints:  ## refresh the frozen constraints from the current .venv (keep the two required pins)
 	@echo "edit constraints.txt by hand: keep its header, replace the frozen part with: $(VENV)/bin/pip freeze --exclude-editable"
+
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+chromium:  ## headless Chromium for the report tests (Debian's package), installed when missing
+	test -x $(CHROMIUM) || ($(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)

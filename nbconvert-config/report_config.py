@@ -13,7 +13,8 @@ VERDICT_TAG, ERROR_TAG = "verdict", "papermill-error-cell-tag"
 
 class ReportOrder(Preprocessor):
     """Papermill's error banner first, then cells tagged `verdict`, then the rest in order; the report title from
-    the notebook's parameters (candidate against baseline)."""
+    the notebook's parameters (candidate against baseline); no widget state (a report has no live widgets, each
+    widget output carries its own static HTML)."""
 
     def preprocess(self, nb, resources):
         def rank(item):
@@ -22,6 +23,7 @@ class ReportOrder(Preprocessor):
             return 0 if (index == 0 and ERROR_TAG in tags) else 1 if VERDICT_TAG in tags else 2
 
         nb.cells = [cell for _, cell in sorted(enumerate(nb.cells), key=rank)]
+        nb.metadata.pop("widgets", None)
         params = nb.metadata.get("papermill", {}).get("parameters", {})
         name = resources.get("metadata", {}).get("name", "report")
         if params.get("candidate"):

@@ -129,3 +129,9 @@ def test_parse_chunks_accepts_json_lists_only():
     assert parse_chunks(None) == [] and parse_chunks(float("nan")) == []
     assert parse_chunks('[{"text": "x"}]') == [{"text": "x"}]
     assert parse_chunks("not json") == [] and parse_chunks('{"a": 1}') == []
+
+
+def test_without_the_dataset_the_inputs_come_from_the_run(comparison):
+    comparison.candidate.frame["inputs"] = json.dumps({"question": "What is 2 + 2?"})
+    table = case_table(comparison).set_index("case_id")
+    assert table.loc["a", "inputs"] == {"question": "What is 2 + 2?"} and table.loc["a", "expected"] is None

@@ -124,10 +124,10 @@ def test_feedback_can_be_attached_to_the_mlflow_run(project):
     import mlflow
     from mlflow import MlflowClient
 
-    from workbench.tracking import use
+    from workbench.tracking import experiment_id, use
 
     use(project)
-    with mlflow.start_run() as active:
+    with mlflow.start_run(experiment_id=experiment_id("tiny", project)) as active:  # artifacts under the project's home
         run_id = active.info.run_id
     run = make_run("tiny@1.0.0", {"capital": {"checks": 1}}, run_id=run_id,
                    dataset_hash=load_dataset("tiny", project.datasets_dir).hash)

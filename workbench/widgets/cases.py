@@ -60,8 +60,21 @@ def _present(value: Any) -> bool:
     return not (value is None or (isinstance(value, float) and math.isnan(value)))
 
 
+def _recorded_inputs(row: Any) -> dict[str, Any] | None:
+    """The inputs as the run recorded them (a JSON column in newer runs), when the dataset is not at hand."""
+    raw = row.get("inputs") if row is not None else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def case_table(comparison: Any, dataset: Any = None) -> pd.DataFrame:
-    """One row per case: tags, inputs and expected answer (from `dataset`, when given), both outputs and errors,
+    """One row per case: tags, inputs and expected answer (from `dataset`, when given; else the inputs the run
+    recorded), both outputs and errors,
     both runs' retrieved chunks, per-scorer values with their change, the worst difference, and `regressed`.
 
     The first repeat's output stands for the case; the scores are the per-case means over repeats.
@@ -87,7 +100,7 @@ def case_table(comparison: Any, dataset: Any = None) -> pd.DataFrame:
         c_error = c["error"] if c is not None and _present(c["error"]) else None
         rows.append({
             "case_id": case_id, "tags": tags,
-            "inputs": dict(case.inputs) if case is not None else None,
+            "inputs": dict(case.inputs) if case is not None else _recorded_inputs(c if c is not None else b),
             "expected": case.expected if case is not None else None,
             "baseline_output": b["output"] if b is not None and _present(b["output"]) else None,
             "candidate_output": c["output"] if c is not None and _present(c["output"]) else None,

@@ -37,7 +37,7 @@ def render_chunks(chunks: list[dict[str, Any]]) -> str:
     names = list(dict.fromkeys(n for c in chunks for n in (c.get("scores") or {})))
     rows = [[esc(c.get("rank", i)), esc(c.get("source")),
              *[fmt((c.get("scores") or {}).get(n)) for n in names],
-             f'<div class="wb-text">{esc(c.get("text"))}</div>'] for i, c in enumerate(chunks, start=1)]
+             f'<div class="wb-text wb-wide">{esc(c.get("text"))}</div>'] for i, c in enumerate(chunks, start=1)]
     return table(rows, ["rank", "source", *names, "text"], numeric=range(2, 2 + len(names)))
 
 

@@ -79,7 +79,7 @@ class FeedbackCollector(View):
                 "👍 up" if f.thumb == "up" else "👎 down", "good" if f.thumb == "up" else "bad")
             rating = "" if f is None or pd.isna(f.rating) else badge(f"{int(f.rating)}/5")
             answer = (f'<div class="wb-error">error: {esc(case.error)}</div>' if isinstance(case.error, str)
-                      else f'<div class="wb-text">{esc(case.output)}</div>')
+                      else f'<div class="wb-text wb-wide">{esc(case.output)}</div>')
             rows.append([esc(case.case_id), answer, thumb + rating, esc(f.comment if f is not None else ""),
                          esc(f.correction if f is not None and isinstance(f.correction, str) else "")])
         reviewed = len(mine)

@@ -25,6 +25,7 @@ STYLE = """<style>
 .wb-view ins.wb-ins{background:#dafbe1;color:#116329;text-decoration:none}
 .wb-view mark.wb-ground{background:#fff1a8}
 .wb-view tr.wb-grounds td{background:#fffbe0}
+.wb-view .wb-wide{min-width:30em}
 .wb-view .wb-error{color:#a40e26;font-family:monospace;white-space:pre-wrap}
 .wb-view .wb-muted{color:#656d76}
 .wb-view .wb-case{border:1px solid #d0d7de;border-radius:6px;margin:8px 0;padding:6px 10px}

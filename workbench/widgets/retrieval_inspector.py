@@ -85,7 +85,7 @@ def render_inspection(chunks: pd.DataFrame, query: str, retrieval: Retrieval) ->
         regions = spans(text, grounding_passages(text, answer, threshold)) if answer and c["grounds"] else []
         rows.append([esc(c["rank"]), esc(c["source"]), *[fmt(c[s]) for s in score_columns],
                      fmt(c["grounding"]) + (" " + badge("grounds", "good") if c["grounds"] else ""),
-                     f'<div class="wb-text">{mark(text, regions)}</div>'])
+                     f'<div class="wb-text wb-wide">{mark(text, regions)}</div>'])
         classes.append("wb-grounds" if c["grounds"] else "")
     header = ["rank", "source", *[s.removeprefix("score_") for s in score_columns], "grounding", "text"]
     return head + table(rows, header, numeric=range(2, 3 + len(score_columns)), row_classes=classes)

@@ -1,0 +1,72 @@
+"""Every notebook executed headless by papermill on its embedded defaults, in a copy of the demo project."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import papermill
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo project (prompts, datasets, gate policy, notebooks) in a temporary folder; the repository's response
+    cache, when there is one, seeds the copy (answers are keyed on the full request, so they are the same answers)."""
+    root = tmp_path_factory.mktemp("demo")
+    for name in ("prompts", "datasets", "notebooks"):
+        shutil.copytree(REPO / name, root / name)
+    shutil.copy(REPO / "gate.yaml", root / "gate.yaml")
+    (root / ".workbench").mkdir()
+    if (REPO / ".workbench" / "cache.sqlite").exists():
+        shutil.copy(REPO / ".workbench" / "cache.sqlite", root / ".workbench" / "cache.sqlite")
+    return root
+
+
+def execute(root: Path, name: str, **parameters) -> dict:
+    out = root / "executed" / name
+    out.parent.mkdir(exist_ok=True)
+    papermill.execute_notebook(str(root / "notebooks" / name), str(out), parameters=parameters, cwd=str(root),
+                               progress_bar=False, kernel_name="python3")
+    return json.loads(out.read_text())
+
+
+def outputs(nb: dict) -> list[dict]:
+    return [o for cell in nb["cells"] for o in cell.get("outputs", [])]
+
+
+def test_the_notebooks_are_thin_with_a_parameters_cell():
+    assert NOTEBOOKS == ["eval_scoring.ipynb", "gate.ipynb", "prompt_comparison.ipynb", "rag_inspection.ipynb"]
+    for name in NOTEBOOKS:
+        nb = json.loads((REPO / "notebooks" / name).read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert sum("parameters" in c["metadata"].get("tags", []) for c in code) == 1, name
+        assert all(not c.get("outputs") for c in code), f"{name} is committed with outputs"
+        assert all(len("".join(c["source"]).splitlines()) <= 15 for c in code), f"{name} has a long cell: move it to workbench"
+
+
+@pytest.mark.parametrize("name", ["prompt_comparison.ipynb", "rag_inspection.ipynb", "eval_scoring.ipynb"])
+def test_notebook_runs_on_its_defaults_and_every_widget_leaves_static_html(demo, name):
+    nb = execute(demo, name)
+    shown = outputs(nb)
+    assert not [o for o in shown if o["output_type"] == "error"]
+    widgets = [o for o in shown if WIDGET in o.get("data", {})]
+    assert widgets, f"{name} shows no widget"
+    assert all("text/html" in o["data"] and 'class="wb-view"' in "".join(o["data"]["text/html"]) for o in widgets)
+    assert any("image/png" in o.get("data", {}) for o in shown) or name == "rag_inspection.ipynb"
+
+
+def test_the_gate_notebook_records_its_verdict(demo):
+    nb = execute(demo, "gate.ipynb", dataset="support-mini", baseline="support@1.0.0", candidate="support@1.1.0")
+    records = [o["data"]["application/vnd.workbench.gate+json"] for o in outputs(nb)
+               if "application/vnd.workbench.gate+json" in o.get("data", {})]
+    assert len(records) == 1 and records[0]["passed"] is True and records[0]["candidate_run_id"]
+    verdict_cell = next(c for c in nb["cells"] if "verdict" in c["metadata"].get("tags", []))
+    assert any("GATE PASSED" in "".join(o.get("data", {}).get("text/html", "")) for o in verdict_cell["outputs"])
