@@ -177,13 +177,13 @@ async def _grade(scorer: Any, items: list[LabeledItem]) -> list[dict[str, Any]]:
     import asyncio
 
     from .datasets import Case
-    from .runner import _score
+    from .runner import score_sample
     from .scorers import Sample
 
     async def one(item: LabeledItem) -> dict[str, Any]:
         inputs = item.input if isinstance(item.input, dict) else {"input": item.input}
         case = Case(id=item.id, inputs=inputs, expected=item.expected)
-        row = await _score(scorer, Sample(item.output, case), None)
+        row = await score_sample(scorer, Sample(item.output, case), None)
         return {"id": item.id, "reviewer": item.reviewer, "human_label": item.human_label, "judge_value": row["value"],
                 "judge_passed": row["passed"], "judge_label": row["label"], "reason": row["reason"], "error": row.get("error")}
 

@@ -114,7 +114,7 @@ def replay(candidate: str, traffic: str | Path | pd.DataFrame, scorers: list[Sco
 async def production_run(traffic: pd.DataFrame, dataset: Dataset, scorers: list[Scorer],
                          output_schema: dict[str, Any] | None = None) -> RunResult:
     """What production answered, scored like a run, on the same dataset identity as the candidate's."""
-    from .runner import _score
+    from .runner import score_sample
 
     rows = []
     for row, case in zip(traffic.itertuples(), dataset.cases):
@@ -122,7 +122,7 @@ async def production_run(traffic: pd.DataFrame, dataset: Dataset, scorers: list[
                 "input_tokens": row.input_tokens, "output_tokens": row.output_tokens, "cost": None, "cached": False,
                 "model": row.prompt_ref, "tags": "", "chunks": None}
         for scorer in scorers:
-            rows.append({**base, **await _score(scorer, Sample(row.output, case, [], output_schema), None)})
+            rows.append({**base, **await score_sample(scorer, Sample(row.output, case, [], output_schema), None)})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     for column in COLUMNS:  # columns this module does not know get the runner's empty value
         if column not in rows[0]:

@@ -100,7 +100,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
                 "input_tokens": response.input_tokens, "output_tokens": response.output_tokens, "cost": response.cost,
                 "cached": response.cached, "model": response.model, "tags": ",".join(case.tags)}
         for scorer in scorers:
-            rows[index].append({**base, **await _score(scorer, Sample(response.text or "", case, chunks, schema), response.error)})
+            rows[index].append({**base, **await score_sample(scorer, Sample(response.text or "", case, chunks, schema), response.error)})
         if not scorers:
             rows[index].append({**base, "scorer": None})
 
@@ -122,7 +122,8 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
                      calls=calls)
 
 
-async def _score(scorer: Scorer, sample: Sample, error: str | None) -> dict[str, Any]:
+async def score_sample(scorer: Scorer, sample: Sample, error: str | None = None) -> dict[str, Any]:
+    """One scorer on one sample, as result-frame columns; a scorer that raises marks its row with the error."""
     row: dict[str, Any] = {"scorer": scorer.name, "value": None, "passed": None, "label": None, "reason": None}
     if error is not None:
         return row

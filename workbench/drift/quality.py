@@ -15,7 +15,7 @@ def score_traffic(traffic: pd.DataFrame, scorers: list[Any], output_schema: dict
     """Score every logged output (no expected answers: reference-free scorers such as guardrails,
     length, JSON). One row per request x scorer; a scorer that raises marks its row's error."""
     from ..datasets import Case
-    from ..runner import _score, run_sync
+    from ..runner import run_sync, score_sample
     from ..scorers import Sample, Scorer, from_spec
 
     built = [s if isinstance(s, Scorer) else from_spec(s) for s in scorers]
@@ -27,7 +27,7 @@ def score_traffic(traffic: pd.DataFrame, scorers: list[Any], output_schema: dict
 
         async def one(scorer: Scorer, sample: Sample) -> dict[str, Any]:
             async with bound:
-                return await _score(scorer, sample, None)
+                return await score_sample(scorer, sample)
 
         results = await asyncio.gather(*(one(scorer, sample) for _, _, sample in samples for scorer in built))
         keys = [(rid, ts) for rid, ts, _ in samples for _ in built]
