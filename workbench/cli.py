@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--show-code", action="store_true", help="include the code cells in the reports")
     ci.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)")
     ci.add_argument("--no-log", action="store_true", help="log nothing to MLflow (the notebooks' runs nor the reports)")
+    from .cli_ops import add_commands
+
+    add_commands(commands, command)
     return parser
 
 

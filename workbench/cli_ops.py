@@ -1,0 +1,155 @@
+"""The operations commands of `workbench`: cost estimates, guardrails, judge calibration, drift, shadow replay."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from .errors import WorkbenchError
+from .settings import Settings
+
+Command = Callable[..., argparse.ArgumentParser]
+
+
+def add_commands(commands: argparse._SubParsersAction, command: Command) -> None:
+    """Register the operations commands on the main parser's subcommands."""
+    cost = commands.add_parser("cost", help="cost estimates").add_subparsers(title="cost commands")
+    estimate = command("estimate", _cost_estimate, "tokens per request measured on a dataset; cost per request, "
+                       "day and month, across versions and models", cost)
+    estimate.add_argument("refs", nargs="+", metavar="REF", help="name@version (one or more)")
+    estimate.add_argument("--dataset", required=True)
+    estimate.add_argument("--requests-per-day", type=float, required=True)
+    estimate.add_argument("--price-as", action="append", default=[], metavar="MODEL",
+                          help="also price the measured tokens as this model of the pricing table (repeatable)")
+
+    guardrails = commands.add_parser("guardrails", help="guardrails").add_subparsers(title="guardrails commands")
+    check = command("check", _guardrails_check, "check a text against a guardrail policy; exit 1 when blocked", guardrails)
+    check.add_argument("text", nargs="?", help="the text (or --file)")
+    check.add_argument("--file", type=Path)
+    check.add_argument("--policy", type=Path, help="a guardrail policy YAML (default: the configuration's, or defaults)")
+    check.add_argument("--prompt", help="name@version whose guardrails and output schema apply")
+    check.add_argument("--side", choices=["input", "output"], default="output")
+
+    calibrate = command("calibrate", _calibrate, "agreement of a judge (any scorer) with human labels", commands)
+    calibrate.add_argument("scorer", help="scorer name or module:function, e.g. llm_judge")
+    calibrate.add_argument("labels", type=Path, help="labeled JSONL, e.g. datasets/judge-labels/labels.jsonl")
+    calibrate.add_argument("--args", default="{}", help="scorer arguments as JSON")
+    calibrate.add_argument("--pass-at", type=int, default=4, help="human grades at or above this pass (1-5 labels)")
+    calibrate.add_argument("--threshold", type=float, default=0.5, help="a numeric score passes at this value")
+    calibrate.add_argument("--log", action="store_true", help="log the calibration to MLflow")
+
+    drift = command("drift", _drift, "input and output drift between two windows of logged traffic; exit 1 on drift",
+                    commands)
+    drift.add_argument("traffic", type=Path)
+    drift.add_argument("--reference", required=True, metavar="START:END", help="ISO dates, end excluded")
+    drift.add_argument("--current", required=True, metavar="START:END")
+    drift.add_argument("--alpha", type=float, default=0.05)
+    drift.add_argument("--out", type=Path, help="write drift- and quality-over-time plots (PNG) here")
+
+    replay = command("replay", _replay, "shadow replay: a candidate over logged traffic, against production's answers",
+                     commands)
+    replay.add_argument("candidate", help="name@version")
+    replay.add_argument("traffic", type=Path)
+    replay.add_argument("--window", metavar="START:END", help="only requests in this window")
+    replay.add_argument("--limit", type=int, help="the first N requests")
+    replay.add_argument("--sample", type=int, help="a seeded random N requests")
+    replay.add_argument("--scorer", action="append", dest="scorers", help="reference-free scorers (repeatable)")
+    replay.add_argument("--log", action="store_true", help="log the candidate's run to MLflow")
+    for sub in (estimate, check, calibrate, drift, replay):
+        sub.add_argument("--tracking-uri", help="MLflow tracking URI")
+
+
+def _settings(args) -> Settings:
+    return Settings.load(root=args.root, tracking_uri=getattr(args, "tracking_uri", None))
+
+
+def _span(text: str) -> tuple[str, str]:
+    start, sep, end = text.partition(":")
+    if not sep or not start or not end:
+        raise WorkbenchError(f"'{text}' is not a window; write START:END, e.g. 2026-10-01:2026-10-06")
+    return start, end
+
+
+def _cost_estimate(args) -> int:
+    import pandas as pd
+
+    from .costs import estimate
+    from .experiment import evaluate
+    from .models import load_pricing
+
+    settings = _settings(args)
+    results = [evaluate(ref, args.dataset, settings=settings, log=False, progress=False) for ref in args.refs]
+    table = estimate(results, args.requests_per_day, load_pricing(settings.pricing_path), args.price_as)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.to_string(index=False, float_format=lambda x: f"{x:,.4f}"))
+    return 0
+
+
+def _guardrails_check(args) -> int:
+    from .guardrails import GuardrailPolicy, apply_input_guardrails, apply_output_guardrails
+    from .prompts import resolve
+
+    settings = _settings(args)
+    text = args.file.read_text(encoding="utf-8") if args.file else args.text
+    if text is None:
+        raise WorkbenchError("give the text to check, or --file PATH")
+    prompt = resolve(args.prompt, settings.prompts_dir) if args.prompt else None
+    if args.policy:
+        policy = GuardrailPolicy.load(args.policy)
+    else:
+        policy = (prompt.spec.guardrails if prompt else None) or GuardrailPolicy()
+    if args.side == "input":
+        outcome = apply_input_guardrails({"text": text}, policy, settings)
+        shown = outcome.inputs["text"]
+    else:
+        outcome = apply_output_guardrails(text, policy, prompt.spec.output_schema if prompt else None, settings)
+        shown = outcome.text
+    print(json.dumps({"blocked": outcome.blocked, "triggered": outcome.triggered, "text": shown}, ensure_ascii=False, indent=2))
+    return 1 if outcome.blocked else 0
+
+
+def _calibrate(args) -> int:
+    from .calibration import calibrate
+
+    try:
+        scorer_args = json.loads(args.args)
+    except json.JSONDecodeError as exc:
+        raise WorkbenchError(f"--args: not JSON ({exc.msg}); write e.g. '{{\"judge\": \"rubric-judge@1.0.0\"}}'") from None
+    report = calibrate({"name": args.scorer, "args": scorer_args}, args.labels, pass_at=args.pass_at, threshold=args.threshold)
+    print(report.report())
+    if args.log:
+        print(f"logged to MLflow run {report.log_to_mlflow(_settings(args))}")
+    return 0
+
+
+def _drift(args) -> int:
+    from .drift import (drift_over_time, drift_report, load_traffic, plot_drift_over_time, plot_quality,
+                        quality_over_time, window)
+
+    traffic = load_traffic(args.traffic)
+    reference, current = window(traffic, *_span(args.reference)), window(traffic, *_span(args.current))
+    report = drift_report(reference, current, alpha=args.alpha)
+    print(report.report())
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        mark = _span(args.current)[0]
+        plot_drift_over_time(drift_over_time(traffic, reference), mark=mark).savefig(args.out / "drift_over_time.png")
+        plot_quality(quality_over_time(traffic), mark=mark).savefig(args.out / "quality_over_time.png")
+        print(f"plots written to {args.out}/", file=sys.stderr)
+    return 1 if len(report.drifted()) else 0
+
+
+def _replay(args) -> int:
+    from .drift import load_traffic, window
+    from .replay import replay
+
+    traffic = load_traffic(args.traffic)
+    if args.window:
+        traffic = window(traffic, *_span(args.window))
+    result = replay(args.candidate, traffic, scorers=args.scorers, limit=args.limit, sample=args.sample,
+                    settings=_settings(args), log=args.log, progress=False)
+    print(result.report())
+    return 0
