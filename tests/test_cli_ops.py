@@ -65,7 +65,7 @@ def test_calibrate_a_scorer_against_the_human_labels(capsys):
 
 
 @pytest.mark.slow
-def test_replay_a_candidate_over_a_slice_of_traffic(capsys, monkeypatch):
-    monkeypatch.chdir(REPO)
+def test_replay_a_candidate_over_a_slice_of_traffic(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))  # the repository's configurations, a scratch store
     code, out, _ = run(capsys, "--root", str(REPO), "replay", "support@1.1.0", str(TRAFFIC), "--limit", "3")
     assert code == 0 and "shadow replay of support@1.1.0 on 3 logged requests" in out
