@@ -94,6 +94,7 @@ def test_verdict_record_names_failing_scorers_and_their_cases(comparison):
     assert VERDICT_MIME.startswith("application/")
 
 
+@pytest.mark.slow  # MiniLM and a Chroma index: several seconds on two cores
 def test_retrieval_inspector_retrieves_with_chosen_k_and_mode_and_highlights_grounding(tmp_path):
     settings = rag_project(tmp_path)
     inspector = RetrievalInspector(retrieval(), settings, query="Can I get my money back?", k=2, mode="semantic")
