@@ -135,3 +135,26 @@ def test_feedback_can_be_attached_to_the_mlflow_run(project):
     collector.record("capital", thumb="up")
     collector.store.log_to_mlflow(run_id, project)
     assert [a.path for a in MlflowClient().list_artifacts(run_id, "feedback")] == [f"feedback/{run_id}.jsonl"]
+
+
+def test_the_live_widget_saves_reloads_and_exports(run, project):
+    collector = FeedbackCollector(run, reviewer="ana", settings=project)
+    (prev, case, nxt), answer, thumb, rating, comment, correction, (save, which, export), status, table = (
+        c.children if hasattr(c, "children") else c for c in collector.widget.children)
+    assert case.value == "capital" and "Paris." in answer.value
+    nxt.click()
+    assert case.value == "sum" and "Five." in answer.value
+    thumb.value, rating.value, comment.value, correction.value = "down", 1, "wrong sum", "4"
+    save.click()
+    assert status.value == "saved sum" and "1 of 3 cases reviewed" in table.value
+    prev.click()
+    assert thumb.value is None and comment.value == ""  # capital has no review yet
+    nxt.click()
+    assert (thumb.value, rating.value, comment.value, correction.value) == ("down", 1, "wrong sum", "4")  # reloaded
+    comment.value, thumb.value, rating.value, correction.value = "", None, None, ""
+    save.click()
+    assert "empty; give a thumb" in status.value
+    which.value = "down"
+    export.click()
+    assert status.value.startswith("wrote ") and "tiny@2" in status.value
+    assert load_dataset("tiny@2", project.datasets_dir).cases[-1].id == "sum-fb-01234567"
