@@ -42,7 +42,12 @@ def test_comparison_view_widget_controls_drive_filters_sort_and_pages(comparison
     controls[0].value = False
     controls[3].value = "best"
     assert view.page.rows["case_id"].iloc[0] == "case-01"  # the smallest drop on sim among billing cases
-    assert view.html() == body.value.replace("\u200b", "")  # the static view is what the widget shows
+    assert view.html() == body.value  # the static view is what the widget shows
+    view.update(tag="sync", sort="case", page=1, regressed_only=True, scorer=None)
+    assert [c.value for c in controls] == [True, "sync", "(all)", "case"] and view.page.page == 0  # 4 cases: 1 page
+    view.update(regressed_only=False, page=0)
+    view.update(page=1)
+    assert view.page.page == 1 and label.value == "page 2 of 2"
 
 
 def test_comparison_view_update_validates_and_the_bundle_keeps_the_current_view(comparison):

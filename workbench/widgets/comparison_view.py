@@ -127,9 +127,14 @@ class ComparisonView(View):
         }
         self._prev, self._next = w.Button(description="◀ previous"), w.Button(description="next ▶")
         self._label, self._body = w.Label(), w.HTML()
+        self._syncing = False
+
+        def changed(name: str, value: Any) -> None:
+            if not self._syncing:  # a person changed the control, not _refresh
+                self.update(page=0, **{name: None if value == ALL else value})
+
         for name, control in self._controls.items():
-            control.observe(lambda change, name=name: self.update(
-                page=0, **{name: None if change["new"] == ALL else change["new"]}), names="value")
+            control.observe(lambda change, name=name: changed(name, change["new"]), names="value")
         self._prev.on_click(lambda _: self.update(page=self.query.page - 1))
         self._next.on_click(lambda _: self.update(page=self.query.page + 1))
         box = w.VBox([w.HBox(list(self._controls.values())), w.HBox([self._prev, self._label, self._next]), self._body])
@@ -138,6 +143,13 @@ class ComparisonView(View):
         return box
 
     def _refresh(self) -> None:
+        self._syncing = True  # controls follow programmatic updates (view.update(tag=...))
+        try:
+            for name, control in self._controls.items():
+                value = getattr(self.query, name)
+                control.value = ALL if value is None else value
+        finally:
+            self._syncing = False
         self._label.value = f"page {self.page.page + 1} of {self.page.pages}"
         self._prev.disabled = self.page.page == 0
         self._next.disabled = self.page.page >= self.page.pages - 1
