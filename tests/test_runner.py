@@ -94,3 +94,11 @@ def test_local_model_counts_only_real_generations():
     model = LocalChatModel(max_tokens=4, temperature=0)
     model.invoke([("user", "Hi")])
     assert model.calls == 1
+
+
+def test_results_saved_before_newer_columns_still_load(project, tmp_path):
+    result = evaluate("tiny@1.0.0", "tiny", settings=project, log=False, progress=False)
+    old = RunResult(**{**result.__dict__, "frame": result.frame.drop(columns=["inputs", "guardrails", "blocked"])})
+    loaded = RunResult.load(old.save(tmp_path / "old.parquet"))
+    assert list(loaded.frame.columns) == list(result.frame.columns)
+    assert loaded.cases()["blocked"].eq(False).all() and len(loaded.summary()) == len(result.summary())

@@ -39,9 +39,9 @@ def write_judge(project, system: str, max_tokens: int) -> None:
     (folder / "1.0.0.yaml").write_text(JUDGE.format(system=system, max_tokens=max_tokens))
 
 
-def test_unparseable_judge_answers_are_errors_with_the_raw_text(project, monkeypatch):
+def test_unparseable_judge_answers_are_errors_with_the_raw_text(project):
+    """The judge configuration is found in the evaluated project, whatever the current folder."""
     write_judge(project, "Say hello to the user.", 6)
-    monkeypatch.chdir(project.root)
     result = evaluate("tiny@1.0.0", "tiny", scorers=[{"name": "llm_judge", "args": {"judge": "judge@1.0.0"}}],
                       settings=project, log=False, progress=False)
     errors = result.frame["error"].dropna()

@@ -1,6 +1,7 @@
 """workbench: evaluate pinned LLM configurations on golden datasets, compare them with statistics, gate regressions.
 
-Public names are imported lazily, so `import workbench` (and the CLI) stays fast.
+Public names are imported lazily, so `import workbench` (and the CLI) stays fast. (`compare` is a submodule:
+`workbench.compare.compare(baseline, candidate)`, or `compare_refs` for references.)
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ _EXPORTS = {
     "WorkbenchError": "errors",
     "evaluate": "experiment",
     "compare_refs": "experiment",
-    "compare": "compare",
     "Comparison": "compare",
     "GatePolicy": "gate",
     "GateResult": "gate",

@@ -14,7 +14,7 @@ from .prompts import lock_hash, production, resolve
 from .results import RunResult
 from .runner import arun, run_sync
 from .scorers import DEFAULT_SCORERS, Scorer, from_spec
-from .settings import Settings
+from .settings import CURRENT, Settings
 from .traces import DEFAULT_TRACES
 
 
@@ -29,6 +29,16 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
     it spends more; the partial result is kept, logged and marked as stopped.
     """
     settings = settings or Settings.load()
+    token = CURRENT.set(settings)
+    try:
+        return _evaluate(prompt_ref, dataset_ref, scorers, settings, concurrency, log, repeats, seed_offset, traces,
+                         budget, progress)
+    finally:
+        CURRENT.reset(token)
+
+
+def _evaluate(prompt_ref, dataset_ref, scorers, settings, concurrency, log, repeats, seed_offset, traces, budget,
+              progress) -> RunResult:
     prompt = resolve(prompt_ref, settings.prompts_dir)
     dataset = load_dataset(dataset_ref, settings.datasets_dir)
     built = [s if isinstance(s, Scorer) else from_spec(s) for s in (scorers if scorers is not None else DEFAULT_SCORERS)]

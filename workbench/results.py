@@ -145,4 +145,9 @@ class RunResult:
             from .errors import WorkbenchError
 
             raise WorkbenchError(f"{path}: not a saved workbench run ({exc}); write one with `workbench run --save`") from None
-        return cls(frame=table.to_pandas(), **meta)
+        frame = table.to_pandas()
+        for column in COLUMNS:  # runs saved by older versions lack newer columns
+            if column not in frame:
+                frame[column] = False if column == "blocked" else None
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(frame=frame[COLUMNS], **{k: v for k, v in meta.items() if k in known})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,11 @@ class Settings:
         home = Path(os.environ.get("WORKBENCH_HOME") or root / ".workbench").resolve()
         uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
         return cls(root=root, home=home, tracking_uri=uri, cache=cache)
+
+    @classmethod
+    def current(cls) -> Settings:
+        """The settings of the evaluation in progress (scorers that load configurations use it), else `load()`."""
+        return CURRENT.get() or cls.load()
 
     @property
     def prompts_dir(self) -> Path:
@@ -44,3 +50,8 @@ class Settings:
         """A project's own `pricing.yaml` overrides the packaged table."""
         path = Path(os.environ.get("WORKBENCH_PRICING") or self.root / "pricing.yaml")
         return path if path.exists() else None
+
+
+#: Set by `experiment.evaluate` while it builds scorers and runs, so a judge resolves its configuration
+#: in the project being evaluated, not in the current folder.
+CURRENT: ContextVar[Settings | None] = ContextVar("workbench_settings", default=None)

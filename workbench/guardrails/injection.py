@@ -133,5 +133,5 @@ def _judge_for(ref: str, root: str, cache_path: str | None) -> tuple[Any, Any]:
 def _judge(ref: str, settings: Any) -> tuple[Any, Any]:
     from ..settings import Settings
 
-    settings = settings or Settings.load()
+    settings = settings or Settings.current()
     return _judge_for(ref, str(settings.root), str(settings.cache_path) if settings.cache else None)

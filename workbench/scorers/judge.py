@@ -37,7 +37,7 @@ def llm_judge(judge: str = "rubric-judge@1.0.0", rubric: str = "The answer is co
     from ..prompts import resolve
     from ..settings import Settings
 
-    settings = Settings.load()
+    settings = Settings.current()
     prompt = resolve(judge, settings.prompts_dir)
     unknown = sorted(set(prompt.variables) - {"input", "output", "expected", "rubric"})
     if unknown:

@@ -43,7 +43,7 @@ def judge_spec(ref: str | None) -> tuple[ModelSpec, str]:
     from ..prompts import resolve
     from ..settings import Settings
 
-    spec = resolve(ref, Settings.load().prompts_dir).spec
+    spec = resolve(ref, Settings.current().prompts_dir).spec
     system = "\n".join(m.content for m in spec.messages if m.role == "system") or DEFAULT_SYSTEM
     return spec.model, system
 
