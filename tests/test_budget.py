@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import mlflow
 import pandas as pd
@@ -12,7 +11,7 @@ from workbench.budget import Budget
 from workbench.experiment import evaluate
 from workbench.tracking import use
 
-from .conftest import TINY_PROMPT, write_project
+from .conftest import write_project
 
 CASES = [{"id": f"q{i}", "inputs": {"question": f"Name a color, number {i}."}, "checks": {"must_contain": ["a"]}}
          for i in range(10)]

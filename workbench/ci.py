@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import WorkbenchError
 from .settings import Settings
+from .yamlfiles import load_model
 
 CONFIG_FILE = "ci.yaml"
 EXIT_OK, EXIT_REGRESSION, EXIT_ERROR = 0, 1, 3
@@ -66,18 +67,7 @@ class CIConfig(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> CIConfig:
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except OSError as exc:
-            raise WorkbenchError(f"{path}: cannot read the CI configuration: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise WorkbenchError(f"{path}: not valid YAML: {exc}") from None
-        try:
-            config = cls.model_validate(data)
-        except ValidationError as exc:
-            raise WorkbenchError("\n".join(
-                f"{path}: {'.'.join(map(str, e['loc'])) or 'file'}: "
-                f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}" for e in exc.errors())) from None
+        config = load_model(cls, path, "the CI configuration")
         labels = [n.label for n in config.notebooks]
         if len(set(labels)) != len(labels):
             raise WorkbenchError(f"{path}: notebooks: two entries share a name; give each a distinct `name`")

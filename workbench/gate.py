@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from .compare import Comparison
 from .errors import WorkbenchError
+from .yamlfiles import load_model
 
 
 class GatePolicy(BaseModel):
@@ -29,21 +29,7 @@ class GatePolicy(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path | None) -> GatePolicy:
-        if path is None:
-            return cls()
-        path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except OSError as exc:
-            raise WorkbenchError(f"{path}: cannot read the gate policy: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise WorkbenchError(f"{path}: gate policy is not valid YAML: {exc}") from None
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            lines = [f"{path}: {'.'.join(map(str, e['loc']))}: "
-                     f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}" for e in exc.errors()]
-            raise WorkbenchError("\n".join(lines)) from None
+        return cls() if path is None else load_model(cls, path, "the gate policy")
 
 
 @dataclass(frozen=True)

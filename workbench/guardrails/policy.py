@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import WorkbenchError
 from .injection import DEFAULT_THRESHOLD, InjectionResult, adetect_injection
 from .pii import DEFAULT_REGIONS, KINDS, find_pii, replace_findings
+from ..yamlfiles import load_model, validate
 
 DEFAULT_FALLBACK = "Sorry, I can't help with that request. Please contact support."
 
@@ -40,26 +40,12 @@ class GuardrailPolicy(BaseModel):
     @classmethod
     def load(cls, path: str | Path) -> GuardrailPolicy:
         """A policy from a YAML file; every problem is named with the file and the field."""
-        path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise WorkbenchError(f"{path}: cannot read the guardrail policy: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise WorkbenchError(f"{path}: guardrail policy is not valid YAML: {exc}") from None
-        return cls.parse(data, str(path))
+        return load_model(cls, path, "the guardrail policy")
 
     @classmethod
     def parse(cls, data: Any, source: str = "guardrails") -> GuardrailPolicy:
         """A policy from a mapping (a configuration's `guardrails:` block, a scorer's argument)."""
-        if isinstance(data, GuardrailPolicy):
-            return data
-        try:
-            return cls.model_validate(data or {})
-        except ValidationError as exc:
-            lines = [f"{source}: {'.'.join(map(str, e['loc'])) or 'policy'}: "
-                     f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}" for e in exc.errors()]
-            raise WorkbenchError("\n".join(lines)) from None
+        return data if isinstance(data, GuardrailPolicy) else validate(cls, data or {}, source)
 
 
 @dataclass(frozen=True)
