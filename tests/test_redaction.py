@@ -70,10 +70,24 @@ def test_api_key_and_email_reach_no_store_over_a_real_server(tmp_path, monkeypat
         prompt = TINY_PROMPT.replace("provider: local\n  name: smollm2-135m",
                                      f"provider: openai\n  name: smollm2\n  base_url: http://127.0.0.1:{port}/v1\n"
                                      "  api_key_env: WB_KEY") + GUARDRAILS
-        write_project(tmp_path / "project", prompt=prompt, cases=CASES)
-        settings = Settings.load(root=tmp_path / "project")
+        project = tmp_path / "project"
+        write_project(project, prompt=prompt, cases=CASES)
+        settings = Settings.load(root=project)
         result = evaluate("tiny@1.0.0", "tiny", settings=settings, progress=False, traces=None)
         result.save(settings.home / "saved.parquet")
+        # The report too: `workbench ci` runs the gate notebook on this configuration and renders it.
+        from .test_ci import copy_ci_files
+        from workbench.cli import main
+
+        copy_ci_files(project)
+        (project / "ci.yaml").write_text("notebooks:\n  - name: gate\n    path: notebooks/gate.ipynb\n")
+        # A candidate whose answers all fail, so the report shows every case, inputs included.
+        (project / "prompts" / "tiny" / "1.1.0.yaml").write_text(TINY_PROMPT.replace(
+            "provider: local\n  name: smollm2-135m\n  params:\n    temperature: 0.0\n    max_tokens: 12\n    seed: 1",
+            "provider: langchain\n  name: langchain_core.language_models.fake_chat_models.FakeListChatModel\n"
+            "  kwargs: {responses: ['As an AI, I cannot answer.']}") + GUARDRAILS)
+        code = main(["--root", str(project), "ci", "-p", "baseline", "tiny@1.0.0", "-p", "candidate", "tiny@1.1.0",
+                     "-p", "dataset", "tiny", "-p", "policy", "null", "-p", "scorers", "[forbidden_terms]"])
         import mlflow
 
         mlflow.flush_trace_async_logging()
@@ -81,5 +95,8 @@ def test_api_key_and_email_reach_no_store_over_a_real_server(tmp_path, monkeypat
         server.terminate()
         server.wait(timeout=20)
     assert result.cases()["error"].isna().all()
+    reports = list((project / "reports").glob("*.html"))
+    assert code in (0, 1) and reports and "[EMAIL]" in reports[0].read_text()
     for needle in (SECRET, EMAIL):
         assert files_containing(settings.home, needle) == [], needle
+        assert files_containing(project / "reports", needle) == [], needle

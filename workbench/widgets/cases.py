@@ -100,7 +100,8 @@ def case_table(comparison: Any, dataset: Any = None) -> pd.DataFrame:
         c_error = c["error"] if c is not None and _present(c["error"]) else None
         rows.append({
             "case_id": case_id, "tags": tags,
-            "inputs": dict(case.inputs) if case is not None else _recorded_inputs(c if c is not None else b),
+            # the inputs as the run sent them (redacted when the configuration redacts), else the dataset's
+            "inputs": _recorded_inputs(c if c is not None else b) or (dict(case.inputs) if case is not None else None),
             "expected": case.expected if case is not None else None,
             "baseline_output": b["output"] if b is not None and _present(b["output"]) else None,
             "candidate_output": c["output"] if c is not None and _present(c["output"]) else None,
