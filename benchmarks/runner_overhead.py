@@ -43,7 +43,8 @@ def mlflow_genai(cases: int) -> float:
     settings = make_project(INSTANT_MODEL, 1)
     mlflow.set_tracking_uri(f"sqlite:///{settings.home}/mlflow.db")
     settings.home.mkdir(parents=True, exist_ok=True)
-    mlflow.set_experiment("genai-baseline")
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment(
+        "genai-baseline", artifact_location=(settings.home / "artifacts").as_uri()))  # not ./mlruns
     model = InstantChatModel()
 
     def predict(question: str) -> str:
