@@ -33,5 +33,8 @@ def app(delay: float) -> web.Application:
 
 
 if __name__ == "__main__":
+    import uvloop
+
+    uvloop.install()  # the server should not be the bottleneck of a client benchmark
     web.run_app(app(float(sys.argv[2]) if len(sys.argv) > 2 else 0.2), host="127.0.0.1", port=int(sys.argv[1]),
                 print=None, backlog=1024)

@@ -142,17 +142,27 @@ async def score_sample(scorer: Scorer, sample: Sample, error: str | None = None)
     return row
 
 
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """A fresh event loop for one run: uvloop's (faster network I/O) where it is installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine from plain code or from a notebook, whose event loop is already running."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return _run(coro)
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(coro)
+            box["value"] = _run(coro)
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 
