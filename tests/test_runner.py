@@ -102,3 +102,27 @@ def test_results_saved_before_newer_columns_still_load(project, tmp_path):
     loaded = RunResult.load(old.save(tmp_path / "old.parquet"))
     assert list(loaded.frame.columns) == list(result.frame.columns)
     assert loaded.cases()["blocked"].eq(False).all() and len(loaded.summary()) == len(result.summary())
+
+
+def test_a_failed_retrieval_is_the_case_error(project):
+    """A retriever that fails (a Chroma server gone away) marks its cases; the run completes."""
+    prompt_text = (project.prompts_dir / "tiny" / "1.0.0.yaml").read_text()
+    (project.prompts_dir / "tiny" / "1.1.0.yaml").write_text(
+        prompt_text.replace('content: "{question}"', 'content: "{context} {question}"') + "retrieval:\n  corpus: none\n")
+    prompt = resolve("tiny@1.1.0", project.prompts_dir)
+    dataset = load_dataset("tiny", project.datasets_dir)
+
+    class GoneAway:
+        def retrieve(self, query):
+            raise ConnectionError("chroma server at 127.0.0.1:9 refused the connection")
+
+        def format(self, chunks):
+            return ""
+
+        def describe(self):
+            return {"rag.collection": "c"}
+
+    result = run_sync(arun(prompt, dataset, [from_spec("case_checks")], ModelClient(prompt.spec), retriever=GoneAway(),
+                           progress=False))
+    assert result.cases()["error"].str.startswith("retrieval: ConnectionError").all()
+    assert result.model_calls == 0 and result.params == {"rag.collection": "c"}

@@ -29,6 +29,7 @@ class RunResult:
     repeats: int = 1
     seed_offset: int = 0
     stopped: str | None = None  # why a budget stopped the run early
+    params: dict[str, Any] = field(default_factory=dict)  # facts of the run's setup (the RAG index) logged as params
     run_id: str | None = None
     calls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False)  # for traces; not saved
 

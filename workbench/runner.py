@@ -32,6 +32,9 @@ class Retriever(Protocol):
     def format(self, chunks: list[dict[str, Any]]) -> str:
         """The text that fills `{context}`."""
 
+    def describe(self) -> dict[str, Any]:
+        """Flat facts logged with the run (index identity and version, retrieval settings)."""
+
 
 async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: ModelClient,
                retriever: Retriever | None = None, repeats: int = 1, seed_offset: int = 0,
@@ -66,7 +69,12 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
                 return await record(index, case, repeat, response, [], inputs, triggered, blocked=True)
         chunks, context = [], None
         if retrieval:
-            chunks = await asyncio.to_thread(retriever.retrieve, str(inputs[retrieval.query_variable]))
+            try:
+                chunks = await asyncio.to_thread(retriever.retrieve, str(inputs[retrieval.query_variable]))
+            except Exception as exc:  # a failed retrieval is this case's error; the run goes on
+                response = Response(text=None, model=prompt.spec.model.name, latency_s=0.0,
+                                    error=f"retrieval: {type(exc).__name__}: {exc}")
+                return await record(index, case, repeat, response, [], inputs, triggered)
             context = retriever.format(chunks)
         messages = prompt.render(inputs, context=context)
         reservation = None
@@ -115,7 +123,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
     skipped = sum(1 for case_rows in rows if not case_rows)
     frame = frame.astype({"repeat": "int64", "value": "float64", "passed": "boolean", "input_tokens": "Int64", "output_tokens": "Int64",
                           "cost": "float64", "cached": "bool", "blocked": "bool"})
-    return RunResult(prompt_ref=prompt.ref, prompt_hash=prompt.hash, dataset_ref=dataset.ref, dataset_hash=dataset.hash,
+    return RunResult(params=retriever.describe() if retrieval else {}, prompt_ref=prompt.ref, prompt_hash=prompt.hash, dataset_ref=dataset.ref, dataset_hash=dataset.hash,
                      frame=frame, scorers=[s.spec for s in scorers], model_calls=client.calls - calls_before,
                      duration_s=time.perf_counter() - start, repeats=repeats, seed_offset=seed_offset,
                      stopped=f"{guard.stopped}; {skipped} of {len(work)} calls not made" if guard and guard.stopped else None,

@@ -136,7 +136,7 @@ def params(result: RunResult, prompt: Prompt, dataset: Dataset) -> dict[str, Any
            "model.provider": model.provider, "model.name": model.name,
            "dataset.name": dataset.name, "dataset.version": dataset.version, "dataset.hash": dataset.hash,
            "dataset.cases": len(dataset), "scorers": json.dumps(result.scorers),
-           "run.repeats": result.repeats, "run.seed_offset": result.seed_offset}
+           "run.repeats": result.repeats, "run.seed_offset": result.seed_offset, **result.params}
     out.update({f"model.params.{k}": v for k, v in model.params.model_dump(exclude_none=True).items()})
     if model.base_url:
         out["model.base_url"] = model.base_url
