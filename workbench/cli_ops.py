@@ -58,7 +58,19 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     replay.add_argument("--sample", type=int, help="a seeded random N requests")
     replay.add_argument("--scorer", action="append", dest="scorers", help="reference-free scorers (repeatable)")
     replay.add_argument("--log", action="store_true", help="log the candidate's run to MLflow")
-    for sub in (estimate, check, calibrate, drift, replay):
+    feedback = commands.add_parser("feedback", help="the feedback loop").add_subparsers(title="feedback commands")
+    summary = command("summary", _feedback_summary, "annotations (JSONL or CSV) aggregated per configuration version",
+                      feedback)
+    summary.add_argument("files", nargs="+", type=Path)
+    harvest = command("harvest", _feedback_harvest, "failed, guardrail-triggering or low-rated cases of a run become "
+                      "a new dataset version", feedback)
+    harvest.add_argument("run", help="run:<id> or a saved .parquet")
+    harvest.add_argument("--dataset", required=True, help="the dataset version the run used, e.g. support@1")
+    harvest.add_argument("--into", help="the dataset that gets the cases (default: --dataset's name)")
+    harvest.add_argument("--annotations", nargs="*", type=Path, default=[], help="feedback files (JSONL or CSV)")
+    harvest.add_argument("--max-rating", type=int, default=2, help="ratings at or below this count as low")
+    harvest.add_argument("--reviewer", help="who decided, recorded in the provenance")
+    for sub in (estimate, check, calibrate, drift, replay, summary, harvest):
         sub.add_argument("--tracking-uri", help="MLflow tracking URI")
 
 
@@ -152,4 +164,28 @@ def _replay(args) -> int:
     result = replay(args.candidate, traffic, scorers=args.scorers, limit=args.limit, sample=args.sample,
                     settings=_settings(args), log=args.log, progress=False)
     print(result.report())
+    return 0
+
+
+def _feedback_summary(args) -> int:
+    from .feedback import aggregate, load_annotations
+
+    print(aggregate(load_annotations(args.files)).to_string(float_format=lambda x: f"{x:.3f}"))
+    return 0
+
+
+def _feedback_harvest(args) -> int:
+    from .datasets import load_dataset
+    from .experiment import result_for
+    from .feedback import harvest, load_annotations, select_cases
+
+    settings = _settings(args)
+    if not (args.run.startswith("run:") or args.run.endswith(".parquet")):
+        raise WorkbenchError(f"'{args.run}' is not a run; give run:<id> or a saved .parquet")
+    run = result_for(args.run, args.dataset, settings)
+    source = load_dataset(args.dataset, settings.datasets_dir)
+    into = load_dataset(args.into, settings.datasets_dir) if args.into else source
+    annotations = load_annotations(args.annotations) if args.annotations else None
+    new = harvest(run, source, into, select_cases(run, annotations, max_rating=args.max_rating), reviewer=args.reviewer)
+    print(f"wrote {new.path}: {new.ref}, {len(new)} cases (+{len(new) - len(into)}), hash {new.hash[:12]}")
     return 0
