@@ -152,3 +152,19 @@ def test_local_judge_rarely_follows_the_format_and_errors_say_so(tmp_path, monke
     assert report.metrics["coverage"] < 0.5 and len(errors) == 8 - report.metrics["graded"]
     assert errors.str.contains("no score from 1 to 5 in the judge's answer: '").all()
     assert "WARNING: the judge graded only" in report.report()
+
+
+@pytest.mark.slow
+def test_the_gate_calibrates_the_policy_judges_on_real_labels(project):
+    """semantic_similarity as a 'judge' on the repository's 64 labels: kappa is measured, the gate applies it."""
+    import shutil
+
+    from workbench.experiment import calibrate_judges, evaluate
+    from workbench.gate import GatePolicy
+
+    labels = Path(__file__).parent.parent / "datasets" / "judge-labels" / "labels.jsonl"
+    shutil.copy(labels, project.root / "labels.jsonl")
+    result = evaluate("tiny@1.0.0", "tiny", scorers=["semantic_similarity"], settings=project, log=False, progress=False)
+    kappas = calibrate_judges(result, GatePolicy(judges={"semantic_similarity": {"labels": "labels.jsonl",
+                                                                                 "threshold": 0.7}}), project)
+    assert 0.2 < kappas["semantic_similarity"] < 0.6  # 0.376 measured at threshold 0.7

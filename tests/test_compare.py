@@ -106,3 +106,12 @@ def test_gate_policy_file_errors_name_the_field(tmp_path):
     with pytest.raises(WorkbenchError) as error:
         GatePolicy.load(path)
     assert f"{path}: alpha: " in str(error.value) and f"{path}: critcal: unknown key" in str(error.value)
+
+
+def test_gate_refuses_a_judge_below_its_agreement():
+    base = run({"judge": [True] * 10})
+    policy = GatePolicy(judges={"judge": {"labels": "labels.jsonl", "min_kappa": 0.4}})
+    gate = check_gate(compare(base, base), policy, judge_kappa={"judge": 0.12})
+    assert not gate.passed and "judge judge refused: Cohen's kappa 0.120 with human labels is below 0.4" in gate.report()
+    assert check_gate(compare(base, base), policy, judge_kappa={"judge": 0.55}).passed
+    assert not check_gate(compare(base, base), policy, judge_kappa={"judge": float("nan")}).passed

@@ -35,6 +35,7 @@ def test_inputs_are_redacted_and_injections_blocked_before_the_model(tmp_path):
     assert cases.loc["inject", "blocked"] and cases.loc["inject", "guardrails"].startswith("injection:")
     assert cases.loc["inject", "output"].startswith("Sorry, I can't help")
     assert result.model_calls == 2  # the blocked request never reached the model
+    assert result.totals()["guardrail_rate"] == 2 / 3 and result.totals()["blocked_rate"] == 1 / 3
     import mlflow
 
     mlflow.flush_trace_async_logging()

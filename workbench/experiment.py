@@ -111,9 +111,23 @@ def compare_refs(baseline: str | None, candidate: str, dataset_ref: str, policy:
     cand = result_for(candidate, dataset_ref, settings, **options, seed_offset=repeats if repeats > 1 else 0)
     comparison = compare(base, cand, alpha=policy.alpha, min_effect=policy.min_effect,
                          min_effect_by_scorer=policy.min_effect_by_scorer)
-    gate = check_gate(comparison, policy)
+    gate = check_gate(comparison, policy, calibrate_judges(cand, policy, settings))
     if log:
         from .tracking import log_comparison
 
         log_comparison(comparison, gate, settings)
     return comparison, gate
+
+
+def calibrate_judges(run: RunResult, policy: GatePolicy, settings: Settings) -> dict[str, float]:
+    """Cohen's kappa of each judge the policy names and the run used, on the policy's labeled set."""
+    from .calibration import calibrate
+
+    kappas = {}
+    for spec in run.scorers:
+        requirement = policy.judges.get(spec["name"])
+        if requirement is not None:
+            report = calibrate(spec, settings.root / requirement.labels, pass_at=requirement.pass_at,
+                               threshold=requirement.threshold)
+            kappas[spec["name"]] = float(report.metrics["kappa"])
+    return kappas

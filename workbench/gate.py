@@ -13,6 +13,16 @@ from .errors import WorkbenchError
 from .yamlfiles import load_model
 
 
+class JudgeRequirement(BaseModel):
+    """A judge scorer is trusted only when it agrees with people: Cohen's kappa on a labeled set."""
+
+    model_config = ConfigDict(extra="forbid")
+    labels: str  # a labeled JSONL (see workbench/calibration.py), relative to the project root
+    min_kappa: float = Field(0.4, ge=-1, le=1)
+    pass_at: int = Field(4, ge=1, le=5)
+    threshold: float = 0.5
+
+
 class GatePolicy(BaseModel):
     """What may not get worse. Cost and latency limits are relative increases (0.10 = +10%)."""
 
@@ -26,6 +36,7 @@ class GatePolicy(BaseModel):
     max_cost_increase: float | None = Field(0.10, ge=0)
     max_latency_increase: float | None = Field(0.50, ge=0)
     max_error_rate: float | None = Field(0.10, ge=0, le=1)
+    judges: dict[str, JudgeRequirement] = {}  # scorer name -> the agreement it needs before its verdicts count
 
     @classmethod
     def load(cls, path: str | Path | None) -> GatePolicy:
@@ -43,8 +54,9 @@ class GateResult:
         return "GATE FAILED\n" + "\n".join(f"  - {f}" for f in self.failures)
 
 
-def check_gate(comparison: Comparison, policy: GatePolicy) -> GateResult:
-    """Every rule the candidate breaks, each named with its numbers."""
+def check_gate(comparison: Comparison, policy: GatePolicy, judge_kappa: dict[str, float] | None = None) -> GateResult:
+    """Every rule the candidate breaks, each named with its numbers. `judge_kappa`: measured agreement of
+    the policy's judges (see `experiment.calibrate_judges`); a judge below its minimum fails the gate."""
     table = comparison.table
     known = set(table.index)
     for field in ("critical", "guardrails"):
@@ -67,6 +79,10 @@ def check_gate(comparison: Comparison, policy: GatePolicy) -> GateResult:
         increase = _relative_increase(base[key], cand[key])
         if limit is not None and increase is not None and increase > limit:
             failures.append(f"{label} rose {increase:+.0%} ({base[key]:.4g} -> {cand[key]:.4g}), more than {limit:.0%}")
+    for name, kappa in (judge_kappa or {}).items():
+        need = policy.judges[name].min_kappa
+        if not kappa >= need:  # NaN (no gradeable labels) is refused too
+            failures.append(f"judge {name} refused: Cohen's kappa {kappa:.3f} with human labels is below {need}")
     if policy.max_error_rate is not None and cand["error_rate"] > policy.max_error_rate:
         failures.append(f"error rate {cand['error_rate']:.1%} is above {policy.max_error_rate:.0%}")
     return GateResult(passed=not failures, failures=failures)

@@ -92,6 +92,8 @@ class RunResult:
             "output_tokens": int(cases["output_tokens"].fillna(0).sum()),
             "cost_usd": cost,
             "cost_per_call_usd": cost / len(cases) if len(cases) else np.nan,
+            "guardrail_rate": float(cases["guardrails"].notna().mean()) if len(cases) else 0.0,
+            "blocked_rate": float(cases["blocked"].astype(bool).mean()) if len(cases) else 0.0,
             "cached": int(cases["cached"].sum()),
             "model_calls": self.model_calls,
             "duration_s": self.duration_s,
