@@ -9,7 +9,7 @@ question the corpus cannot answer.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 from .base import Sample, Score, scorer
 
@@ -35,87 +35,68 @@ def _check_k(k: int | None) -> None:
         raise ValueError(f"k must be a positive integer or None (all retrieved chunks), not {k!r}")
 
 
-@scorer
-def precision_at_k(k: int | None = None):
-    """Share of the top-k retrieved chunks that come from an expected document (k=None: all retrieved)."""
+def _metric(k: int | None, measure: Callable[[list[str], set[str]], Any]) -> Callable[[Sample], Any]:
+    """A score function: `measure(top-k sources, expected documents)`, or None when nothing is expected."""
     _check_k(k)
 
     def score(sample: Sample) -> Any:
         expected = set(sample.case.expected_contexts)
-        if not expected:
-            return None
-        sources = _ranked(sample, k)
+        return measure(_ranked(sample, k), expected) if expected else None
+
+    return score
+
+
+@scorer
+def precision_at_k(k: int | None = None):
+    """Share of the top-k retrieved chunks that come from an expected document (k=None: all retrieved)."""
+    def measure(sources: list[str], expected: set[str]) -> Score:
         denominator = k if k is not None else len(sources)
         if denominator == 0:
             return Score(0.0, "nothing retrieved")
         hits = sum(s in expected for s in sources)
         return Score(hits / denominator, f"{hits} of {denominator} chunks from expected documents")
 
-    return score
+    return _metric(k, measure)
 
 
 @scorer
 def recall_at_k(k: int | None = None):
     """Share of the expected documents that have a chunk in the top k."""
-    _check_k(k)
-
-    def score(sample: Sample) -> Any:
-        expected = set(sample.case.expected_contexts)
-        if not expected:
-            return None
-        found = _first_ranks(_ranked(sample, k), expected)
+    def measure(sources: list[str], expected: set[str]) -> Score:
+        found = _first_ranks(sources, expected)
         missing = sorted(expected - set(found))
         return Score(len(found) / len(expected), f"missing: {', '.join(missing)}" if missing else "all found")
 
-    return score
+    return _metric(k, measure)
 
 
 @scorer
 def hit_rate(k: int | None = None):
     """True when at least one expected document has a chunk in the top k."""
-    _check_k(k)
-
-    def score(sample: Sample) -> Any:
-        expected = set(sample.case.expected_contexts)
-        if not expected:
-            return None
-        return bool(_first_ranks(_ranked(sample, k), expected))
-
-    return score
+    return _metric(k, lambda sources, expected: bool(_first_ranks(sources, expected)))
 
 
 @scorer
 def mrr(k: int | None = None):
     """Reciprocal rank of the first chunk from an expected document (0 when none is retrieved)."""
-    _check_k(k)
-
-    def score(sample: Sample) -> Any:
-        expected = set(sample.case.expected_contexts)
-        if not expected:
-            return None
-        ranks = _first_ranks(_ranked(sample, k), expected)
+    def measure(sources: list[str], expected: set[str]) -> Score:
+        ranks = _first_ranks(sources, expected)
         if not ranks:
             return Score(0.0, "no expected document retrieved")
         first = min(ranks.values())
         return Score(1.0 / first, f"first relevant chunk at rank {first}")
 
-    return score
+    return _metric(k, measure)
 
 
 @scorer
 def ndcg_at_k(k: int | None = None):
     """Binary-relevance nDCG: each expected document gains 1/log2(rank+1) at its first chunk's rank."""
-    _check_k(k)
-
-    def score(sample: Sample) -> Any:
-        expected = set(sample.case.expected_contexts)
-        if not expected:
-            return None
-        sources = _ranked(sample, k)
+    def measure(sources: list[str], expected: set[str]) -> Score:
         ranks = _first_ranks(sources, expected)
         dcg = sum(1.0 / math.log2(rank + 1) for rank in ranks.values())
         slots = min(len(expected), k if k is not None else max(len(sources), 1))
         ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, slots + 1))
         return Score(dcg / ideal if ideal else 0.0, f"ranks {sorted(ranks.values())} of expected documents")
 
-    return score
+    return _metric(k, measure)
