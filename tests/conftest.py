@@ -47,7 +47,7 @@ def write_project(root: Path, prompt: str = TINY_PROMPT, cases: list[dict] = TIN
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
-    for name in ("WORKBENCH_ROOT", "WORKBENCH_HOME", "WORKBENCH_PRICING", "MLFLOW_TRACKING_URI"):
+    for name in ("WORKBENCH_ROOT", "WORKBENCH_HOME", "WORKBENCH_PRICING", "WORKBENCH_TRACKING_URI", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RAGAS_DO_NOT_TRACK", "true")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

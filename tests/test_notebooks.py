@@ -31,9 +31,10 @@ def demo(tmp_path_factory):
 
 
 def execute(root: Path, name: str, **parameters) -> dict:
+    """Run a notebook as JupyterLab does: a real kernel whose working directory is `notebooks/`."""
     out = root / "executed" / name
     out.parent.mkdir(exist_ok=True)
-    papermill.execute_notebook(str(root / "notebooks" / name), str(out), parameters=parameters, cwd=str(root),
+    papermill.execute_notebook(str(root / "notebooks" / name), str(out), parameters=parameters, cwd=str(root / "notebooks"),
                                progress_bar=False, kernel_name="python3")
     return json.loads(out.read_text())
 

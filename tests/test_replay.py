@@ -116,3 +116,30 @@ def test_shadow_replay_of_demo_traffic_on_the_local_model(tmp_path, monkeypatch)
     assert set(result.summary().index) == {"similarity_to_production", "length_bounds", "words", "pii_free",
                                            "injection_free", "guardrail_policy"}
     assert (result.candidate.frame["model"].dropna() == "smollm2-135m").all()
+
+
+REDACTING = CANDIDATE.replace("name: candidate\n", "name: redacting\n") + "guardrails: {pii: redact, injection: false}\n"
+
+
+def test_replay_redacts_exactly_as_a_run_does(project, traffic_file):
+    """One engine: a configuration that redacts personal data redacts it in a replay as in an evaluation,
+    in the answers and in the response cache."""
+    import dataclasses
+    import sqlite3
+
+    from workbench.datasets import Case, Dataset
+    from workbench.run_context import RunContext
+
+    (project.prompts_dir / "redacting").mkdir()
+    (project.prompts_dir / "redacting" / "1.0.0.yaml").write_text(REDACTING)
+    replayed = replay("redacting@1.0.0", traffic_file, settings=project, progress=False)
+    phone = replayed.candidate.cases().set_index("case_id").loc["traffic-2", "output"]
+    assert "+1 415 555 0132" not in phone and "[PHONE]" in phone
+    cached = sqlite3.connect(project.cache_path).execute("select group_concat(response) from responses").fetchone()[0]
+    assert "415 555 0132" not in cached
+
+    cases = [Case(id=f"traffic-{i + 1}", inputs={"question": q}) for i, (q, _) in enumerate(LOGGED)]
+    uncached = dataclasses.replace(project, cache=False)  # the model answers again, through the run path
+    with RunContext.build("redacting@1.0.0", uncached, scorers=[]) as context:
+        evaluated = context.run(Dataset(name="logged", version=1, path=traffic_file, cases=cases), progress=False)
+    assert list(evaluated.cases()["output"]) == list(replayed.candidate.cases()["output"])

@@ -13,7 +13,8 @@ from workbench.experiment import evaluate
 from workbench.models import LocalChatModel, ModelClient
 from workbench.prompts import resolve
 from workbench.results import RunResult
-from workbench.runner import arun, run_sync
+from workbench.aio import run_sync
+from workbench.runner import arun
 from workbench.scorers import DEFAULT_SCORERS, from_spec, scorer
 
 from .conftest import TINY_PROMPT, write_project

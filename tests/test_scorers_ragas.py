@@ -12,7 +12,7 @@ from workbench.datasets import Case
 from workbench.errors import WorkbenchError
 from workbench.scorers import REGISTRY
 from workbench.scorers.base import Sample
-from workbench.scorers.ragas import (RagasMetricError, judge_llm, parse_json, ragas_answer_relevancy,
+from workbench.scorers.ragas import (RagasMetricError, _judge_llm, parse_json, ragas_answer_relevancy,
                                      ragas_context_precision, ragas_context_recall, ragas_faithfulness, ragas_rouge,
                                      ragas_string_similarity, response_format)
 
@@ -46,8 +46,9 @@ def scripted_judge(tmp_path, monkeypatch, name, responses):
     folder = tmp_path / "prompts" / name
     folder.mkdir(parents=True)
     (folder / "1.0.0.yaml").write_text(SCRIPTED.format(name=name, responses=json.dumps(responses)))
+    (tmp_path / "datasets").mkdir(exist_ok=True)
     monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
-    judge_llm.cache_clear()
+    _judge_llm.cache_clear()  # a scripted model answers in order: each test starts a fresh one
     return f"{name}@1.0.0"
 
 
@@ -138,7 +139,7 @@ def test_registered():
 @pytest.mark.slow
 def test_local_judge_scores_or_explains():
     """SmolLM2-135M as the judge: grammar-constrained JSON always parses; the verdicts themselves are weak."""
-    judge_llm.cache_clear()
+    _judge_llm.cache_clear()
     relevancy = run(ragas_answer_relevancy(strictness=1))
     assert 0.3 < relevancy.value <= 1.0  # generated question vs the real one, under MiniLM
     for factory in (ragas_faithfulness, ragas_context_precision, ragas_context_recall):

@@ -156,7 +156,7 @@ def calibrate(scorer_spec: Any, labeled_path: str | Path, pass_at: int = 4, thre
     A score's own `passed` decides pass/fail; otherwise a bool is the decision and a number passes at
     `threshold`. `pass_at` turns 1-5 human grades into pass/fail.
     """
-    from .runner import run_sync
+    from .aio import run_sync
     from .scorers import Scorer, from_spec
 
     scorer = scorer_spec if isinstance(scorer_spec, Scorer) else from_spec(scorer_spec)

@@ -128,7 +128,8 @@ def _prompts_lint(args) -> int:
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.prompts_dir]
-    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*.yaml")) if f.name != PRODUCTION_FILE})
+    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*.yaml"))
+                    if f.name != PRODUCTION_FILE and not any(part.startswith(".") for part in f.relative_to(p).parts)})
     if not files:
         raise WorkbenchError(f"no configuration files under {', '.join(map(str, paths))}")
     problems = []

@@ -7,14 +7,11 @@ from .compare import Comparison, compare
 from .datasets import load_dataset
 from .errors import WorkbenchError
 from .gate import GatePolicy, GateResult, check_gate
-from .guardrails.pii import find_pii, replace_findings
-from .guardrails.policy import GuardrailPolicy
-from .models import ModelClient, ResponseCache, load_pricing
-from .prompts import lock_hash, production, resolve
+from .prompts import lock_hash, production
 from .results import RunResult
-from .runner import arun, run_sync
-from .scorers import DEFAULT_SCORERS, Scorer, from_spec
-from .settings import CURRENT, Settings
+from .run_context import RunContext
+from .scorers import Scorer
+from .settings import Settings
 from .traces import DEFAULT_TRACES
 
 
@@ -29,51 +26,15 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
     it spends more; the partial result is kept, logged and marked as stopped.
     """
     settings = settings or Settings.load()
-    token = CURRENT.set(settings)
-    try:
-        return _evaluate(prompt_ref, dataset_ref, scorers, settings, concurrency, log, repeats, seed_offset, traces,
-                         budget, progress)
-    finally:
-        CURRENT.reset(token)
-
-
-def _evaluate(prompt_ref, dataset_ref, scorers, settings, concurrency, log, repeats, seed_offset, traces, budget,
-              progress) -> RunResult:
-    prompt = resolve(prompt_ref, settings.prompts_dir)
     dataset = load_dataset(dataset_ref, settings.datasets_dir)
-    built = [s if isinstance(s, Scorer) else from_spec(s) for s in (scorers if scorers is not None else DEFAULT_SCORERS)]
-    cache = ResponseCache(settings.cache_path) if settings.cache else None
-    try:
-        client = ModelClient(prompt.spec, cache=cache, pricing=load_pricing(settings.pricing_path), concurrency=concurrency,
-                             redact=output_redactor(prompt.spec.guardrails))
-        retriever = None
-        if prompt.spec.retrieval:
-            from .rag import retriever_for
-
-            retriever = retriever_for(prompt.spec.retrieval, settings)
-        result = run_sync(arun(prompt, dataset, built, client, retriever=retriever, repeats=repeats,
-                                     seed_offset=seed_offset, budget=budget, progress=progress))
-    finally:
-        if cache is not None:
-            cache.close()
+    with RunContext.build(prompt_ref, settings, scorers, concurrency=concurrency, budget=budget) as context:
+        result = context.run(dataset, repeats=repeats, seed_offset=seed_offset, progress=progress)
     if log:
-        from .tracking import log_run
+        from .tracking import log_run  # mlflow takes seconds to import: only runs that log pay for it
 
-        log_run(result, prompt, dataset, settings, traces=traces)
-    lock_hash(prompt, settings.prompts_dir)
+        log_run(result, context.prompt, dataset, settings, traces=traces)
+    lock_hash(context.prompt, settings.prompts_dir)
     return result
-
-
-def output_redactor(policy: GuardrailPolicy | None):
-    """When a configuration asks to redact personal data, the client redacts answers before caching them."""
-    if policy is None or policy.pii != "redact":
-        return None
-
-    def redact(text: str) -> tuple[str, int]:
-        findings = find_pii(text, policy.pii_kinds, policy.pii_regions, policy.pii_allow)
-        return replace_findings(text, findings), len(findings)
-
-    return redact
 
 
 def result_for(ref: str, dataset_ref: str, settings: Settings, **run_options) -> RunResult:

@@ -19,12 +19,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .aio import run_sync
 from .compare import Comparison, compare
 from .datasets import Case, Dataset
 from .errors import WorkbenchError
-from .guardrails.policy import GuardrailPolicy
+from .guardrails.policy import GuardrailPolicy, aapply_output_guardrails
+from .prompts import lock_hash
 from .results import COLUMNS, RunResult
-from .scorers import Sample, Scorer, from_spec, get_scorer
+from .run_context import RunContext, build_scorers
+from .runner import score_sample
+from .scorers import Sample, Scorer, get_scorer
 from .settings import Settings
 
 SIMILAR = 0.7  # answers at least this similar count as "the same answer" in the summary
@@ -74,10 +78,7 @@ def replay(candidate: str, traffic: str | Path | pd.DataFrame, scorers: list[Sco
     already windowed with `drift.window` if wanted). `limit` keeps the first n requests, `sample` a seeded
     random n. Scorers see no expected answer, so pick reference-free ones; `guardrails` (a policy) adds its
     scorer, and its `pii_allow` applies to `pii_free`. With `log`, the candidate's run goes to MLflow."""
-    from .drift.traffic import load_traffic
-    from .models import ModelClient, ResponseCache, load_pricing
-    from .prompts import resolve
-    from .runner import arun, run_sync
+    from .drift.traffic import load_traffic  # the drift package loads matplotlib and the embedder's stack
 
     settings = settings or Settings.load()
     path = Path(traffic.attrs.get("path", "traffic.jsonl")) if isinstance(traffic, pd.DataFrame) else Path(traffic)
@@ -88,22 +89,11 @@ def replay(candidate: str, traffic: str | Path | pd.DataFrame, scorers: list[Sco
         frame = frame.head(limit)
     if frame.empty:
         raise WorkbenchError(f"{path}: no requests to replay; widen the window or raise limit")
-    prompt = resolve(candidate, settings.prompts_dir)
-    dataset = traffic_dataset(frame, f"traffic:{path.stem}", path)
     policy = GuardrailPolicy.parse(guardrails) if guardrails is not None else None
-    built = _scorers(scorers, policy)
-    cache = ResponseCache(settings.cache_path) if settings.cache else None
-    try:
-        client = ModelClient(prompt.spec, cache=cache, pricing=load_pricing(settings.pricing_path), concurrency=concurrency)
-        retriever = None
-        if prompt.spec.retrieval:
-            from .rag import retriever_for
-
-            retriever = retriever_for(prompt.spec.retrieval, settings)
-        run = run_sync(arun(prompt, dataset, built, client, retriever=retriever, progress=progress))
-    finally:
-        if cache is not None:
-            cache.close()
+    with RunContext.build(candidate, settings, _scorers(scorers, policy, settings), concurrency=concurrency) as context:
+        dataset = traffic_dataset(frame, f"traffic:{path.stem}", path)
+        run = context.run(dataset, progress=progress)
+    prompt, built = context.prompt, context.scorers
     production = run_sync(production_run(frame, dataset, built, prompt.spec.output_schema))
     result = ReplayResult(run, production, compare(production, run), _requests(frame, run, policy))
     if log:
@@ -114,8 +104,6 @@ def replay(candidate: str, traffic: str | Path | pd.DataFrame, scorers: list[Sco
 async def production_run(traffic: pd.DataFrame, dataset: Dataset, scorers: list[Scorer],
                          output_schema: dict[str, Any] | None = None) -> RunResult:
     """What production answered, scored like a run, on the same dataset identity as the candidate's."""
-    from .runner import score_sample
-
     rows = []
     for row, case in zip(traffic.itertuples(), dataset.cases):
         base = {"case_id": case.id, "repeat": 0, "output": row.output, "error": None, "latency_s": row.latency_s,
@@ -134,8 +122,9 @@ async def production_run(traffic: pd.DataFrame, dataset: Dataset, scorers: list[
                      dataset_ref=dataset.ref, dataset_hash=dataset.hash, frame=frame, scorers=[s.spec for s in scorers])
 
 
-def _scorers(scorers: list[Scorer | str | dict] | None, policy: GuardrailPolicy | None) -> list[Scorer]:
-    built = [s if isinstance(s, Scorer) else from_spec(s) for s in (scorers or [])]
+def _scorers(scorers: list[Scorer | str | dict] | None, policy: GuardrailPolicy | None,
+             settings: Settings) -> list[Scorer]:
+    built = build_scorers(scorers or [], settings)
     words = Scorer(name="words", args={}, fn=lambda sample: float(len(sample.output.split())))
     defaults = [words, get_scorer("pii_free", allow=list(policy.pii_allow) if policy else []), get_scorer("injection_free")]
     if policy is not None:
@@ -145,9 +134,7 @@ def _scorers(scorers: list[Scorer | str | dict] | None, policy: GuardrailPolicy 
 
 
 def _requests(traffic: pd.DataFrame, run: RunResult, policy: GuardrailPolicy | None) -> pd.DataFrame:
-    from .guardrails.policy import aapply_output_guardrails
-    from .rag.embeddings import Embedder
-    from .runner import run_sync
+    from .rag.embeddings import Embedder  # sentence-transformers loads only when answers are compared
 
     cases = run.cases().set_index("case_id")
     candidate = [cases.loc[str(i), "output"] if str(i) in cases.index else None for i in traffic["id"]]
@@ -180,8 +167,7 @@ def _log(result: ReplayResult, prompt: Any, dataset: Dataset, settings: Settings
     """Log the candidate's run, then attach the per-request comparison and the summary to it."""
     from mlflow import MlflowClient
 
-    from .prompts import lock_hash
-    from .tracking import log_run, use
+    from .tracking import log_run, use  # mlflow takes seconds to import: only replays that log pay for it
 
     run_id = log_run(result.candidate, prompt, dataset, settings, traces=0)
     lock_hash(prompt, settings.prompts_dir)  # a logged run pins the configuration's hash, as `evaluate` does

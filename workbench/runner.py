@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
-import threading
 import time
 from dataclasses import replace
-from typing import Any, Coroutine, Protocol, TypeVar
+from typing import Any, Protocol
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -18,10 +18,7 @@ from .budget import Budget, BudgetGuard
 from .models import ModelClient, Response
 from .prompts import Prompt
 from .results import COLUMNS, RunResult
-from .scorers import Sample, Scorer
-
-T = TypeVar("T")
-
+from .scorers import Sample, Score, Scorer
 
 class Retriever(Protocol):
     """What the runner needs of retrieval (built by `workbench.rag` from a configuration's retrieval block)."""
@@ -107,8 +104,8 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
                 "guardrails": ",".join(dict.fromkeys(triggered)) or None, "blocked": blocked, "chunks": json.dumps(chunks) if retrieval else None, "case_id": case.id, "output": response.text, "error": response.error, "latency_s": response.latency_s,
                 "input_tokens": response.input_tokens, "output_tokens": response.output_tokens, "cost": response.cost,
                 "cached": response.cached, "model": response.model, "tags": ",".join(case.tags)}
-        for scorer in scorers:
-            rows[index].append({**base, **await score_sample(scorer, Sample(response.text or "", case, chunks, schema), response.error)})
+        sample = Sample(response.text or "", case, chunks, schema)
+        rows[index].extend({**base, **row} for row in await score_case(scorers, sample, response.error))
         if not scorers:
             rows[index].append({**base, "scorer": None})
 
@@ -132,13 +129,46 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
 
 async def score_sample(scorer: Scorer, sample: Sample, error: str | None = None) -> dict[str, Any]:
     """One scorer on one sample, as result-frame columns; a scorer that raises marks its row with the error."""
-    row: dict[str, Any] = {"scorer": scorer.name, "value": None, "passed": None, "label": None, "reason": None}
+    return (await score_case([scorer], sample, error))[0]
+
+
+async def score_case(scorers: list[Scorer], sample: Sample, error: str | None = None) -> list[dict[str, Any]]:
+    """Every scorer on one sample, one row each. Plain (CPU-bound) scorers run together in a worker thread, so
+    they never hold up the event loop, and with it the clocks of model calls in flight; async ones run on the loop."""
     if error is not None:
-        return row
+        return [_row(scorer, None) for scorer in scorers]
+    plain = [s for s in scorers if not inspect.iscoroutinefunction(s.fn)]
+    outcomes: dict[int, Any] = {}
+    if plain:
+        results = await asyncio.to_thread(lambda: [_attempt(s.fn, sample) for s in plain])
+        outcomes.update((id(s), r) for s, r in zip(plain, results))
+    rows = []
+    for scorer in scorers:
+        outcome = outcomes[id(scorer)] if id(scorer) in outcomes else _attempt(scorer.fn, sample)
+        if inspect.isawaitable(outcome):
+            try:
+                outcome = await outcome
+            except Exception as exc:  # a broken scorer marks its rows, not the run
+                outcome = exc
+        rows.append(_row(scorer, outcome))
+    return rows
+
+
+def _attempt(fn: Any, sample: Sample) -> Any:
     try:
-        score = await scorer.score(sample)
+        return fn(sample)
     except Exception as exc:  # a broken scorer marks its rows, not the run
-        return {**row, "error": f"scorer {scorer.name}: {type(exc).__name__}: {exc}"}
+        return exc
+
+
+def _row(scorer: Scorer, outcome: Any) -> dict[str, Any]:
+    """A scorer's value, `Score` or exception as the frame's columns (None: the case had no output to score)."""
+    row: dict[str, Any] = {"scorer": scorer.name, "value": None, "passed": None, "label": None, "reason": None}
+    if outcome is None:
+        return row
+    if isinstance(outcome, Exception):
+        return {**row, "error": f"scorer {scorer.name}: {type(outcome).__name__}: {outcome}"}
+    score = outcome if isinstance(outcome, Score) else Score(outcome)
     value = score.value
     if isinstance(value, bool):
         row.update(value=float(value), passed=value)
@@ -148,35 +178,3 @@ async def score_sample(scorer: Scorer, sample: Sample, error: str | None = None)
         row.update(label=value)
     row["reason"] = score.reason
     return row
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """A fresh event loop for one run: uvloop's (faster network I/O) where it is installed."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine from plain code or from a notebook, whose event loop is already running."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return _run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = _run(coro)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]

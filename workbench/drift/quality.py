@@ -15,7 +15,8 @@ def score_traffic(traffic: pd.DataFrame, scorers: list[Any], output_schema: dict
     """Score every logged output (no expected answers: reference-free scorers such as guardrails,
     length, JSON). One row per request x scorer; a scorer that raises marks its row's error."""
     from ..datasets import Case
-    from ..runner import run_sync, score_sample
+    from ..aio import run_sync
+    from ..runner import score_sample
     from ..scorers import Sample, Scorer, from_spec
 
     built = [s if isinstance(s, Scorer) else from_spec(s) for s in scorers]

@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
+from ..aio import run_sync
 from ..errors import WorkbenchError
+from ..prompts.schema import DEFAULT_THRESHOLD
+from ..models.judges import judge as build_judge, parse_verdict
+from ..settings import Settings
 
-DEFAULT_THRESHOLD = 0.5
 
 #: (name, weight, pattern): matched against the text casefolded, NFKC-normalised, whitespace collapsed.
 PATTERNS: tuple[tuple[str, float, str], ...] = (
@@ -91,47 +93,28 @@ def match_patterns(text: str) -> tuple[float, list[str]]:
 
 
 def detect_injection(text: str, judge: str | None = None, threshold: float = DEFAULT_THRESHOLD,
-                     settings: Any = None) -> InjectionResult:
+                     settings: Settings | None = None) -> InjectionResult:
     """Patterns, plus the judge configuration `judge` when given (`name@version`)."""
     if judge is None:
         score, patterns = match_patterns(text)
         return InjectionResult(score, patterns, threshold=threshold)
-    from ..runner import run_sync
-
     return run_sync(adetect_injection(text, judge, threshold, settings))
 
 
 async def adetect_injection(text: str, judge: str | None = None, threshold: float = DEFAULT_THRESHOLD,
-                            settings: Any = None) -> InjectionResult:
-    """`detect_injection` for async code (the runner); the judge is called through `ModelClient`."""
+                            settings: Settings | None = None) -> InjectionResult:
+    """`detect_injection` for async code (the runner); the judge (a configuration of the project in
+    `settings`, default: the one found from the current folder) is called through `ModelClient`."""
     score, patterns = match_patterns(text)
     if judge is None:
         return InjectionResult(score, patterns, threshold=threshold)
-    from ..scorers.judge import parse_verdict
-
-    prompt, client = _judge(judge, settings)
-    response = await client.acall(prompt.render({"text": text}))
+    grader = build_judge(judge, settings or Settings.load())
+    if grader.prompt.variables != ["text"]:
+        raise WorkbenchError(f"{grader.prompt.path}: variables: an injection judge takes exactly one variable, text "
+                             f"(it has {', '.join(grader.prompt.variables) or 'none'}); write variables: [text]")
+    response = await grader.client.acall(grader.prompt.render({"text": text}))
     if response.error:
         raise WorkbenchError(f"injection judge {judge} failed: {response.error}")
     grade, reason = parse_verdict(response.text or "", 1, 5)
     judged = (grade - 1) / 4
     return InjectionResult(max(score, judged), patterns, judged, reason, threshold)
-
-
-@lru_cache(maxsize=8)
-def _judge_for(ref: str, root: str, cache_path: str | None) -> tuple[Any, Any]:
-    from ..models import ModelClient, ResponseCache
-    from ..prompts import resolve
-
-    prompt = resolve(ref, f"{root}/prompts")
-    if prompt.variables != ["text"]:
-        raise WorkbenchError(f"{prompt.path}: variables: an injection judge takes exactly one variable, text "
-                             f"(it has {', '.join(prompt.variables) or 'none'}); write variables: [text]")
-    return prompt, ModelClient(prompt.spec, cache=ResponseCache(cache_path) if cache_path else None)
-
-
-def _judge(ref: str, settings: Any) -> tuple[Any, Any]:
-    from ..settings import Settings
-
-    settings = settings or Settings.current()
-    return _judge_for(ref, str(settings.root), str(settings.cache_path) if settings.cache else None)

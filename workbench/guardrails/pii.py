@@ -18,13 +18,11 @@ from email_validator import EmailNotValidError, validate_email
 from stdnum import iban, luhn
 
 from ..errors import WorkbenchError
+from ..prompts.schema import DEFAULT_REGIONS, KINDS
 from .ids import find_ids
 
-KINDS = ("EMAIL", "PHONE", "CARD", "IBAN", "NATIONAL_ID")
 #: Which kind wins when two findings of equal length overlap (earlier wins).
 PRIORITY = {kind: rank for rank, kind in enumerate(("EMAIL", "IBAN", "CARD", "NATIONAL_ID", "PHONE"))}
-#: Regions whose national phone formats count; numbers written with +<country code> are found in any.
-DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "NL")
 
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 _CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)")

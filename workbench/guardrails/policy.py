@@ -12,41 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from ..aio import run_sync
+from ..checks import normalise, schema_problem as _schema_problem
 from ..errors import WorkbenchError
-from .injection import DEFAULT_THRESHOLD, InjectionResult, adetect_injection
-from .pii import DEFAULT_REGIONS, KINDS, find_pii, replace_findings
-from ..yamlfiles import load_model, validate
-
-DEFAULT_FALLBACK = "Sorry, I can't help with that request. Please contact support."
-
-
-class GuardrailPolicy(BaseModel):
-    """What is checked, and what happens when a check fires."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
-    pii: Literal["off", "detect", "redact", "block"] = "redact"
-    pii_kinds: list[Literal["EMAIL", "PHONE", "CARD", "IBAN", "NATIONAL_ID"]] = list(KINDS)
-    pii_allow: list[str] = []  # values that are not personal data here, e.g. the product's support address
-    pii_regions: list[str] = list(DEFAULT_REGIONS)
-    injection: bool = True
-    injection_threshold: float = Field(DEFAULT_THRESHOLD, gt=0, le=1)
-    injection_judge: str | None = None  # a pinned configuration `name@version` with one variable, text
-    forbidden: list[str] = []
-    schema_: bool = Field(False, alias="schema")  # check outputs against the configuration's output_schema
-    fallback_answer: str = Field(DEFAULT_FALLBACK, min_length=1)
-
-    @classmethod
-    def load(cls, path: str | Path) -> GuardrailPolicy:
-        """A policy from a YAML file; every problem is named with the file and the field."""
-        return load_model(cls, path, "the guardrail policy")
-
-    @classmethod
-    def parse(cls, data: Any, source: str = "guardrails") -> GuardrailPolicy:
-        """A policy from a mapping (a configuration's `guardrails:` block, a scorer's argument)."""
-        return data if isinstance(data, GuardrailPolicy) else validate(cls, data or {}, source)
-
+from ..prompts.schema import GuardrailPolicy
+from ..settings import Settings
+from .injection import InjectionResult, adetect_injection
+from .pii import find_pii, replace_findings
 
 @dataclass(frozen=True)
 class GuardrailOutcome:
@@ -67,7 +39,7 @@ class InputOutcome:
     injection: dict[str, InjectionResult] = field(default_factory=dict)
 
 
-async def aapply_input_guardrails(inputs: dict[str, Any], policy: GuardrailPolicy, settings: Any = None) -> InputOutcome:
+async def aapply_input_guardrails(inputs: dict[str, Any], policy: GuardrailPolicy, settings: Settings | None = None) -> InputOutcome:
     """Check every string input; the async form, for the runner."""
     out, triggered, injections, blocked = dict(inputs), [], {}, False
     for name, value in inputs.items():
@@ -87,7 +59,7 @@ async def aapply_input_guardrails(inputs: dict[str, Any], policy: GuardrailPolic
 
 
 async def aapply_output_guardrails(text: str, policy: GuardrailPolicy, output_schema: dict[str, Any] | None = None,
-                                   settings: Any = None) -> GuardrailOutcome:
+                                   settings: Settings | None = None) -> GuardrailOutcome:
     """Check one output; the async form, for the runner. `output_schema` is the configuration's."""
     shown, triggered, blocked = _pii(text, policy)
     if policy.injection:
@@ -106,25 +78,19 @@ async def aapply_output_guardrails(text: str, policy: GuardrailPolicy, output_sc
     return GuardrailOutcome(policy.fallback_answer if blocked else shown, blocked, list(dict.fromkeys(triggered)))
 
 
-def apply_input_guardrails(inputs: dict[str, Any], policy: GuardrailPolicy, settings: Any = None) -> InputOutcome:
+def apply_input_guardrails(inputs: dict[str, Any], policy: GuardrailPolicy, settings: Settings | None = None) -> InputOutcome:
     """`aapply_input_guardrails` from plain code or a notebook."""
-    from ..runner import run_sync
-
     return run_sync(aapply_input_guardrails(inputs, policy, settings))
 
 
 def apply_output_guardrails(text: str, policy: GuardrailPolicy, output_schema: dict[str, Any] | None = None,
-                            settings: Any = None) -> GuardrailOutcome:
+                            settings: Settings | None = None) -> GuardrailOutcome:
     """`aapply_output_guardrails` from plain code or a notebook."""
-    from ..runner import run_sync
-
     return run_sync(aapply_output_guardrails(text, policy, output_schema, settings))
 
 
 def forbidden_found(text: str, terms: list[str]) -> list[str]:
     """The forbidden terms present in `text` (case-insensitive, whitespace folded, as `forbidden_terms` does)."""
-    from ..scorers.text import normalise
-
     clean = normalise(text)
     return [term for term in terms if normalise(term) in clean]
 
@@ -134,11 +100,7 @@ def schema_problem(text: str, schema: dict[str, Any] | None) -> str | None:
     if schema is None:
         raise WorkbenchError("guardrails: schema: the policy checks outputs against the configuration's output_schema, "
                              "but the configuration has none; add output_schema or set schema: false")
-    from ..datasets import Case
-    from ..scorers import Sample, get_scorer
-
-    score = get_scorer("json_schema", schema=schema).fn(Sample(text, Case(id="output", inputs={})))
-    return None if score.value else score.reason
+    return _schema_problem(text, schema)
 
 
 def _pii(text: str, policy: GuardrailPolicy) -> tuple[str, list[str], bool]:

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .schema import HINTS, LOCAL_MODELS, PromptSpec
+from .schema import HINTS, LOCAL_MODELS, PromptSpec, content_hash
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password)", re.IGNORECASE)
@@ -89,8 +89,6 @@ def check(path: Path, locked_hash: str | None = None) -> tuple[PromptSpec | None
     _check_models(spec, lines, add)
     _check_variables(spec, lines, add)
     if locked_hash is not None and not problems:
-        from .store import content_hash
-
         if content_hash(spec) != locked_hash:
             add(1, "version", f"content changed after a run recorded hash {locked_hash[:12]}; "
                 f"revert the change or save it as a new version")

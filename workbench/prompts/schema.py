@@ -2,18 +2,57 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..guardrails.policy import GuardrailPolicy
+from ..yamlfiles import load_model, validate
 
 LOCAL_MODELS = ("smollm2-135m", "gemma3-270m")
 PROVIDERS = ("local", "openai", "langchain")
+#: Kinds of personal data the guardrails find (see `workbench.guardrails.pii`).
+KINDS = ("EMAIL", "PHONE", "CARD", "IBAN", "NATIONAL_ID")
+#: Regions whose national phone formats count; numbers written with +<country code> are found in any.
+DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "NL")
+#: Injection score at which a text counts as an injection attempt.
+DEFAULT_THRESHOLD = 0.5
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+DEFAULT_FALLBACK = "Sorry, I can't help with that request. Please contact support."
+
+
+class GuardrailPolicy(BaseModel):
+    """What is checked, and what happens when a check fires."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+    pii: Literal["off", "detect", "redact", "block"] = "redact"
+    pii_kinds: list[Literal["EMAIL", "PHONE", "CARD", "IBAN", "NATIONAL_ID"]] = list(KINDS)
+    pii_allow: list[str] = []  # values that are not personal data here, e.g. the product's support address
+    pii_regions: list[str] = list(DEFAULT_REGIONS)
+    injection: bool = True
+    injection_threshold: float = Field(DEFAULT_THRESHOLD, gt=0, le=1)
+    injection_judge: str | None = None  # a pinned configuration `name@version` with one variable, text
+    forbidden: list[str] = []
+    schema_: bool = Field(False, alias="schema")  # check outputs against the configuration's output_schema
+    fallback_answer: str = Field(DEFAULT_FALLBACK, min_length=1)
+
+    @classmethod
+    def load(cls, path: str | Path) -> GuardrailPolicy:
+        """A policy from a YAML file; every problem is named with the file and the field."""
+        return load_model(cls, path, "the guardrail policy")
+
+    @classmethod
+    def parse(cls, data: Any, source: str = "guardrails") -> GuardrailPolicy:
+        """A policy from a mapping (a configuration's `guardrails:` block, a scorer's argument)."""
+        return data if isinstance(data, GuardrailPolicy) else validate(cls, data or {}, source)
 
 
 class Params(_Strict):
@@ -103,3 +142,11 @@ HINTS = {
     "model_name": "write name:",
     "max_new_tokens": "write max_tokens:",
 }
+
+
+def content_hash(spec: PromptSpec) -> str:
+    """sha256 over the canonical configuration: key order, comments and layout do not count, and neither
+    do unset optional blocks, so adding an optional field to the schema keeps every existing hash."""
+    canonical = json.dumps(spec.model_dump(mode="json", exclude_none=True, by_alias=True), sort_keys=True,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -12,18 +11,10 @@ from typing import Any
 
 from ..errors import WorkbenchError
 from .lint import SEMVER, check
-from .schema import PromptSpec
+from .schema import PromptSpec, content_hash
 
 LOCK_FILE = "lock.json"
 PRODUCTION_FILE = "production.yaml"
-
-
-def content_hash(spec: PromptSpec) -> str:
-    """sha256 over the canonical configuration: key order, comments and layout do not count, and neither
-    do unset optional blocks, so adding an optional field to the schema keeps every existing hash."""
-    canonical = json.dumps(spec.model_dump(mode="json", exclude_none=True, by_alias=True), sort_keys=True,
-                           separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

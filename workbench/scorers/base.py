@@ -2,7 +2,8 @@
 
 A scorer is declared as a factory whose keyword arguments configure it; the factory returns a
 plain function `(sample) -> value`, sync or async, where a `Sample` holds the output, the case and
-what the run retrieved. `@scorer` registers the factory by
+what the run retrieved. A factory that needs the project (a judge resolving its configuration) declares a
+keyword-only `settings` parameter: the project's `Settings` are passed in, never recorded in the spec. `@scorer` registers the factory by
 name and records the arguments of each instance, so a run's scorers are reproducible from
 their specs. The value's type carries its meaning: bool = assertion, number = score,
 str = label, None = not applicable; `Score` adds a reason.
@@ -17,6 +18,7 @@ from typing import Any, Callable
 
 from ..datasets import Case
 from ..errors import WorkbenchError
+from ..settings import Settings
 
 Value = bool | int | float | str | None
 REGISTRY: dict[str, Callable[..., "Scorer"]] = {}
@@ -70,11 +72,14 @@ def scorer(factory: Callable[..., Callable[[Sample], Any]] | None = None, *, nam
     def register(factory: Callable[..., Callable[[Sample], Any]]) -> Callable[..., Scorer]:
         key = name or factory.__name__
         signature = inspect.signature(factory)
+        wants_settings = "settings" in signature.parameters
 
-        def build(*args: Any, **kwargs: Any) -> Scorer:
+        def build(*args: Any, settings: Settings | None = None, **kwargs: Any) -> Scorer:
+            if wants_settings:
+                kwargs["settings"] = settings or Settings.load()
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
-            recorded = {k: v for k, v in bound.arguments.items()}
+            recorded = {k: v for k, v in bound.arguments.items() if k != "settings"}
             json.dumps(recorded, default=str)  # specs must be loggable
             return Scorer(name=key, args=recorded, fn=factory(*bound.args, **bound.kwargs))
 
@@ -87,17 +92,19 @@ def scorer(factory: Callable[..., Callable[[Sample], Any]] | None = None, *, nam
     return register(factory) if factory is not None else register
 
 
-def get_scorer(name: str, **args: Any) -> Scorer:
-    """Build a registered scorer by name, such as `get_scorer("forbidden_terms", terms=["As an AI"])`."""
+def get_scorer(name: str, settings: Settings | None = None, **args: Any) -> Scorer:
+    """Build a registered scorer by name, such as `get_scorer("forbidden_terms", terms=["As an AI"])`.
+
+    `settings` is the project a judge resolves its configuration in (default: the one found from here)."""
     if name not in REGISTRY:
         raise WorkbenchError(f"scorer '{name}' is not registered; known: {', '.join(sorted(REGISTRY))}")
     try:
-        return REGISTRY[name](**args)
+        return REGISTRY[name](settings=settings, **args)
     except TypeError as exc:
         raise WorkbenchError(f"scorer '{name}': {exc}") from None
 
 
-def from_spec(spec: str | dict[str, Any]) -> Scorer:
+def from_spec(spec: str | dict[str, Any], settings: Settings | None = None) -> Scorer:
     """`"name"` or `{"name": ..., "args": {...}}`, as logged with every run.
 
     A name `package.module:attribute` imports a custom scorer: a `@scorer` factory (built with the
@@ -105,11 +112,11 @@ def from_spec(spec: str | dict[str, Any]) -> Scorer:
     """
     name, args = (spec, {}) if isinstance(spec, str) else (spec["name"], spec.get("args", {}))
     if ":" in name and name not in REGISTRY:
-        return _import_scorer(name, args)
-    return get_scorer(name, **args)
+        return _import_scorer(name, args, settings)
+    return get_scorer(name, settings, **args)
 
 
-def _import_scorer(path: str, args: dict[str, Any]) -> Scorer:
+def _import_scorer(path: str, args: dict[str, Any], settings: Settings | None) -> Scorer:
     import importlib
 
     module, _, attribute = path.partition(":")
@@ -118,7 +125,7 @@ def _import_scorer(path: str, args: dict[str, Any]) -> Scorer:
     except (ImportError, AttributeError) as exc:
         raise WorkbenchError(f"scorer '{path}': cannot import it ({exc}); check the module path") from None
     if getattr(target, "__wrapped__", None) is not None and REGISTRY.get(target.__name__) is target:
-        return get_scorer(target.__name__, **args)
+        return get_scorer(target.__name__, settings, **args)
     if args:
         raise WorkbenchError(f"scorer '{path}' is a plain function; it takes no arguments (decorate a factory with @scorer)")
     return Scorer(name=path, args={}, fn=target)

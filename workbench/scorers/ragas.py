@@ -21,10 +21,12 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import WorkbenchError
-from ..prompts.schema import ModelSpec, Params
+from ..models import chat_model
+from ..models.factory import transient_errors
+from ..prompts import ModelSpec, Params, resolve
+from ..settings import Settings
 from .base import Sample, Score, scorer
 
-os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # ragas sends usage telemetry unless told not to
 
 #: The judge when none is named: the local model, greedy, with room for the metrics' JSON answers.
 DEFAULT_JUDGE = ModelSpec(provider="local", name="smollm2-135m", params=Params(temperature=0.0, max_tokens=512, seed=0))
@@ -36,16 +38,21 @@ class RagasMetricError(RuntimeError):
     """A ragas metric failed or produced no score; the message says why."""
 
 
-def judge_spec(ref: str | None) -> tuple[ModelSpec, str]:
-    """The judge's model spec and system message: from a pinned configuration, or the default."""
+def judge_spec(ref: str | None, settings: Settings) -> tuple[ModelSpec, str]:
+    """The judge's model spec and system message: from a pinned configuration of the project, or the default."""
     if ref is None:
         return DEFAULT_JUDGE, DEFAULT_SYSTEM
-    from ..prompts import resolve
-    from ..settings import Settings
-
-    spec = resolve(ref, Settings.current().prompts_dir).spec
+    spec = resolve(ref, settings.prompts_dir).spec
     system = "\n".join(m.content for m in spec.messages if m.role == "system") or DEFAULT_SYSTEM
     return spec.model, system
+
+
+def _ragas_metrics(*names: str) -> tuple[Any, ...]:
+    """Metric classes from `ragas.metrics.collections`, with ragas' usage telemetry switched off first."""
+    os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # read by ragas when it is imported
+    from ragas.metrics import collections
+
+    return tuple(getattr(collections, name) for name in names)
 
 
 def parse_json(text: str, model: type) -> Any:
@@ -112,13 +119,15 @@ def _judge_class() -> type:
     return WorkbenchJudge
 
 
-@lru_cache(maxsize=8)
-def judge_llm(ref: str | None = None, parse_retries: int = 1) -> Any:
-    """The ragas LLM for a judge configuration; one per configuration per process."""
-    from ..models import chat_model
-    from ..models.factory import transient_errors
+def judge_llm(ref: str | None, settings: Settings, parse_retries: int = 1) -> Any:
+    """The ragas LLM for a judge configuration of the project; one per configuration content per process."""
+    spec, system = judge_spec(ref, settings)
+    return _judge_llm(spec.model_dump_json(), system, parse_retries)
 
-    spec, system = judge_spec(ref)
+
+@lru_cache(maxsize=8)
+def _judge_llm(spec_json: str, system: str, parse_retries: int) -> Any:
+    spec = ModelSpec.model_validate_json(spec_json)
     model = chat_model(spec)
     if spec.max_retries:
         model = model.with_retry(retry_if_exception_type=transient_errors(), stop_after_attempt=spec.max_retries + 1)
@@ -189,11 +198,11 @@ def _need_contexts(sample: Sample) -> list[str]:
 
 
 @scorer
-def ragas_faithfulness(judge: str | None = None, question_variable: str = "question"):
+def ragas_faithfulness(judge: str | None = None, question_variable: str = "question", *, settings: Settings):
     """Share of the answer's claims that the retrieved contexts support (ragas Faithfulness)."""
-    from ragas.metrics.collections import Faithfulness
+    Faithfulness, = _ragas_metrics("Faithfulness")
 
-    metric = Faithfulness(llm=judge_llm(judge))
+    metric = Faithfulness(llm=judge_llm(judge, settings))
 
     async def score(sample: Sample) -> Score:
         _need_output(sample)
@@ -204,11 +213,12 @@ def ragas_faithfulness(judge: str | None = None, question_variable: str = "quest
 
 
 @scorer
-def ragas_answer_relevancy(judge: str | None = None, question_variable: str = "question", strictness: int = 3):
+def ragas_answer_relevancy(judge: str | None = None, question_variable: str = "question", strictness: int = 3,
+                           *, settings: Settings):
     """How well questions generated back from the answer match the real question (ragas AnswerRelevancy)."""
-    from ragas.metrics.collections import AnswerRelevancy
+    AnswerRelevancy, = _ragas_metrics("AnswerRelevancy")
 
-    metric = AnswerRelevancy(llm=judge_llm(judge), embeddings=embeddings(), strictness=strictness)
+    metric = AnswerRelevancy(llm=judge_llm(judge, settings), embeddings=embeddings(), strictness=strictness)
 
     async def score(sample: Sample) -> Score:
         _need_output(sample)
@@ -218,11 +228,11 @@ def ragas_answer_relevancy(judge: str | None = None, question_variable: str = "q
 
 
 @scorer
-def ragas_context_precision(judge: str | None = None, question_variable: str = "question"):
+def ragas_context_precision(judge: str | None = None, question_variable: str = "question", *, settings: Settings):
     """Whether the useful contexts are ranked first, judged against the expected answer (ragas)."""
-    from ragas.metrics.collections import ContextPrecisionWithReference
+    ContextPrecisionWithReference, = _ragas_metrics("ContextPrecisionWithReference")
 
-    metric = ContextPrecisionWithReference(llm=judge_llm(judge))
+    metric = ContextPrecisionWithReference(llm=judge_llm(judge, settings))
 
     async def score(sample: Sample) -> Score | None:
         if sample.case.expected is None:
@@ -234,11 +244,11 @@ def ragas_context_precision(judge: str | None = None, question_variable: str = "
 
 
 @scorer
-def ragas_context_recall(judge: str | None = None, question_variable: str = "question"):
+def ragas_context_recall(judge: str | None = None, question_variable: str = "question", *, settings: Settings):
     """Share of the expected answer's claims that the retrieved contexts support (ragas ContextRecall)."""
-    from ragas.metrics.collections import ContextRecall
+    ContextRecall, = _ragas_metrics("ContextRecall")
 
-    metric = ContextRecall(llm=judge_llm(judge))
+    metric = ContextRecall(llm=judge_llm(judge, settings))
 
     async def score(sample: Sample) -> Score | None:
         if sample.case.expected is None:
@@ -252,7 +262,7 @@ def ragas_context_recall(judge: str | None = None, question_variable: str = "que
 @scorer
 def ragas_rouge(rouge_type: str = "rougeL", mode: str = "fmeasure"):
     """ROUGE of the answer against the expected answer (ragas RougeScore; no LLM)."""
-    from ragas.metrics.collections import RougeScore
+    RougeScore, = _ragas_metrics("RougeScore")
 
     if rouge_type not in ("rouge1", "rougeL") or mode not in ("fmeasure", "precision", "recall"):
         raise WorkbenchError("ragas_rouge: rouge_type is rouge1 or rougeL; mode is fmeasure, precision or recall")
@@ -269,7 +279,7 @@ def ragas_rouge(rouge_type: str = "rougeL", mode: str = "fmeasure"):
 @scorer
 def ragas_string_similarity(distance: str = "levenshtein"):
     """1 - normalised string distance between the answer and the expected answer (ragas; no LLM)."""
-    from ragas.metrics.collections import DistanceMeasure, NonLLMStringSimilarity
+    DistanceMeasure, NonLLMStringSimilarity = _ragas_metrics("DistanceMeasure", "NonLLMStringSimilarity")
 
     names = {m.value: m for m in DistanceMeasure}
     if distance not in names:

@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from ..checks import json_payload, schema_problem
 from .base import Sample, Score, scorer
 from .text import normalise
 
@@ -55,18 +56,12 @@ def length_bounds(min_words: int = 0, max_words: int | None = None, max_chars: i
     return score
 
 
-def _json_payload(text: str) -> Any:
-    """The JSON in an output, allowing a fenced ```json block around it."""
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
-    return json.loads(fenced.group(1) if fenced else text)
-
-
 @scorer
 def valid_json():
     """The output parses as JSON (a fenced ```json block is accepted)."""
     def score(sample: Sample) -> Score:
         try:
-            _json_payload(sample.output)
+            json_payload(sample.output)
         except json.JSONDecodeError as exc:
             return Score(False, f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
         return Score(True)
@@ -76,21 +71,12 @@ def valid_json():
 @scorer
 def json_schema(schema: dict[str, Any] | None = None):
     """The output is JSON that conforms to `schema`, or to the configuration's output schema when None."""
-    import jsonschema
-
     def score(sample: Sample) -> Score | None:
         target = schema or sample.output_schema
         if target is None:
             return None
-        try:
-            payload = _json_payload(sample.output)
-        except json.JSONDecodeError as exc:
-            return Score(False, f"not JSON: {exc.msg}")
-        errors = sorted(jsonschema.Draft202012Validator(target).iter_errors(payload), key=lambda e: list(e.path))
-        if errors:
-            where = "/".join(map(str, errors[0].path)) or "(root)"
-            return Score(False, f"{where}: {errors[0].message}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
-        return Score(True)
+        problem = schema_problem(sample.output, target)
+        return Score(problem is None, problem)
     return score
 
 

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import re
 
+from ..checks import normalise
 from .base import Sample, Score, scorer
 
 DEFAULT_FORBIDDEN = ("as an ai", "as a language model", "i am an ai")
-
-
-def normalise(text: str, ignore_case: bool = True) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text.casefold() if ignore_case else text
 
 
 @scorer
