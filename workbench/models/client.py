@@ -9,6 +9,7 @@ import weakref
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
+from ..plugins import provider
 from ..prompts import ModelSpec, PromptSpec
 from .cache import ResponseCache, request_key
 from .factory import runnable
@@ -42,7 +43,7 @@ class ModelClient:
         self.spec = spec
         self.cache = cache
         self.pricing = pricing or {}
-        self.concurrency = concurrency or spec.model.max_concurrency or (1 if spec.model.provider == "local" else 8)
+        self.concurrency = concurrency or spec.model.max_concurrency or provider(spec.model.provider).concurrency
         self.calls = 0
         self.redact = redact
         self._runnable = runnable(spec)

@@ -11,6 +11,7 @@ from langchain_core.rate_limiters import InMemoryRateLimiter
 from langchain_core.runnables import Runnable
 
 from ..errors import WorkbenchError
+from ..plugins import provider
 from ..prompts import ModelSpec, PromptSpec
 from .local import LocalChatModel
 
@@ -24,17 +25,29 @@ def transient_errors() -> tuple[type[BaseException], ...]:
 
 
 def chat_model(spec: ModelSpec) -> BaseChatModel:
-    """One chat model for one spec; no retries here (see `runnable`)."""
-    params = spec.params.model_dump(exclude_none=True)
+    """One chat model for one spec, made by its provider (see `workbench.plugins`); no retries here (see `runnable`)."""
     limiter = InMemoryRateLimiter(requests_per_second=spec.requests_per_second) if spec.requests_per_second else None
-    if spec.provider == "local":
-        return LocalChatModel(model_name=spec.name, rate_limiter=limiter, **params)
-    if spec.provider == "openai":
-        from langchain_openai import ChatOpenAI
+    return provider(spec.provider).chat_model(spec, limiter)
 
-        return ChatOpenAI(model=spec.name, base_url=spec.base_url, api_key=_api_key(spec), timeout=spec.timeout,
-                          max_retries=0, rate_limiter=limiter, **_openai_params(params))
+
+def local_chat_model(spec: ModelSpec, limiter: InMemoryRateLimiter | None) -> BaseChatModel:
+    """The bundled GGUF models on llama.cpp."""
+    return LocalChatModel(model_name=spec.name, rate_limiter=limiter, **spec.params.model_dump(exclude_none=True))
+
+
+def openai_chat_model(spec: ModelSpec, limiter: InMemoryRateLimiter | None) -> BaseChatModel:
+    """Any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, a llama.cpp server)."""
+    from langchain_openai import ChatOpenAI
+
+    params = spec.params.model_dump(exclude_none=True)
+    return ChatOpenAI(model=spec.name, base_url=spec.base_url, api_key=_api_key(spec), timeout=spec.timeout,
+                      max_retries=0, rate_limiter=limiter, **_openai_params(params))
+
+
+def langchain_chat_model(spec: ModelSpec, limiter: InMemoryRateLimiter | None) -> BaseChatModel:
+    """Any importable LangChain chat model class, named by its path."""
     cls = _import_class(spec.name)
+    params = spec.params.model_dump(exclude_none=True)
     return cls(**{**params, **spec.kwargs}, **({"rate_limiter": limiter} if limiter else {}))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import WorkbenchError
+from ..plugins import provider as plugin
 
 
 def load_pricing(path: Path | None = None) -> dict[str, dict[str, float]]:
@@ -24,7 +25,7 @@ def load_pricing(path: Path | None = None) -> dict[str, dict[str, float]]:
 def cost(provider: str, model: str, input_tokens: int | None, output_tokens: int | None,
          table: dict[str, dict[str, float]]) -> float | None:
     """USD for one call; None when the model is not in the table or usage is unknown."""
-    if provider == "local":
+    if not plugin(provider).priced:
         return 0.0
     row = table.get(model)
     if row is None or input_tokens is None or output_tokens is None:

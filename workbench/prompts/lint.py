@@ -11,7 +11,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .schema import HINTS, LOCAL_MODELS, PromptSpec, content_hash
+from ..plugins import provider
+from .schema import HINTS, PromptSpec, content_hash
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password)", re.IGNORECASE)
@@ -98,16 +99,8 @@ def check(path: Path, locked_hash: str | None = None) -> tuple[PromptSpec | None
 def _check_models(spec: PromptSpec, lines: dict, add) -> None:
     for loc, model in [(("model",), spec.model)] + [(("fallbacks", i), m) for i, m in enumerate(spec.fallbacks)]:
         where = _field(loc)
-        if model.provider == "local" and model.name not in LOCAL_MODELS:
-            add(_line_of(loc + ("name",), lines), f"{where}.name",
-                f"unknown local model '{model.name}'; use one of {', '.join(LOCAL_MODELS)}")
-        if model.provider == "langchain" and not re.fullmatch(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*", model.name):
-            add(_line_of(loc + ("name",), lines), f"{where}.name",
-                "a langchain model's name is the class path, such as langchain_openai.ChatOpenAI")
-        if model.provider != "openai":
-            for key in ("base_url", "api_key_env"):
-                if getattr(model, key) is not None:
-                    add(_line_of(loc + (key,), lines), f"{where}.{key}", f"only the openai provider takes {key}")
+        for field, message in provider(model.provider).check(model):
+            add(_line_of(loc + (field,), lines), f"{where}.{field}", message)
         for key in model.kwargs:
             if SECRET_KEY.search(key):
                 add(_line_of(loc + ("kwargs", key), lines), f"{where}.kwargs.{key}",

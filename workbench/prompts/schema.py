@@ -10,10 +10,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..plugins import provider_names
 from ..yamlfiles import load_model, validate
 
 LOCAL_MODELS = ("smollm2-135m", "gemma3-270m")
-PROVIDERS = ("local", "openai", "langchain")
 #: Kinds of personal data the guardrails find (see `workbench.guardrails.pii`).
 KINDS = ("EMAIL", "PHONE", "CARD", "IBAN", "NATIONAL_ID")
 #: Regions whose national phone formats count; numbers written with +<country code> are found in any.
@@ -71,7 +71,7 @@ class Params(_Strict):
 class ModelSpec(_Strict):
     """Which model answers, and how it is called."""
 
-    provider: Literal["local", "openai", "langchain"] = "local"
+    provider: str = "local"  # a registered provider (see workbench.plugins): local, openai, langchain or a plug-in's
     name: str = Field(min_length=1)
     params: Params = Params()
     base_url: str | None = None
@@ -81,6 +81,14 @@ class ModelSpec(_Strict):
     max_retries: int = Field(2, ge=0, le=10)
     max_concurrency: int | None = Field(None, ge=1, le=256)
     requests_per_second: float | None = Field(None, gt=0)
+
+    @field_validator("provider")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in provider_names():
+            raise ValueError(f"'{value}' is not allowed; use one of {', '.join(provider_names())} "
+                             "(or install the plug-in that registers it)")
+        return value
 
 
 class Message(_Strict):

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from ..datasets import Case
 from ..errors import WorkbenchError
+from ..plugins import load_scorer_plugins
 from ..settings import Settings
 
 Value = bool | int | float | str | None
@@ -96,6 +97,8 @@ def get_scorer(name: str, settings: Settings | None = None, **args: Any) -> Scor
     """Build a registered scorer by name, such as `get_scorer("forbidden_terms", terms=["As an AI"])`.
 
     `settings` is the project a judge resolves its configuration in (default: the one found from here)."""
+    if name not in REGISTRY:
+        load_scorer_plugins()  # scorers of installed plug-ins register when their module is imported
     if name not in REGISTRY:
         raise WorkbenchError(f"scorer '{name}' is not registered; known: {', '.join(sorted(REGISTRY))}")
     try:

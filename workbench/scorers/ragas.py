@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import WorkbenchError
 from ..models import chat_model
+from ..plugins import provider
 from ..models.factory import transient_errors
 from ..prompts import ModelSpec, Params, resolve
 from ..settings import Settings
@@ -72,20 +73,10 @@ def parse_json(text: str, model: type) -> Any:
     return model.model_validate(data)
 
 
-def response_format(provider: str, response_model: type) -> dict[str, Any]:
-    """Ask the model for JSON of the answer's schema where the provider can enforce it.
-
-    local: llama.cpp turns the JSON Schema into a sampling grammar, so even a small model emits
-    well-formed JSON of the right shape; openai: `json_schema` structured output (OpenAI, vLLM, llama.cpp
-    server, recent Ollama); langchain classes: the prompt alone, parsed leniently.
-    """
-    schema = response_model.model_json_schema()
-    if provider == "local":
-        return {"response_format": {"type": "json_object", "schema": schema}}
-    if provider == "openai":
-        return {"response_format": {"type": "json_schema",
-                                    "json_schema": {"name": response_model.__name__, "schema": schema}}}
-    return {}
+def response_format(provider_name: str, response_model: type) -> dict[str, Any]:
+    """Ask the model for JSON of the answer's schema where its provider can enforce it; otherwise the prompt
+    alone asks, and the answer is parsed leniently."""
+    return provider(provider_name).structured_output(response_model)
 
 
 @lru_cache(maxsize=1)
