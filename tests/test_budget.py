@@ -34,7 +34,7 @@ def test_token_budget_stops_the_run_before_exceeding_it(tmp_path):
     run = MlflowClient().get_run(result.run_id)
     assert run.data.tags["workbench.stopped"] == result.stopped
     table = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/cases.json")
-    assert len(table["data"]) == len(result.frame)
+    assert len(table["data"]) == len(result.record)
 
 
 def test_cached_answers_do_not_spend_the_budget(tmp_path):

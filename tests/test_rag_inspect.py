@@ -51,7 +51,7 @@ def test_case_of_a_run(settings):
     row.update(case_id="codes", scorer="contains", output="You receive 10 backup codes.", chunks=json.dumps(chunks),
                cached=False)
     result = RunResult(prompt_ref="x@1.0.0", prompt_hash="h", dataset_ref="d@1", dataset_hash="h",
-                       frame=pd.DataFrame([row], columns=COLUMNS))
+                       record=pd.DataFrame([row], columns=COLUMNS))
     frame = inspect(result, "codes")
     assert list(frame["source"]) == ["account/two-factor.html", "billing/payment-methods.txt"]
     assert list(frame["score_semantic"]) == [0.8, 0.2] and list(frame["grounds"]) == [True, False]

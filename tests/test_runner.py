@@ -99,7 +99,8 @@ def test_local_model_counts_only_real_generations():
 
 def test_results_saved_before_newer_columns_still_load(project, tmp_path):
     result = evaluate("tiny@1.0.0", "tiny", settings=project, log=False, progress=False)
-    old = RunResult(**{**result.__dict__, "frame": result.frame.drop(columns=["inputs", "guardrails", "blocked"])})
+    saved = {k: v for k, v in result.__dict__.items() if k not in ("record", "_frame")}
+    old = RunResult(**saved, record=result.frame.drop(columns=["inputs", "guardrails", "blocked"]))  # the older, tidy form
     loaded = RunResult.load(old.save(tmp_path / "old.parquet"))
     assert list(loaded.frame.columns) == list(result.frame.columns)
     assert loaded.cases()["blocked"].eq(False).all() and len(loaded.summary()) == len(result.summary())

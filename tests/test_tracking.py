@@ -29,7 +29,7 @@ def test_run_is_logged_with_params_metrics_table_and_configuration(project):
     assert {"cases.json", "configuration", "results.parquet"} <= artifacts
     table = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/cases.json")
     rows = [dict(zip(table["columns"], row)) for row in table["data"]]
-    assert len(rows) == len(result.frame) and {r["case_id"] for r in rows} == {"capital", "sum", "color"}
+    assert len(rows) == len(result.record) and {r["case_id"] for r in rows} == {"capital", "sum", "color"}
 
 
 def test_prompt_registration_is_idempotent_by_hash(project):

@@ -36,7 +36,7 @@ def make_run(ref: str, scores: dict[str, dict[str, float]], outputs: dict[str, s
             rows.append({**common, "scorer": scorer, "value": value, "passed": value >= 1.0, "label": None, "reason": None})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     names = list(dict.fromkeys(s for per in scores.values() for s in per))
-    return RunResult(prompt_ref=ref, prompt_hash="p" * 64, dataset_ref=dataset_ref, dataset_hash=dataset_hash, frame=frame,
+    return RunResult(prompt_ref=ref, prompt_hash="p" * 64, dataset_ref=dataset_ref, dataset_hash=dataset_hash, record=frame,
                      scorers=[{"name": n, "args": {}} for n in names], model_calls=len(scores), duration_s=1.0, run_id=run_id)
 
 
@@ -125,13 +125,13 @@ def test_bad_queries_name_the_field_and_the_choices(comparison):
         select(case_table(comparison), CaseQuery(scorer="bleu"))
 
 
-def test_parse_chunks_accepts_json_lists_only():
+def test_parse_chunks_takes_the_records_lists_only():
     assert parse_chunks(None) == [] and parse_chunks(float("nan")) == []
-    assert parse_chunks('[{"text": "x"}]') == [{"text": "x"}]
-    assert parse_chunks("not json") == [] and parse_chunks('{"a": 1}') == []
+    assert parse_chunks([{"text": "x"}]) == [{"text": "x"}]
+    assert parse_chunks('[{"text": "x"}]') == [] and parse_chunks({"a": 1}) == []
 
 
 def test_without_the_dataset_the_inputs_come_from_the_run(comparison):
-    comparison.candidate.frame["inputs"] = json.dumps({"question": "What is 2 + 2?"})
+    comparison.candidate.record["inputs"] = [{"question": "What is 2 + 2?"}] * len(comparison.candidate.record)
     table = case_table(comparison).set_index("case_id")
     assert table.loc["a", "inputs"] == {"question": "What is 2 + 2?"} and table.loc["a", "expected"] is None

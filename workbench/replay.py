@@ -25,9 +25,9 @@ from .datasets import Case, Dataset
 from .errors import WorkbenchError
 from .guardrails.policy import GuardrailPolicy, aapply_output_guardrails
 from .prompts import lock_hash
-from .results import COLUMNS, RunResult
+from .results import RunResult, record_frame
 from .run_context import RunContext, build_scorers
-from .runner import score_sample
+from .runner import score_case
 from .scorers import Sample, Scorer, get_scorer
 from .settings import Settings
 
@@ -104,22 +104,15 @@ def replay(candidate: str, traffic: str | Path | pd.DataFrame, scorers: list[Sco
 async def production_run(traffic: pd.DataFrame, dataset: Dataset, scorers: list[Scorer],
                          output_schema: dict[str, Any] | None = None) -> RunResult:
     """What production answered, scored like a run, on the same dataset identity as the candidate's."""
-    rows = []
-    for row, case in zip(traffic.itertuples(), dataset.cases):
-        base = {"case_id": case.id, "repeat": 0, "output": row.output, "error": None, "latency_s": row.latency_s,
-                "input_tokens": row.input_tokens, "output_tokens": row.output_tokens, "cost": None, "cached": False,
-                "model": row.prompt_ref, "tags": "", "chunks": None}
-        for scorer in scorers:
-            rows.append({**base, **await score_sample(scorer, Sample(row.output, case, [], output_schema), None)})
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    for column in COLUMNS:  # columns this module does not know get the runner's empty value
-        if column not in rows[0]:
-            frame[column] = False if column == "blocked" else None
-    frame = frame.astype({"repeat": "int64", "value": "float64", "passed": "boolean", "input_tokens": "Int64",
-                          "output_tokens": "Int64", "cost": "float64", "cached": "bool"})
+    rows = [{"case_id": case.id, "repeat": 0, "inputs": case.inputs, "output": row.output, "error": None,
+             "latency_s": row.latency_s, "input_tokens": row.input_tokens, "output_tokens": row.output_tokens,
+             "model": row.prompt_ref, "tags": "",
+             "scores": await score_case(scorers, Sample(row.output, case, [], output_schema))}
+            for row, case in zip(traffic.itertuples(), dataset.cases)]
     refs = ", ".join(dict.fromkeys(traffic["prompt_ref"]))
     return RunResult(prompt_ref=f"production ({refs})", prompt_hash=hashlib.sha256(refs.encode()).hexdigest(),
-                     dataset_ref=dataset.ref, dataset_hash=dataset.hash, frame=frame, scorers=[s.spec for s in scorers])
+                     dataset_ref=dataset.ref, dataset_hash=dataset.hash, record=record_frame(rows),
+                     scorers=[s.spec for s in scorers])
 
 
 def _scorers(scorers: list[Scorer | str | dict] | None, policy: GuardrailPolicy | None,

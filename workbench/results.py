@@ -1,4 +1,9 @@
-"""The tidy results frame (one row per case x scorer), its summaries, and Parquet save/load."""
+"""The run record (one row per call, its scores nested), the tidy view of it, summaries, Parquet save/load.
+
+The record is the one saved form of a run: Parquet files, MLflow tables, traces, widgets and statistics all
+read it (statistics and plots through the tidy view, `RunResult.frame`). Its columns and dtypes are declared
+once, in `RECORD`.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +15,46 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import WorkbenchError
+
+#: The run record: one row per call (a case, or a case's repeat); nested values are native structures.
+RECORD: dict[str, str] = {
+    "case_id": "object", "repeat": "int64", "inputs": "object", "output": "object", "error": "object",
+    "latency_s": "float64", "input_tokens": "Int64", "output_tokens": "Int64", "cost": "float64", "cached": "bool",
+    "model": "object", "tags": "object", "chunks": "object", "guardrails": "object", "blocked": "bool", "scores": "object",
+}
+#: One score in a record row's `scores` list.
+SCORE_FIELDS = ("scorer", "value", "passed", "label", "reason", "error")
+#: The tidy view, `RunResult.frame`: one row per call x scorer, what statistics, plots and widgets read.
 COLUMNS = ["case_id", "repeat", "scorer", "value", "passed", "label", "reason", "output", "error", "latency_s",
            "input_tokens", "output_tokens", "cost", "cached", "model", "tags", "chunks", "inputs", "guardrails", "blocked"]
+_NESTED = ("inputs", "chunks", "scores")
+_DEFAULTS = {"repeat": 0, "blocked": False, "cached": False, "scores": None, "inputs": None, "chunks": None, "guardrails": None}
+
+
+def record_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The run record from one dict per call (the keys of `RECORD`), with the declared dtypes."""
+    frame = pd.DataFrame(rows, columns=list(RECORD))
+    for column, default in _DEFAULTS.items():
+        if default is not None:
+            frame[column] = [default if _missing(v) else v for v in frame[column]]
+    frame["scores"] = frame["scores"].map(lambda v: list(v) if v is not None and not _missing(v) else [])
+    return frame.astype(RECORD)
 
 
 @dataclass
 class RunResult:
-    """One configuration version run over one dataset version."""
+    """One configuration version run over one dataset version: its identity and its record.
+
+    `record` has one row per call (see `RECORD`); a tidy frame (one row per call x scorer, the form older
+    versions saved) is accepted in its place and folded into the record.
+    """
 
     prompt_ref: str
     prompt_hash: str
     dataset_ref: str
     dataset_hash: str
-    frame: pd.DataFrame = field(repr=False)
+    record: pd.DataFrame = field(repr=False)
     scorers: list[dict[str, Any]] = field(default_factory=list)
     model_calls: int = 0
     duration_s: float = 0.0
@@ -33,11 +65,21 @@ class RunResult:
     run_id: str | None = None
     calls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False)  # for traces; not saved
 
+    def __post_init__(self) -> None:
+        if "scorer" in self.record.columns:
+            self.record = fold(self.record)
+        self._frame: pd.DataFrame | None = None
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The tidy view: one row per call x scorer (an errored call without scores: one row, scorer None)."""
+        if self._frame is None:
+            self._frame = unfold(self.record)
+        return self._frame
+
     def cases(self) -> pd.DataFrame:
-        """One row per case (and repeat): output, error, latency, tokens, cost, retrieved chunks."""
-        keep = ["case_id", "repeat", "inputs", "output", "error", "latency_s", "input_tokens", "output_tokens", "cost",
-                "cached", "model", "tags", "chunks", "guardrails", "blocked"]
-        return self.frame.drop_duplicates(["case_id", "repeat"])[keep].reset_index(drop=True)
+        """One row per case (and repeat): inputs, output, error, latency, tokens, cost, retrieved chunks."""
+        return self.record.drop(columns=["scores"]).reset_index(drop=True)
 
     def case_scores(self) -> pd.DataFrame:
         """Case x scorer: each case's value averaged over repeats (NaN where unscored or errored)."""
@@ -123,14 +165,16 @@ class RunResult:
         return "\n".join(lines)
 
     def save(self, path: str | Path) -> Path:
-        """Parquet, with the run's identity in the file's metadata, so comparisons work offline."""
+        """Parquet (the record, nested values as Parquet structures), with the run's identity in the file's
+        metadata, so comparisons work offline. Written to a temporary file and renamed: never half-written."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(self.frame, preserve_index=False)
-        meta = {k: v for k, v in self.__dict__.items() if k not in ("frame", "calls")}
+        record = self.record.assign(inputs=self.record["inputs"].map(lambda v: v or None))  # Parquet has no empty struct
+        table = pa.Table.from_pandas(record, preserve_index=False)
+        meta = {k: v for k, v in self.__dict__.items() if k not in ("record", "calls", "_frame")}
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"workbench": json.dumps(meta).encode()})
         tmp = path.with_suffix(path.suffix + ".tmp")
         pq.write_table(table, tmp)
@@ -139,18 +183,84 @@ class RunResult:
 
     @classmethod
     def load(cls, path: str | Path) -> RunResult:
+        """A run saved by `save` (older, tidy files included)."""
         import pyarrow.parquet as pq
 
         try:
             table = pq.read_table(path)
             meta = json.loads(table.schema.metadata[b"workbench"])
         except (OSError, KeyError, TypeError, ValueError) as exc:
-            from .errors import WorkbenchError
-
             raise WorkbenchError(f"{path}: not a saved workbench run ({exc}); write one with `workbench run --save`") from None
         frame = table.to_pandas()
-        for column in COLUMNS:  # runs saved by older versions lack newer columns
-            if column not in frame:
-                frame[column] = False if column == "blocked" else None
+        for column in _NESTED:
+            if column in frame:
+                frame[column] = frame[column].map(_native)
+        if "inputs" in frame and "scorer" not in frame:
+            frame["inputs"] = frame["inputs"].map(lambda v: v if v is not None else {})
         known = {f for f in cls.__dataclass_fields__}
-        return cls(frame=frame[COLUMNS], **{k: v for k, v in meta.items() if k in known})
+        return cls(record=frame, **{k: v for k, v in meta.items() if k in known})
+
+
+def fold(frame: pd.DataFrame) -> pd.DataFrame:
+    """A tidy frame (one row per call x scorer) as the record (one row per call, its scores in a list).
+    A row's error is its scorer's when it reads `scorer <name>: ...`, the call's otherwise."""
+    frame = frame.copy()
+    for column in COLUMNS:  # frames of older versions lack newer columns
+        if column not in frame:
+            frame[column] = _DEFAULTS.get(column)
+    frame["repeat"] = frame["repeat"].fillna(0)
+    rows = []
+    for _, group in frame.groupby(["case_id", "repeat"], sort=False):
+        first = group.iloc[0]
+        scores, call_error = [], None
+        for row in group.itertuples(index=False):
+            error = row.error if isinstance(row.error, str) else None
+            own = error if error and isinstance(row.scorer, str) and error.startswith(f"scorer {row.scorer}:") else None
+            call_error = call_error or (None if own else error)
+            if isinstance(row.scorer, str):
+                scores.append({"scorer": row.scorer, "value": _none(row.value), "passed": _none(row.passed),
+                               "label": _none(row.label), "reason": _none(row.reason), "error": own})
+        call = {k: _none(first[k]) for k in RECORD if k not in ("scores", "error", "inputs", "chunks")}
+        rows.append({**call, "inputs": _native(first["inputs"]) or {}, "chunks": _native(first["chunks"]),
+                     "error": call_error, "scores": scores})
+    return record_frame(rows)
+
+
+def unfold(record: pd.DataFrame) -> pd.DataFrame:
+    """The record as the tidy view: one row per call x scorer, with the tidy frame's dtypes."""
+    rows = []
+    for call in record.to_dict("records"):
+        scores = call.pop("scores")
+        for score in scores:
+            rows.append({**call, **score, "error": score["error"] or call["error"]})
+        if not scores:
+            rows.append({**call, "scorer": None, "value": None, "passed": None, "label": None, "reason": None})
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return frame.astype({"repeat": "int64", "value": "float64", "passed": "boolean", "input_tokens": "Int64",
+                         "output_tokens": "Int64", "cost": "float64", "cached": "bool", "blocked": "bool"})
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
+def _none(value: Any) -> Any:
+    """NaN and NA as None; numpy scalars as Python ones."""
+    if _missing(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _native(value: Any) -> Any:
+    """A nested column's value as plain Python: JSON text (older files) parsed, Parquet's arrays as lists."""
+    if isinstance(value, str):
+        return json.loads(value)
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return _none(value)

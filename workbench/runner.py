@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import time
 from dataclasses import replace
 from typing import Any, Protocol
 
-import pandas as pd
 from tqdm.auto import tqdm
 
 from .datasets import Case, Dataset
@@ -17,7 +15,7 @@ from .guardrails.policy import aapply_input_guardrails, aapply_output_guardrails
 from .budget import Budget, BudgetGuard
 from .models import ModelClient, Response
 from .prompts import Prompt
-from .results import COLUMNS, RunResult
+from .results import RunResult, record_frame
 from .scorers import Sample, Score, Scorer
 
 class Retriever(Protocol):
@@ -46,7 +44,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
     start = time.perf_counter()
     calls_before = client.calls
     work = [(case, r) for case in dataset.cases for r in range(repeats)]
-    rows: list[list[dict[str, Any]]] = [[] for _ in work]
+    rows: list[dict[str, Any] | None] = [None for _ in work]  # None: the budget stopped this call
     calls: dict[tuple[str, int], dict[str, Any]] = {}
     fresh = repeats > 1 or seed_offset != 0
     base_seed = prompt.spec.model.params.seed or 0
@@ -100,14 +98,13 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
 
     async def record(index: int, case: Case, repeat: int, response: Response, chunks: list, inputs: dict,
                      triggered: list[str], blocked: bool = False) -> None:
-        base = {"repeat": repeat, "inputs": json.dumps(inputs, ensure_ascii=False),
-                "guardrails": ",".join(dict.fromkeys(triggered)) or None, "blocked": blocked, "chunks": json.dumps(chunks) if retrieval else None, "case_id": case.id, "output": response.text, "error": response.error, "latency_s": response.latency_s,
-                "input_tokens": response.input_tokens, "output_tokens": response.output_tokens, "cost": response.cost,
-                "cached": response.cached, "model": response.model, "tags": ",".join(case.tags)}
         sample = Sample(response.text or "", case, chunks, schema)
-        rows[index].extend({**base, **row} for row in await score_case(scorers, sample, response.error))
-        if not scorers:
-            rows[index].append({**base, "scorer": None})
+        rows[index] = {"case_id": case.id, "repeat": repeat, "inputs": inputs, "output": response.text,
+                       "error": response.error, "latency_s": response.latency_s, "input_tokens": response.input_tokens,
+                       "output_tokens": response.output_tokens, "cost": response.cost, "cached": response.cached,
+                       "model": response.model, "tags": ",".join(case.tags), "chunks": chunks if retrieval else None,
+                       "guardrails": ",".join(dict.fromkeys(triggered)) or None, "blocked": blocked,
+                       "scores": await score_case(scorers, sample, response.error)}
 
     with tqdm(total=len(work), desc=prompt.ref, unit="call", disable=not progress) as bar:
         async def tracked(index: int, case: Case, repeat: int) -> None:
@@ -116,14 +113,12 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
 
         await asyncio.gather(*(tracked(i, case, r) for i, (case, r) in enumerate(work)))
 
-    frame = pd.DataFrame([row for case_rows in rows for row in case_rows], columns=COLUMNS)
-    skipped = sum(1 for case_rows in rows if not case_rows)
-    frame = frame.astype({"repeat": "int64", "value": "float64", "passed": "boolean", "input_tokens": "Int64", "output_tokens": "Int64",
-                          "cost": "float64", "cached": "bool", "blocked": "bool"})
-    return RunResult(params=retriever.describe() if retrieval else {}, prompt_ref=prompt.ref, prompt_hash=prompt.hash, dataset_ref=dataset.ref, dataset_hash=dataset.hash,
-                     frame=frame, scorers=[s.spec for s in scorers], model_calls=client.calls - calls_before,
+    made = [row for row in rows if row is not None]
+    return RunResult(params=retriever.describe() if retrieval else {}, prompt_ref=prompt.ref, prompt_hash=prompt.hash,
+                     dataset_ref=dataset.ref, dataset_hash=dataset.hash,
+                     record=record_frame(made), scorers=[s.spec for s in scorers], model_calls=client.calls - calls_before,
                      duration_s=time.perf_counter() - start, repeats=repeats, seed_offset=seed_offset,
-                     stopped=f"{guard.stopped}; {skipped} of {len(work)} calls not made" if guard and guard.stopped else None,
+                     stopped=f"{guard.stopped}; {len(work) - len(made)} of {len(work)} calls not made" if guard and guard.stopped else None,
                      calls=calls)
 
 
@@ -163,7 +158,8 @@ def _attempt(fn: Any, sample: Sample) -> Any:
 
 def _row(scorer: Scorer, outcome: Any) -> dict[str, Any]:
     """A scorer's value, `Score` or exception as the frame's columns (None: the case had no output to score)."""
-    row: dict[str, Any] = {"scorer": scorer.name, "value": None, "passed": None, "label": None, "reason": None}
+    row: dict[str, Any] = {"scorer": scorer.name, "value": None, "passed": None, "label": None, "reason": None,
+                           "error": None}
     if outcome is None:
         return row
     if isinstance(outcome, Exception):

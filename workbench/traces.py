@@ -7,7 +7,6 @@ model, cache) and scoring (each scorer's value and reason).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
@@ -34,11 +33,9 @@ def log_traces(result: RunResult, dataset_cases: dict[str, Any], experiment_id: 
     import mlflow
 
     keys = sample_calls(result, limit)
-    wanted = result.frame.set_index(["case_id", "repeat"]).loc[keys].reset_index()
-    rows = dict(iter(wanted.groupby(["case_id", "repeat"], sort=False)))
+    record = result.record.set_index(["case_id", "repeat"])
     for case_id, repeat in keys:
-        call, group = result.calls[(case_id, repeat)], rows[(case_id, repeat)]
-        first = group.iloc[0]
+        call, first = result.calls[(case_id, repeat)], record.loc[(case_id, repeat)]
         start = call["started_ns"]
         end = start + int((first["latency_s"] or 0) * 1e9)
         case = dataset_cases[case_id]
@@ -46,7 +43,7 @@ def log_traces(result: RunResult, dataset_cases: dict[str, Any], experiment_id: 
             f"{result.prompt_ref} {case_id}", span_type="CHAIN", inputs=call.get("inputs", case.inputs), start_time_ns=start,
             experiment_id=experiment_id,
             attributes={"case_id": case_id, "repeat": int(repeat), "prompt": result.prompt_ref, "dataset": result.dataset_ref})
-        chunks = json.loads(first["chunks"]) if isinstance(first["chunks"], str) else []
+        chunks = first["chunks"] or []
         if chunks:
             _child(root, "retrieval", "RETRIEVER", {"query": next(iter(call.get("inputs", case.inputs).values()), "")},
                    {"chunks": chunks}, {}, start, start)
@@ -55,9 +52,7 @@ def log_traces(result: RunResult, dataset_cases: dict[str, Any], experiment_id: 
                  "cached": bool(first["cached"])}
         _child(root, first["model"] or "model", "CHAT_MODEL", {"messages": call["messages"]},
                {"text": first["output"], "error": first["error"]}, usage, start, end)
-        scores = {row.scorer: {"value": _num(row.value), "passed": None if pd.isna(row.passed) else bool(row.passed),
-                               "label": row.label, "reason": row.reason, "error": row.error}
-                  for row in group.itertuples() if row.scorer is not None}
+        scores = {score["scorer"]: {k: v for k, v in score.items() if k != "scorer"} for score in first["scores"]}
         _child(root, "scorers", "EVALUATOR", {"expected": case.expected}, scores, {}, end, end)
         flags = {"error": first["error"], "guardrails": first["guardrails"], "blocked": bool(first["blocked"]) or None}
         root.end(outputs={"output": first["output"]}, attributes={k: v for k, v in flags.items() if v} or None,

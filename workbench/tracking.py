@@ -112,7 +112,7 @@ def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Setti
                          **({"mlflow.source.git.commit": commit} if (commit := git_commit(settings.root)) else {})})
         if result.stopped:
             mlflow.set_tag("workbench.stopped", result.stopped)
-        mlflow.log_table(result.frame.astype(object).where(result.frame.notna(), None), artifact_file="cases.json")
+        mlflow.log_table(result.record.astype(object).where(result.record.notna(), None), artifact_file="cases.json")
         mlflow.log_artifact(str(prompt.path), artifact_path="configuration")
         with tempfile.TemporaryDirectory() as tmp:
             path = result.save(Path(tmp) / "results.parquet")

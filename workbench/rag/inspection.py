@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -70,8 +69,8 @@ def _from_run(result: Any, case_id: str | None) -> tuple[list[dict[str, Any]], s
     row = cases[cases["case_id"] == case_id]
     if row.empty:
         raise WorkbenchError(f"inspect: case '{case_id}' is not in this run; cases: {', '.join(cases['case_id'][:10])}")
-    raw = row.iloc[0]["chunks"]
-    if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+    chunks = row.iloc[0]["chunks"]
+    if chunks is None:
         raise WorkbenchError(f"inspect: case '{case_id}' has no retrieved chunks; its configuration has no retrieval block")
     output = row.iloc[0]["output"]
-    return json.loads(raw), (output if isinstance(output, str) and output else None)
+    return chunks, (output if isinstance(output, str) and output else None)

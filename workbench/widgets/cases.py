@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, replace
 from typing import Any
@@ -44,16 +43,8 @@ class Page:
 
 
 def parse_chunks(raw: Any) -> list[dict[str, Any]]:
-    """A run's `chunks` cell (a JSON string, or missing) as a list of chunk dicts."""
-    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
-        return []
-    if isinstance(raw, list):
-        return raw
-    try:
-        value = json.loads(raw)
-    except (TypeError, ValueError):
-        return []
-    return value if isinstance(value, list) else []
+    """A run's `chunks` cell (a list of chunk dicts, or None without retrieval) as a list."""
+    return raw if isinstance(raw, list) else []
 
 
 def _present(value: Any) -> bool:
@@ -61,14 +52,8 @@ def _present(value: Any) -> bool:
 
 
 def _recorded_inputs(row: Any) -> dict[str, Any] | None:
-    """The inputs as the run recorded them (a JSON column in newer runs), when the dataset is not at hand."""
-    raw = row.get("inputs") if row is not None else None
-    if not isinstance(raw, str):
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
+    """The inputs as the run recorded them, when the dataset is not at hand."""
+    value = row.get("inputs") if row is not None else None
     return value if isinstance(value, dict) else None
 
 
