@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from .errors import WorkbenchError
 
-if TYPE_CHECKING:
-    from .prompts.schema import ModelSpec
+#: A configuration's model spec (`workbench.prompts.ModelSpec`); typed loosely here, below the schema that names providers.
+ModelSpec = Any
 
 PROVIDERS_GROUP = "workbench.providers"
 SCORERS_GROUP = "workbench.scorers"
