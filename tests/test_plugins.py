@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import WorkbenchError
+from workbench.results import RunResult
 from workbench.plugins import provider, provider_names
 
 from .conftest import write_project
@@ -89,9 +90,7 @@ def test_a_plugin_provider_and_scorer_run_end_to_end(tmp_path, plugin_site):
     out = workbench(tmp_path, plugin_site, "run", "shout@1.0.0", "--dataset", "tiny", "--scorer", "shouting",
                     "--save", str(tmp_path / "run.parquet"))
     assert out.returncode == 0, out.stdout + out.stderr
-    import pandas as pd
-
-    frame = pd.read_parquet(tmp_path / "run.parquet")
+    frame = RunResult.load(tmp_path / "run.parquet").frame
     assert set(frame["output"]) == {"WHAT IS THE CAPITAL OF FRANCE?", "WHAT IS 2 + 2?", "WHAT COLOR IS THE SKY ON A CLEAR DAY?"}
     assert frame.loc[frame["scorer"] == "shouting", "passed"].all()
 
