@@ -33,6 +33,7 @@ THUMBS = ("up", "down")
 SELECTIONS = "low, down, up, rated<=N (N from 1 to 5) or all"
 LATEST_KEY = ["case_id", "reviewer", "run_id", "prompt_ref"]  # one current review per case, reviewer and version
 REVIEW_FIELDS = ["reviewer", "time", "thumb", "rating", "comment", "output"]  # kept on a harvested case
+HARVEST_KEYS = ("source_case", "kept_because", "feedback", "provenance")  # the metadata a harvest writes
 
 
 class Feedback(BaseModel):
@@ -292,7 +293,8 @@ def harvest(run: RunResult, source: Dataset, reasons: dict[str, list[str]], anno
         if new_id in ids or twin is not None:
             skipped[case_id] = f"'{new_id}' is already in {into.ref}" if new_id in ids else f"as '{twin.id}' in {into.ref}"
             continue
-        metadata = {**original.metadata, "source_case": case_id, "kept_because": why}
+        kept = {k: v for k, v in original.metadata.items() if k not in HARVEST_KEYS}  # not an earlier harvest's
+        metadata = {**kept, "source_case": case_id, "kept_because": why}
         if len(mine):
             metadata["feedback"] = [_plain(review) for review in mine[REVIEW_FIELDS].to_dict("records")]
         new.append({**original.model_dump(mode="json"), "id": new_id, "expected": expected, "metadata": metadata,
