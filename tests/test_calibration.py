@@ -101,7 +101,7 @@ def test_label_file_errors_name_line_and_field(tmp_path):
     assert f"{path}:3: human_label: 7 is outside 1-5; write \"pass\", \"fail\" or 1-5" in lines
     assert f"{path}:4: reviewer: Field required" in lines
     assert f"{path}:5: grade: unknown key" in lines
-    assert f"{path}:6: id: duplicate id 'i1' (first on line 1)" in lines
+    assert f"{path}:6: id: duplicate id 'i1' (first on line 1); ids must be unique" in lines
     assert any(line.startswith(f"{path}:7: json:") for line in lines)
     with pytest.raises(WorkbenchError, match="cannot read the labeled set"):
         load_labels(tmp_path / "missing.jsonl")

@@ -78,3 +78,12 @@ def test_repository_datasets_are_valid():
     root = Path(__file__).parent.parent / "datasets"
     for name in ("support", "summarizer"):
         assert len(load_dataset(name, root)) >= 40
+
+
+def test_a_non_utf8_byte_is_named_with_file_and_line(tmp_path):
+    path = tmp_path / "d" / "1.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(json.dumps({"id": "a", "inputs": {"q": "x"}}).encode() + b'\n{"id": "b", "inputs": {"q": "caf\xe9"}}\n')
+    with pytest.raises(WorkbenchError, match=r"1\.jsonl:2: encoding: byte 0xe9 at byte 33 of the line is not UTF-8; "
+                                             r"save the file as UTF-8"):
+        load_dataset("d", tmp_path)

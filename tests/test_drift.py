@@ -153,3 +153,10 @@ def test_drift_and_quality_over_time_and_plots(demo):
     for figure in (plot_quality(quality, mark="2026-10-06"), plot_drift_over_time(timeline, mark="2026-10-06"),
                    plot_lengths(before, after)):
         assert figure.axes and figure.axes[0].has_data()
+
+
+def test_a_non_utf8_traffic_line_is_named_not_a_traceback(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{"ts": "2026-10-01", "prompt_ref": "p@1.0.0", "inputs": {"q": "Stra\xdfe"}, "output": "a"}\n')
+    with pytest.raises(WorkbenchError, match=r"t\.jsonl:1: encoding: byte 0xdf"):
+        load_traffic(path)

@@ -1,4 +1,5 @@
-"""FeedbackCollector: validation, the durable JSONL log, latest-wins, and export as a new dataset version."""
+"""FeedbackCollector: validation, the durable JSONL log, latest-wins, export as a new dataset version, and one pipeline
+with the CLI's `feedback harvest`."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 
 from workbench.datasets import load_dataset
 from workbench.errors import WorkbenchError
+from workbench.feedback import feedback_path, select_cases
 from workbench.widgets import Feedback, FeedbackCollector, FeedbackStore
-from workbench.widgets.feedback_store import export_cases, feedback_path
 
 from .test_widgets_cases import make_run
 
@@ -24,15 +25,15 @@ def run(project):
 
 def test_feedback_records_are_validated_with_the_field_named():
     with pytest.raises(WorkbenchError, match="thumb: 'sideways'"):
-        Feedback(case_id="a", reviewer="ana", thumb="sideways")
+        Feedback.validated(case_id="a", reviewer="ana", thumb="sideways")
     with pytest.raises(WorkbenchError, match="rating: 6 must be a whole number from 1 to 5"):
-        Feedback(case_id="a", reviewer="ana", rating=6)
+        Feedback.validated(case_id="a", reviewer="ana", rating=6)
     with pytest.raises(WorkbenchError, match="rating: True"):
-        Feedback(case_id="a", reviewer="ana", rating=True)
+        Feedback.validated(case_id="a", reviewer="ana", rating=True)
     with pytest.raises(WorkbenchError, match="empty; give a thumb"):
-        Feedback(case_id="a", reviewer="ana", comment="  ")
+        Feedback.validated(case_id="a", reviewer="ana", comment="  ")
     with pytest.raises(WorkbenchError, match="reviewer: empty"):
-        Feedback(case_id="a", reviewer=" ", thumb="up")
+        Feedback.validated(case_id="a", reviewer=" ", thumb="up")
 
 
 def test_the_store_appends_durably_and_the_latest_record_per_case_and_reviewer_wins(tmp_path):
@@ -54,7 +55,11 @@ def test_a_damaged_line_is_reported_with_file_and_line(tmp_path):
     FeedbackStore(path).append(Feedback(case_id="a", reviewer="ana", thumb="up"))
     with open(path, "a") as handle:
         handle.write('{"case_id": "b", "reviewer": "ana", "thumb": "maybe"}\n')
-    with pytest.raises(WorkbenchError, match=r"f\.jsonl:2: not a feedback record"):
+    with pytest.raises(WorkbenchError, match=r"f\.jsonl:2: thumb: 'maybe' is not one of up, down"):
+        FeedbackStore(path).records()
+    first = path.read_bytes().splitlines(keepends=True)[0]
+    path.write_bytes(first + b'{"case_id": "b", "reviewer": "ana", "comment": "caf\xe9"}\n')  # latin-1: named, no traceback
+    with pytest.raises(WorkbenchError, match=r"f\.jsonl:2: encoding: byte 0xe9"):
         FeedbackStore(path).records()
 
 
@@ -77,38 +82,46 @@ def test_export_writes_a_new_dataset_version_with_provenance(run, project):
     bo = FeedbackCollector(run, reviewer="bo", settings=project)
     ana.record("sum", thumb="down", comment="wrong", correction="2 + 2 = 4")
     bo.record("sum", thumb="down", rating=1)
-    ana.record("color", thumb="down", comment="the sky is blue")
+    ana.record("color", thumb="down", comment="the sky is blue")  # no correction: the golden case as it is
     ana.record("capital", thumb="up", rating=5)
-    new = ana.export("down")
-    assert new.ref == "tiny@2" and len(new) == len(original) + 2
+    harvest = ana.export("down")
+    new = harvest.dataset
+    assert new.ref == "tiny@2" and len(new) == len(original) + 1 and harvest.added == ["sum-01234567"]
+    assert harvest.skipped == {"color": "as 'color' in tiny@1"}  # copying it back would only double the golden case
+    assert "skipped 1 case(s) already in the dataset: color (as 'color' in tiny@1)" in harvest.report()
     assert original.path.read_text() == before  # the old version is untouched
     reread = {c.id: c for c in load_dataset("tiny@2", project.datasets_dir).cases}
-    case = reread["sum-fb-01234567"]
+    case = reread["sum-01234567"]
     assert case.inputs == {"question": "What is 2 + 2?"} and case.expected == "2 + 2 = 4"  # the correction
     assert case.checks.must_contain == ["4"] and "feedback" in case.tags
+    assert case.metadata["source_case"] == "sum" and case.metadata["kept_because"] == ["feedback"]
     provenance = case.metadata["provenance"]
     assert provenance["run_id"] == "0123456789abcdef" and provenance["reviewers"] == ["ana", "bo"] and provenance["time"]
+    assert provenance["reviewer"] == "ana" and provenance["annotations"] == [str(ana.store.path)]
     reviews = case.metadata["feedback"]
     assert {r["reviewer"] for r in reviews} == {"ana", "bo"} and all(r["time"] for r in reviews)
-    assert reread["color-fb-01234567"].expected == "Blue"  # no correction: the original expected answer
-    with pytest.raises(WorkbenchError, match="already used"):
-        ana.export("down", dataset=new)
+    assert [r["rating"] for r in reviews if r["reviewer"] == "bo"] == [1]
+    with pytest.raises(WorkbenchError, match=r"nothing to add to tiny@2: every selected case is already there "
+                                             r"\(sum 'sum-01234567' is already in tiny@2; color as 'color' in tiny@2\)"):
+        ana.export("down", into=new)
+    assert not (original.path.parent / "3.jsonl").exists()
 
 
 def test_export_selections(run, project):
     collector = FeedbackCollector(run, reviewer="ana", settings=project)
-    with pytest.raises(WorkbenchError, match="no feedback recorded yet"):
+    with pytest.raises(WorkbenchError, match="no failed, guardrail-triggering or selected reviewed cases"):
         collector.export()
     collector.record("capital", thumb="up", rating=4)
     collector.record("sum", rating=2, comment="meh")
-    dataset = load_dataset("tiny", project.datasets_dir)
-    ids = lambda which: [c["id"] for c in export_cases(collector.store, run, dataset, which)[0]]  # noqa: E731
-    assert ids("up") == ["capital-fb-01234567"]
-    assert ids("rated<=2") == ["sum-fb-01234567"]
-    assert sorted(ids("all")) == ["capital-fb-01234567", "sum-fb-01234567"]
-    with pytest.raises(WorkbenchError, match="no feedback matches which='down'"):
-        ids("down")
-    with pytest.raises(WorkbenchError, match="which: 'worst'"):
+    reviews = collector.store.latest()
+    ids = lambda which: sorted(select_cases(run, reviews, failed=False, guardrails=False, which=which))  # noqa: E731
+    assert ids("up") == ["capital"]
+    assert ids("rated<=2") == ["sum"] and ids("low") == ["sum"]
+    assert ids("all") == ["capital", "sum"]
+    assert ids("down") == []
+    assert sorted(select_cases(run, reviews)) == ["color", "sum"]  # the CLI's default: failed checks and low reviews
+    assert select_cases(run, reviews)["sum"] == ["failed", "feedback"]
+    with pytest.raises(WorkbenchError, match="which: 'worst' is not a selection"):
         ids("worst")
 
 
@@ -144,17 +157,63 @@ def test_the_live_widget_saves_reloads_and_exports(run, project):
     assert case.value == "capital" and "Paris." in answer.value
     nxt.click()
     assert case.value == "sum" and "Five." in answer.value
-    thumb.value, rating.value, comment.value, correction.value = "down", 1, "wrong sum", "4"
+    thumb.value, rating.value, comment.value, correction.value = "down", 1, "wrong sum", "It is 4."
     save.click()
     assert status.value == "saved sum" and "1 of 3 cases reviewed" in table.value
     prev.click()
     assert thumb.value is None and comment.value == ""  # capital has no review yet
     nxt.click()
-    assert (thumb.value, rating.value, comment.value, correction.value) == ("down", 1, "wrong sum", "4")  # reloaded
+    assert (thumb.value, rating.value, comment.value, correction.value) == ("down", 1, "wrong sum", "It is 4.")  # reloaded
     comment.value, thumb.value, rating.value, correction.value = "", None, None, ""
     save.click()
     assert "empty; give a thumb" in status.value
     which.value = "down"
     export.click()
     assert status.value.startswith("wrote ") and "tiny@2" in status.value
-    assert load_dataset("tiny@2", project.datasets_dir).cases[-1].id == "sum-fb-01234567"
+    assert load_dataset("tiny@2", project.datasets_dir).cases[-1].id == "sum-01234567"
+    export.click()  # again: tiny@2 holds the case already, so nothing is written and the status says why
+    assert status.value.startswith("nothing to add to tiny@2") and not (project.datasets_dir / "tiny" / "3.jsonl").exists()
+
+
+def test_the_widgets_annotations_through_the_cli_give_the_library_rows(run, project, tmp_path, capsys):
+    """One pipeline: the collector's file, harvested by `workbench feedback harvest`, writes the rows the library
+    call writes (only the provenance time differs); cases the dataset already holds are skipped, and said so."""
+    from workbench.cli import main
+
+    from .conftest import write_project
+
+    saved = run.save(tmp_path / "run.parquet")
+    write_project(tmp_path / "twin")  # the same project, for the CLI to write into
+    ana = FeedbackCollector(run, reviewer="ana", settings=project)
+    ana.record("capital", thumb="down", correction="Paris is the capital of France.")
+    ana.record("sum", rating=2, correction="It is 4.")  # sum also failed its check
+    ana.record("sum", rating=1, correction="2 + 2 = 4")  # the latest review wins
+    library = ana.export("low", failed=True, guardrails=True)  # what the CLI selects by default
+    code = main(["--root", str(tmp_path / "twin"), "feedback", "harvest", str(saved), "--dataset", "tiny@1",
+                 "--annotations", str(ana.store.path), "--reviewer", "ana"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith(f"wrote {tmp_path / 'twin' / 'datasets' / 'tiny' / '2.jsonl'}: tiny@2, 5 cases (+2)")
+    assert "skipped 1 case(s) already in the dataset: color (as 'color' in tiny@1)" in out  # failed, nothing new
+
+    def rows(root):
+        cases = [c.model_dump(mode="json") for c in load_dataset("tiny@2", root / "datasets").cases]
+        for case in cases:
+            case["metadata"].get("provenance", {}).pop("time", None)
+        return cases
+
+    assert rows(tmp_path / "twin") == rows(project.root) and library.added == ["sum-01234567", "capital-01234567"]
+    sum_case = next(case for case in rows(project.root) if case["id"] == "sum-01234567")
+    assert sum_case["expected"] == "2 + 2 = 4" and sum_case["metadata"]["kept_because"] == ["failed", "feedback"]
+
+
+def test_the_readme_harvest_does_not_double_the_golden_dataset(run, project, tmp_path, capsys):
+    """`workbench feedback harvest run --dataset tiny@1` on failed cases alone: they are tiny@1's own cases, so
+    nothing is copied back; the command says so and exits 2 without writing a version."""
+    from workbench.cli import main
+
+    saved = run.save(tmp_path / "run.parquet")
+    code = main(["--root", str(project.root), "feedback", "harvest", str(saved), "--dataset", "tiny@1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "nothing to add to tiny@1: every selected case is already there" in err
+    assert "sum as 'sum' in tiny@1" in err and "color as 'color' in tiny@1" in err
+    assert not (project.datasets_dir / "tiny" / "2.jsonl").exists()

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import WorkbenchError
+from .jsonl import read_jsonl
 
 LABELS = ["pass", "fail"]
 
@@ -40,43 +40,21 @@ class LabeledItem(BaseModel):
     reviewer: str = Field(min_length=1)
     notes: str | None = None
 
+    @field_validator("human_label", mode="wrap")
+    @classmethod
+    def _label(cls, value: Any, handler: Any) -> str | int:
+        try:
+            label = handler(value)
+        except ValidationError:
+            raise ValueError('write "pass", "fail" or a grade from 1 to 5') from None
+        if isinstance(label, int) and not 1 <= label <= 5:
+            raise ValueError(f'{label} is outside 1-5; write "pass", "fail" or 1-5')
+        return label
+
 
 def load_labels(path: str | Path) -> list[LabeledItem]:
     """Every labeled item; any bad line is named with its field and fix."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise WorkbenchError(f"{path}: cannot read the labeled set: {exc.strerror}") from None
-    items, problems, seen = [], [], {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = LabeledItem.model_validate(json.loads(line))
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{number}: json: {exc.msg} at column {exc.colno}; one JSON object per line")
-            continue
-        except ValidationError as exc:
-            for error in exc.errors():
-                where = ".".join(str(p) for p in error["loc"][:1]) or "item"
-                message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-                if where == "human_label":
-                    message = "write \"pass\", \"fail\" or a grade from 1 to 5"
-                problems.append(f"{path}:{number}: {where}: {message}")
-            continue
-        if isinstance(item.human_label, int) and not 1 <= item.human_label <= 5:
-            problems.append(f"{path}:{number}: human_label: {item.human_label} is outside 1-5; write \"pass\", \"fail\" or 1-5")
-        elif item.id in seen:
-            problems.append(f"{path}:{number}: id: duplicate id '{item.id}' (first on line {seen[item.id]})")
-        else:
-            seen[item.id] = number
-            items.append(item)
-    if problems:
-        raise WorkbenchError("\n".join(dict.fromkeys(problems)))
-    if not items:
-        raise WorkbenchError(f"{path}: no labeled items; write one JSON object per line")
-    return items
+    return [row.value for row in read_jsonl(path, LabeledItem, what="labeled set", unique="id")]
 
 
 @dataclass

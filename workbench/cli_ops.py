@@ -63,12 +63,18 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
                       feedback)
     summary.add_argument("files", nargs="+", type=Path)
     harvest = command("harvest", _feedback_harvest, "failed, guardrail-triggering or low-rated cases of a run become "
-                      "a new dataset version", feedback)
+                      "a new dataset version; cases the dataset already holds are skipped", feedback)
     harvest.add_argument("run", help="run:<id> or a saved .parquet")
     harvest.add_argument("--dataset", required=True, help="the dataset version the run used, e.g. support@1")
-    harvest.add_argument("--into", help="the dataset that gets the cases (default: --dataset's name)")
+    harvest.add_argument("--into", help="the dataset that gets the cases (default: the newest version of --dataset's name)")
     harvest.add_argument("--annotations", nargs="*", type=Path, default=[], help="feedback files (JSONL or CSV)")
+    harvest.add_argument("--which", default="low", help="reviews that select a case: low (thumbs down or rated at most "
+                         "--max-rating), down, up, rated<=N, all (default: low)")
     harvest.add_argument("--max-rating", type=int, default=2, help="ratings at or below this count as low")
+    harvest.add_argument("--failed", action=argparse.BooleanOptionalAction, default=True,
+                         help="take cases with an error or a failed check (default: yes)")
+    harvest.add_argument("--guardrails", action=argparse.BooleanOptionalAction, default=True,
+                         help="take cases that triggered a guardrail (default: yes)")
     harvest.add_argument("--reviewer", help="who decided, recorded in the provenance")
     for sub in (estimate, check, calibrate, drift, replay, summary, harvest):
         sub.add_argument("--tracking-uri", help="MLflow tracking URI")
@@ -184,8 +190,9 @@ def _feedback_harvest(args) -> int:
         raise WorkbenchError(f"'{args.run}' is not a run; give run:<id> or a saved .parquet")
     run = result_for(args.run, args.dataset, settings)
     source = load_dataset(args.dataset, settings.datasets_dir)
-    into = load_dataset(args.into, settings.datasets_dir) if args.into else source
+    into = load_dataset(args.into, settings.datasets_dir) if args.into else None
     annotations = load_annotations(args.annotations) if args.annotations else None
-    new = harvest(run, source, into, select_cases(run, annotations, max_rating=args.max_rating), reviewer=args.reviewer)
-    print(f"wrote {new.path}: {new.ref}, {len(new)} cases (+{len(new) - len(into)}), hash {new.hash[:12]}")
+    reasons = select_cases(run, annotations, failed=args.failed, guardrails=args.guardrails, which=args.which,
+                           max_rating=args.max_rating)
+    print(harvest(run, source, reasons, annotations, into=into, reviewer=args.reviewer).report())
     return 0

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import WorkbenchError
+from .jsonl import parse_jsonl, raise_problems
 
 VERSION_FILE = re.compile(r"^(\d+)\.jsonl$")
 
@@ -66,8 +67,7 @@ class Dataset:
             for line, case in zip(self.lines or range(1, len(self.cases) + 1), self.cases)
             if (missing := [v for v in variables if v not in case.inputs])
         ]
-        if problems:
-            raise WorkbenchError("\n".join(problems[:20]) + _more(len(problems), 20))
+        raise_problems(problems)
 
 
 def content_hash(cases: list[Case]) -> str:
@@ -80,36 +80,8 @@ def content_hash(cases: list[Case]) -> str:
 
 def parse(path: Path) -> tuple[list[Case], list[int], list[str]]:
     """Read a JSONL file: its cases, their line numbers, and one `file:line: field: message` per problem."""
-    cases, lines, problems, seen = [], [], [], {}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        return [], [], [f"{path}:1: file: cannot read: {exc.strerror}"]
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{number}: json: {exc.msg} at column {exc.colno}; one JSON object per line")
-            continue
-        try:
-            case = Case.model_validate(data)
-        except ValidationError as exc:
-            for error in exc.errors():
-                where = ".".join(str(p) for p in error["loc"]) or "case"
-                message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-                problems.append(f"{path}:{number}: {where}: {message}")
-            continue
-        if case.id in seen:
-            problems.append(f"{path}:{number}: id: duplicate id '{case.id}' (first on line {seen[case.id]}); ids must be unique")
-            continue
-        seen[case.id] = number
-        cases.append(case)
-        lines.append(number)
-    if not cases and not problems:
-        problems.append(f"{path}:1: file: no cases; write one JSON object per line")
-    return cases, lines, problems
+    rows, problems = parse_jsonl(path, Case, what="dataset", unique="id")
+    return [row.value for row in rows], [row.line for row in rows], problems
 
 
 def versions(name: str, root: Path) -> list[int]:
@@ -135,8 +107,7 @@ def load_dataset(ref: str, root: Path) -> Dataset:
     number = int(version) if version else known[-1]
     path = root / name / f"{number}.jsonl"
     cases, lines, problems = parse(path)
-    if problems:
-        raise WorkbenchError("\n".join(problems[:20]) + _more(len(problems), 20))
+    raise_problems(problems)
     return Dataset(name=name, version=number, path=path, cases=cases, lines=lines)
 
 
@@ -163,7 +134,3 @@ def add_cases(dataset: Dataset, new_cases: list[Case | dict[str, Any]], provenan
     finally:
         os.unlink(tmp)
     return Dataset(name=dataset.name, version=number, path=path, cases=cases, lines=list(range(1, len(cases) + 1)))
-
-
-def _more(total: int, shown: int) -> str:
-    return f"\n... and {total - shown} more" if total > shown else ""

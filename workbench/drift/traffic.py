@@ -6,14 +6,14 @@ optionally feedback (0..1), id and metadata.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import WorkbenchError
+from ..jsonl import read_jsonl
 
 
 class Request(BaseModel):
@@ -31,46 +31,34 @@ class Request(BaseModel):
     id: str | None = None
     metadata: dict[str, Any] = {}
 
+    @field_validator("ts")
+    @classmethod
+    def _iso(cls, value: str) -> str:
+        try:
+            pd.Timestamp(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not ISO 8601; write e.g. 2026-10-01T09:30:00Z") from None
+        return value
+
 
 def load_traffic(path: str | Path) -> pd.DataFrame:
     """The traffic file as a frame, ordered by time; every bad line is named with its field and fix."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise WorkbenchError(f"{path}: cannot read the traffic file: {exc.strerror}") from None
-    rows, problems = [], []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            request = Request.model_validate(json.loads(line))
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{number}: json: {exc.msg} at column {exc.colno}; one JSON object per line")
-            continue
-        except ValidationError as exc:
-            problems += [f"{path}:{number}: {'.'.join(map(str, e['loc']))}: "
-                         f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}" for e in exc.errors()]
-            continue
-        try:
-            ts = pd.Timestamp(request.ts)
-        except ValueError:
-            problems.append(f"{path}:{number}: ts: '{request.ts}' is not ISO 8601; write e.g. 2026-10-01T09:30:00Z")
-            continue
-        rows.append({**request.model_dump(), "ts": ts if ts.tzinfo else ts.tz_localize("UTC"),
-                     "id": request.id or f"{path.stem}-{number}", "line": number})
-    if problems:
-        raise WorkbenchError("\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""))
-    if not rows:
-        raise WorkbenchError(f"{path}: no requests; write one JSON object per line")
-    frame = pd.DataFrame(rows)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    rows = read_jsonl(path, Request, what="traffic file", unique="id")
+    frame = pd.DataFrame([{**row.value.model_dump(), "id": row.value.id or f"{path.stem}-{row.line}", "line": row.line}
+                          for row in rows])
+    frame["ts"] = pd.to_datetime([_utc(ts) for ts in frame["ts"]], utc=True)  # each on its own: formats may differ
     frame["input_text"] = frame["inputs"].map(input_text)
     if frame["id"].duplicated().any():
         raise WorkbenchError(f"{path}: id: duplicate id(s) {', '.join(frame.loc[frame['id'].duplicated(), 'id'][:5])}")
     frame = frame.sort_values("ts", kind="stable").reset_index(drop=True)
     frame.attrs["path"] = str(path)  # kept through filtering, so a window still knows its file
     return frame
+
+
+def _utc(value: str | pd.Timestamp) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts if ts.tzinfo else ts.tz_localize("UTC")
 
 
 def input_text(inputs: dict[str, Any]) -> str:
@@ -80,13 +68,9 @@ def input_text(inputs: dict[str, Any]) -> str:
 
 def window(traffic: pd.DataFrame, start: str | pd.Timestamp | None = None, end: str | pd.Timestamp | None = None) -> pd.DataFrame:
     """Requests with start <= ts < end (UTC when no zone is given)."""
-    def stamp(value: str | pd.Timestamp) -> pd.Timestamp:
-        ts = pd.Timestamp(value)
-        return ts if ts.tzinfo else ts.tz_localize("UTC")
-
     keep = pd.Series(True, index=traffic.index)
     if start is not None:
-        keep &= traffic["ts"] >= stamp(start)
+        keep &= traffic["ts"] >= _utc(start)
     if end is not None:
-        keep &= traffic["ts"] < stamp(end)
+        keep &= traffic["ts"] < _utc(end)
     return traffic[keep].reset_index(drop=True)

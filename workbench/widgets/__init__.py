@@ -1,12 +1,12 @@
 """ipywidgets views over library objects (runs, comparisons, retrieval); each also renders as static, escaped HTML.
 
-The logic (filters, pages, diffs, feedback storage) lives in plain functions beside each widget, testable without
-a browser: `cases`, `html`, `feedback_store`.
+The logic (filters, pages, diffs) lives in plain functions beside each widget, testable without a browser: `cases`,
+`html`; feedback storage and harvest are `workbench.feedback`'s (re-exported here: `Feedback`, `FeedbackStore`).
 """
 
+from ..feedback import Feedback, FeedbackStore
 from .comparison_view import ComparisonView
 from .feedback import FeedbackCollector
-from .feedback_store import Feedback, FeedbackStore
 from .retrieval_inspector import RetrievalInspector
 from .score_board import ScoreBoard
 

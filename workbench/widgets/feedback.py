@@ -1,5 +1,5 @@
-"""FeedbackCollector: thumbs up/down, a rating and a comment per case of a run, stored durably, exportable as a
-new golden dataset version (see `feedback_store` for the storage and why it is a JSONL file)."""
+"""FeedbackCollector: thumbs up/down, a rating, a comment and a correction per case of a run. Display only: the
+store, the latest-review rule and the harvest into a new dataset version are `workbench.feedback`'s."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+from ..datasets import load_dataset
 from ..errors import WorkbenchError
+from ..feedback import Feedback, FeedbackStore, Harvest, default_reviewer, feedback_path, harvest, select_cases
 from ..settings import Settings
 from .base import View
-from .feedback_store import Feedback, FeedbackStore, default_reviewer, export_cases, feedback_path
 from .html import badge, esc, table
 
 NONE = "–"
@@ -40,11 +41,10 @@ class FeedbackCollector(View):
         if rows.empty:
             raise WorkbenchError(f"feedback: case '{case_id}' is not in run {self.run.run_id or self.run.prompt_ref}")
         output = rows.iloc[0]["output"]
-        feedback = Feedback(case_id=case_id, reviewer=self.reviewer, thumb=thumb, rating=rating, comment=comment,
-                            correction=correction or None, output=output if isinstance(output, str) else None,
-                            run_id=self.run.run_id, prompt_ref=self.run.prompt_ref, dataset_ref=self.run.dataset_ref,
-                            dataset_hash=self.run.dataset_hash)
-        self.store.append(feedback)
+        feedback = self.store.append(Feedback.validated(
+            case_id=case_id, reviewer=self.reviewer, thumb=thumb, rating=rating, comment=comment,
+            correction=correction or None, output=output if isinstance(output, str) else None, run_id=self.run.run_id,
+            prompt_ref=self.run.prompt_ref, dataset_ref=self.run.dataset_ref, dataset_hash=self.run.dataset_hash))
         if self._widget is not None:
             self._table.value = self.html()
         return feedback
@@ -53,21 +53,17 @@ class FeedbackCollector(View):
         """The current feedback, one row per case and reviewer."""
         return self.store.latest()
 
-    def export(self, which: str = "down", dataset: Any = None, reviewer: str | None = None) -> Any:
-        """Write the chosen reviewed cases as a new version of the run's dataset (or of `dataset`); returns it.
-
-        Provenance on each new case: the run id, the reviewers, the time; the reviews themselves in `metadata.feedback`.
-        """
-        from ..datasets import add_cases, load_dataset
-
-        if dataset is None:
-            dataset = load_dataset(self.run.dataset_ref, self.settings.datasets_dir)
-            if dataset.hash != self.run.dataset_hash:
-                raise WorkbenchError(f"{dataset.path}: its cases changed since run {self.run.run_id or self.run.prompt_ref} "
-                                     f"(hash {dataset.hash[:12]}, the run used {self.run.dataset_hash[:12]}); "
-                                     "pass the dataset version the run used")
-        cases, provenance = export_cases(self.store, self.run, dataset, which=which, reviewer=reviewer)
-        return add_cases(dataset, cases, provenance=provenance)
+    def export(self, which: str = "down", into: Any = None, reviewed_by: str | None = None,
+               failed: bool = False, guardrails: bool = False) -> Harvest:
+        """Harvest the cases whose reviews match `which` (`down`, `up`, `low`, `rated<=N`, `all`), and with `failed` /
+        `guardrails` also the run's failed / guardrail-triggering ones, into a new version of the run's dataset (or
+        of `into`), as `workbench feedback harvest` does. `reviewed_by` keeps one reviewer's reviews only."""
+        reviews = self.store.latest()
+        if reviewed_by:
+            reviews = reviews[reviews["reviewer"] == reviewed_by]
+        source = load_dataset(self.run.dataset_ref, self.settings.datasets_dir)
+        reasons = select_cases(self.run, reviews, failed=failed, guardrails=guardrails, which=which)
+        return harvest(self.run, source, reasons, reviews, into=into, reviewer=self.reviewer)
 
     def render(self) -> str:
         latest = self.store.latest()
@@ -101,7 +97,7 @@ class FeedbackCollector(View):
         correction = w.Textarea(description="correction", placeholder="optional: a better answer",
                                 layout=w.Layout(width="60%"))
         save, prev, nxt = w.Button(description="save", button_style="primary"), w.Button(description="◀"), w.Button(description="▶")
-        which = w.Dropdown(options=["down", "up", "rated<=2", "all"], value="down", description="export")
+        which = w.Dropdown(options=["down", "up", "low", "rated<=2", "all"], value="down", description="export")
         export, status = w.Button(description="export as dataset version"), w.Label()
         self._table = w.HTML(self.html())
 
@@ -127,8 +123,7 @@ class FeedbackCollector(View):
 
         def on_export(_: Any) -> None:
             try:
-                new = self.export(which=which.value)
-                status.value = f"wrote {new.path} ({new.ref}, {len(new)} cases)"
+                status.value = self.export(which=which.value).report()
             except WorkbenchError as exc:
                 status.value = str(exc)
 
