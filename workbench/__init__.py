@@ -1,7 +1,7 @@
 """workbench: evaluate pinned LLM configurations on golden datasets, compare them with statistics, gate regressions.
 
-Public names are imported lazily, so `import workbench` (and the CLI) stays fast. (`compare` is a submodule:
-`workbench.compare.compare(baseline, candidate)`, or `compare_refs` for references.)
+Public names are imported lazily, so `import workbench` (and the CLI) stays fast. Modules listed here
+(`compare`, `plots`, `rag`, `widgets`, `ci`) are returned as modules: `workbench.compare.compare(a, b)`.
 """
 
 from __future__ import annotations
@@ -9,11 +9,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+#: public name -> the module that defines it (a module's own name: the module itself)
 _EXPORTS = {
     "Settings": "settings",
     "WorkbenchError": "errors",
     "evaluate": "experiment",
     "compare_refs": "experiment",
+    "RunContext": "run_context",
+    "replay": "replay",
+    "calibrate": "calibration",
+    "Budget": "budget",
     "Comparison": "compare",
     "GatePolicy": "gate",
     "GateResult": "gate",
@@ -21,6 +26,7 @@ _EXPORTS = {
     "RunResult": "results",
     "Prompt": "prompts",
     "resolve": "prompts",
+    "GuardrailPolicy": "prompts",
     "Case": "datasets",
     "Dataset": "datasets",
     "load_dataset": "datasets",
@@ -31,6 +37,12 @@ _EXPORTS = {
     "get_scorer": "scorers",
     "ModelClient": "models",
     "chat_model": "models",
+    "Provider": "plugins",
+    "ci": "ci",
+    "compare": "compare",
+    "plots": "plots",
+    "rag": "rag",
+    "widgets": "widgets",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -39,7 +51,8 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'workbench' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+    return module if _EXPORTS[name] == name else getattr(module, name)
 
 
 def __dir__() -> list[str]:

@@ -42,6 +42,8 @@ class Case(BaseModel):
 
 @dataclass(frozen=True)
 class Dataset:
+    """One version of a golden dataset: its cases, where they came from (file and line), and its content hash."""
+
     name: str
     version: int
     path: Path
