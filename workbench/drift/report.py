@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import WorkbenchError
 from .features import embed, languages, topics
 from .stats import categorical_test, classifier_test, embedding_tests, holm, numeric_test
 
@@ -17,7 +18,6 @@ COLUMNS = ["side", "feature", "test", "statistic", "p_value", "p_adjusted", "dri
 @dataclass
 class DriftReport:
     """`table`: one row per side x feature x test; `shares`: language and topic shares per window."""
-
     reference: tuple[str, str, int]  # first and last timestamp, requests
     current: tuple[str, str, int]
     table: pd.DataFrame
@@ -49,8 +49,6 @@ class DriftReport:
 def drift_report(reference: pd.DataFrame, current: pd.DataFrame, alpha: float = 0.05, permutations: int = 1000,
                  seed: int = 0, named_topics: dict[str, str] | None = None, k: int = 8) -> DriftReport:
     """Compare two windows of traffic (frames from `load_traffic` / `window`) on every feature."""
-    from ..errors import WorkbenchError
-
     if len(reference) < 5 or len(current) < 5:
         raise WorkbenchError(f"drift needs at least 5 requests per window (reference {len(reference)}, "
                              f"current {len(current)}); widen the windows")

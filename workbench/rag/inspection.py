@@ -12,6 +12,7 @@ from ..prompts.schema import Retrieval
 from ..settings import Settings
 from .embeddings import Embedder
 from .rerank import sentence_vectors, sentences
+from .retriever import retriever_for
 
 #: A chunk grounds the answer when some answer sentence is at least this similar to one of its sentences.
 GROUNDING_THRESHOLD = 0.6
@@ -29,7 +30,6 @@ def inspect(target: Any, case_id: str | None = None, *, retrieval: Retrieval | N
     if isinstance(target, str):
         if retrieval is None:
             raise WorkbenchError("inspect(query): pass retrieval= (a configuration's Retrieval block) to retrieve")
-        from .retriever import retriever_for
 
         chunks = retriever_for(retrieval, settings or Settings.load()).retrieve(target)
     elif isinstance(target, list):

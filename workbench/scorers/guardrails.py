@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Literal
 
+from ..errors import WorkbenchError
+from ..guardrails.injection import adetect_injection
+from ..guardrails.pii import DEFAULT_REGIONS, check_kinds, find_pii
+from ..guardrails.policy import GuardrailPolicy, aapply_output_guardrails
 from .base import Sample, Score, scorer
 
 
@@ -16,7 +20,6 @@ from .base import Sample, Score, scorer
 def pii_free(kinds: list[str] | None = None, allow: list[str] = [], regions: list[str] | None = None):
     """The output holds no personal data of `kinds` (all: EMAIL, PHONE, CARD, IBAN, NATIONAL_ID); `allow`
     lists values that are fine here, such as the product's support address."""
-    from ..guardrails.pii import DEFAULT_REGIONS, check_kinds, find_pii
 
     check_kinds(kinds)  # unknown kinds fail when the scorer is built, not on every row
     chosen = tuple(regions) if regions else DEFAULT_REGIONS
@@ -31,8 +34,6 @@ def pii_free(kinds: list[str] | None = None, allow: list[str] = [], regions: lis
 def injection_free(threshold: float = 0.5, judge: str | None = None, target: Literal["output", "inputs"] = "output"):
     """No sign of prompt injection in the output (or, with `target="inputs"`, in the case's inputs): the
     pattern score, raised by the judge configuration `judge` when given, stays below `threshold`."""
-    from ..errors import WorkbenchError
-    from ..guardrails.injection import adetect_injection
 
     if target not in ("output", "inputs"):
         raise WorkbenchError(f"injection_free: target: '{target}' is not output or inputs")
@@ -53,7 +54,6 @@ def guardrail_policy(policy: dict[str, Any] | str | None = None):
     """The output passes the output guardrails of `policy` (a mapping, or the path of a YAML policy file;
     None: the default policy), checked against the configuration's output schema. Redacted personal data
     passes (the policy cleaned it); anything that blocks the output fails, with the rules that fired."""
-    from ..guardrails.policy import GuardrailPolicy, aapply_output_guardrails
 
     built = GuardrailPolicy.load(policy) if isinstance(policy, str) else GuardrailPolicy.parse(policy)
 

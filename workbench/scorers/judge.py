@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..models.judges import JudgeParseError, judge as build_judge, parse_verdict
+from ..models.judges import JudgeParseError, parse_verdict
+from ..models.judges import judge as build_judge
 from ..settings import Settings
 from .base import Sample, Score, scorer
 

@@ -22,12 +22,12 @@ from typing import Any
 
 from ..errors import WorkbenchError
 from ..models import chat_model
-from ..plugins import provider
 from ..models.factory import transient_errors
+from ..plugins import provider
 from ..prompts import ModelSpec, Params, resolve
+from ..rag.embeddings import Embedder
 from ..settings import Settings
 from .base import Sample, Score, scorer
-
 
 #: The judge when none is named: the local model, greedy, with room for the metrics' JSON answers.
 DEFAULT_JUDGE = ModelSpec(provider="local", name="smollm2-135m", params=Params(temperature=0.0, max_tokens=512, seed=0))
@@ -130,7 +130,6 @@ def embeddings() -> Any:
     """The bundled MiniLM behind ragas' embedding interface."""
     from ragas.embeddings.base import BaseRagasEmbedding
 
-    from ..rag.embeddings import Embedder
 
     class MiniLM(BaseRagasEmbedding):
         def __init__(self) -> None:

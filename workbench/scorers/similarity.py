@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from ..rag.embeddings import Embedder
 from .base import Sample, Score, scorer
 
 
 @scorer
 def semantic_similarity(threshold: float = 0.7):
     """Cosine similarity of output and expected answer under all-MiniLM-L6-v2; passes at `threshold`."""
-    from ..rag.embeddings import Embedder
-
     embedder = Embedder()
 
     def score(sample: Sample) -> Score | None:

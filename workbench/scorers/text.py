@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from ..checks import normalise
 from .base import Sample, Score, scorer
 

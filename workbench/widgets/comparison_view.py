@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..datasets import load_dataset
+from ..errors import WorkbenchError
 from ..settings import Settings
 from .base import View
 from .cases import SORTS, CaseQuery, Page, case_table, select, tags_of
@@ -19,8 +21,6 @@ ALL = "(all)"
 def load_case_dataset(comparison: Any, settings: Settings | None = None) -> Any:
     """The golden dataset the runs used (for inputs and expected answers), or None when it is not available
     in this project or its content changed since the runs."""
-    from ..datasets import load_dataset
-    from ..errors import WorkbenchError
 
     settings = settings or Settings.load()
     try:

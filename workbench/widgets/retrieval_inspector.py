@@ -8,7 +8,11 @@ from typing import Any
 import pandas as pd
 
 from ..errors import WorkbenchError
+from ..prompts import resolve
 from ..prompts.schema import Retrieval
+from ..rag import inspect
+from ..rag.inspection import grounding
+from ..rag.rerank import sentences
 from ..settings import Settings
 from .base import View
 from .html import badge, esc, fmt, table
@@ -21,8 +25,6 @@ def as_retrieval(target: Any, settings: Settings) -> Retrieval:
     if isinstance(target, Retrieval):
         return target
     if isinstance(target, str):
-        from ..prompts import resolve
-
         target = resolve(target, settings.prompts_dir)
     retrieval = getattr(getattr(target, "spec", None), "retrieval", None)
     if retrieval is None:
@@ -58,9 +60,6 @@ def mark(text: str, regions: list[tuple[int, int]]) -> str:
 
 def grounding_passages(text: str, answer: str, threshold: float) -> list[str]:
     """The sentences of a chunk at least `threshold` similar to some sentence of the answer."""
-    from ..rag.inspection import grounding
-    from ..rag.rerank import sentences
-
     parts = sentences(text)
     if not parts or not answer:
         return []
@@ -115,7 +114,6 @@ class RetrievalInspector(View):
     def search(self, query: str | None = None, answer: str | None = None, k: int | None = None,
                mode: str | None = None) -> pd.DataFrame:
         """Retrieve now; returns the chunks frame (see `workbench.rag.inspect`)."""
-        from ..rag import inspect
 
         self.query = self.query if query is None else query
         self.answer = self.answer if answer is None else answer
