@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from .models.pricing import cost
@@ -11,7 +13,7 @@ DAYS_PER_MONTH = 30
 
 
 def estimate(results: list[RunResult], requests_per_day: float, pricing: dict[str, dict[str, float]],
-             price_as: list[str] = ()) -> pd.DataFrame:
+             price_as: Sequence[str] = ()) -> pd.DataFrame:
     """One row per run (and per model in `price_as`, pricing the same tokens as if that model served them).
 
     Local models cost 0; a model missing from the pricing table gets an empty cost.

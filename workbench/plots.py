@@ -150,7 +150,7 @@ def latency_histogram(runs: Any, bins: int = 20) -> Plot:
     edges = np.linspace(0, every.max() * 1.05 or 1.0, bins + 1)
     for i, (label, values) in enumerate(latencies.items()):
         color = COLORS[i % len(COLORS)]
-        ax.hist(values, bins=edges, histtype="step", linewidth=2, color=color, label=label)
+        ax.hist(values, bins=list(edges), histtype="step", linewidth=2, color=color, label=label)
         for q, style in ((0.5, "--"), (0.95, ":")):
             if len(values):
                 ax.axvline(values.quantile(q), color=color, linestyle=style, linewidth=1)

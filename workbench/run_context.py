@@ -9,6 +9,7 @@ it closes the cache.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Callable
 
 from .aio import run_sync
@@ -38,11 +39,11 @@ class RunContext:
     cache: ResponseCache | None = None
 
     @classmethod
-    def build(cls, prompt: str | Prompt, settings: Settings, scorers: list[ScorerLike] | None = None,
+    def build(cls, prompt: str | Prompt, settings: Settings, scorers: Sequence[ScorerLike] | None = None,
               concurrency: int | None = None, budget: Budget | None = None) -> RunContext:
         """`prompt` is `name@version` (resolved in the project) or a loaded `Prompt`; scorers default to the built-ins."""
         prompt = resolve(prompt, settings.prompts_dir) if isinstance(prompt, str) else prompt
-        built = build_scorers(DEFAULT_SCORERS if scorers is None else scorers, settings)
+        built = build_scorers(list(DEFAULT_SCORERS) if scorers is None else scorers, settings)
         retriever = None
         if prompt.spec.retrieval:
             from .rag import retriever_for  # chromadb and sentence-transformers load only for RAG configurations
@@ -78,7 +79,7 @@ class RunContext:
         self.close()
 
 
-def build_scorers(scorers: list[ScorerLike], settings: Settings) -> list[Scorer]:
+def build_scorers(scorers: Sequence[ScorerLike], settings: Settings) -> list[Scorer]:
     """Scorers from specs (`"name"`, `{"name", "args"}`, `module:function`) or built ones, in the project's settings."""
     return [s if isinstance(s, Scorer) else from_spec(s, settings) for s in scorers]
 

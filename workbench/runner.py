@@ -63,7 +63,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
                 response = Response(text=policy.fallback_answer, model=prompt.spec.model.name, latency_s=0.0)
                 return await record(index, case, repeat, response, [], inputs, triggered, blocked=True)
         chunks, context = [], None
-        if retrieval:
+        if retrieval and retriever is not None:
             try:
                 chunks = await asyncio.to_thread(retriever.retrieve, str(inputs[retrieval.query_variable]))
             except Exception as exc:  # a failed retrieval is this case's error; the run goes on
@@ -84,7 +84,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
             response = await client.acall(messages, seed=base_seed + seed_offset + repeat, use_cache=False)
         else:
             response = await client.acall(messages)
-        if reservation:
+        if reservation and guard:
             await guard.settle(reservation, messages, response.input_tokens, response.output_tokens, response.cost,
                                response.cached)
         blocked = False
@@ -114,7 +114,7 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
         await asyncio.gather(*(tracked(i, case, r) for i, (case, r) in enumerate(work)))
 
     made = [row for row in rows if row is not None]
-    return RunResult(params=retriever.describe() if retrieval else {}, prompt_ref=prompt.ref, prompt_hash=prompt.hash,
+    return RunResult(params=retriever.describe() if retrieval and retriever is not None else {}, prompt_ref=prompt.ref, prompt_hash=prompt.hash,
                      dataset_ref=dataset.ref, dataset_hash=dataset.hash,
                      record=record_frame(made), scorers=[s.spec for s in scorers], model_calls=client.calls - calls_before,
                      duration_s=time.perf_counter() - start, repeats=repeats, seed_offset=seed_offset,

@@ -42,7 +42,7 @@ def log_traces(result: RunResult, dataset_cases: dict[str, Any], experiment_id: 
         root = mlflow.start_span_no_context(
             f"{result.prompt_ref} {case_id}", span_type="CHAIN", inputs=call.get("inputs", case.inputs), start_time_ns=start,
             experiment_id=experiment_id,
-            attributes={"case_id": case_id, "repeat": int(repeat), "prompt": result.prompt_ref, "dataset": result.dataset_ref})
+            attributes={"case_id": case_id, "repeat": str(repeat), "prompt": result.prompt_ref, "dataset": result.dataset_ref})
         chunks = first["chunks"] or []
         if chunks:
             _child(root, "retrieval", "RETRIEVER", {"query": next(iter(call.get("inputs", case.inputs).values()), "")},

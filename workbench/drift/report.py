@@ -52,7 +52,8 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, alpha: float = 
     if len(reference) < 5 or len(current) < 5:
         raise WorkbenchError(f"drift needs at least 5 requests per window (reference {len(reference)}, "
                              f"current {len(current)}); widen the windows")
-    rows, shares = [], []
+    rows: list[dict] = []
+    shares: list[pd.DataFrame] = []
     for side, column in SIDES.items():
         ref_text, cur_text = reference[column].tolist(), current[column].tolist()
         vectors = embed(ref_text + cur_text)

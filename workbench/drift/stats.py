@@ -73,7 +73,7 @@ def holm(p_values: pd.Series) -> pd.Series:
     """Holm-Bonferroni adjusted p-values (NaN stays NaN)."""
     valid = p_values.dropna().sort_values()
     k = len(valid)
-    adjusted = np.maximum.accumulate([(k - i) * p for i, p in enumerate(valid)]) if k else []
+    adjusted = np.maximum.accumulate([(k - i) * p for i, p in enumerate(valid)]) if k else np.array([])
     return pd.Series(np.minimum(adjusted, 1.0), index=valid.index).reindex(p_values.index)
 
 

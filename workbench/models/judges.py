@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from ..errors import WorkbenchError
 from ..prompts import Prompt, resolve
@@ -56,5 +57,5 @@ def judge(ref: str, settings: Settings, allowed: set[str] | None = None, role: s
 
 @lru_cache(maxsize=16)
 def _judge(ref: str, root: str, content_hash: str, cache_path: str | None) -> Judge:
-    prompt = resolve(ref, f"{root}/prompts")
-    return Judge(prompt, ModelClient(prompt.spec, cache=ResponseCache(cache_path) if cache_path else None))
+    prompt = resolve(ref, Path(root) / "prompts")
+    return Judge(prompt, ModelClient(prompt.spec, cache=ResponseCache(Path(cache_path)) if cache_path else None))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..plugins import Provider
 from ..prompts.schema import LOCAL_MODELS, ModelSpec
 from .factory import langchain_chat_model, local_chat_model, openai_chat_model
@@ -31,12 +33,12 @@ def _check_langchain(spec: ModelSpec) -> list[tuple[str, str]]:
     return problems
 
 
-def _grammar(response_model: type) -> dict[str, Any]:
+def _grammar(response_model: type[BaseModel]) -> dict[str, Any]:
     """llama.cpp turns the JSON Schema into a sampling grammar: even a small model emits JSON of the right shape."""
     return {"response_format": {"type": "json_object", "schema": response_model.model_json_schema()}}
 
 
-def _json_schema(response_model: type) -> dict[str, Any]:
+def _json_schema(response_model: type[BaseModel]) -> dict[str, Any]:
     """`json_schema` structured output (OpenAI, vLLM, llama.cpp server, recent Ollama)."""
     return {"response_format": {"type": "json_schema", "json_schema": {
         "name": response_model.__name__, "schema": response_model.model_json_schema()}}}

@@ -14,8 +14,9 @@ from ..plugins import provider_names
 from ..yamlfiles import load_model, validate
 
 LOCAL_MODELS = ("smollm2-135m", "gemma3-270m")
+PiiKind = Literal["EMAIL", "PHONE", "CARD", "IBAN", "NATIONAL_ID"]
 #: Kinds of personal data the guardrails find (see `workbench.guardrails.pii`).
-KINDS = ("EMAIL", "PHONE", "CARD", "IBAN", "NATIONAL_ID")
+KINDS: tuple[PiiKind, ...] = ("EMAIL", "PHONE", "CARD", "IBAN", "NATIONAL_ID")
 #: Regions whose national phone formats count; numbers written with +<country code> are found in any.
 DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "NL")
 #: Injection score at which a text counts as an injection attempt.
@@ -34,7 +35,7 @@ class GuardrailPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
     pii: Literal["off", "detect", "redact", "block"] = "redact"
-    pii_kinds: list[Literal["EMAIL", "PHONE", "CARD", "IBAN", "NATIONAL_ID"]] = list(KINDS)
+    pii_kinds: list[PiiKind] = list(KINDS)
     pii_allow: list[str] = []  # values that are not personal data here, e.g. the product's support address
     pii_regions: list[str] = list(DEFAULT_REGIONS)
     injection: bool = True

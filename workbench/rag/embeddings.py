@@ -7,7 +7,7 @@ import threading
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -93,10 +93,10 @@ def _chroma_class() -> type:
         def build_from_config(config: dict[str, Any]) -> MiniLMEmbeddingFunction:
             return MiniLMEmbeddingFunction()
 
-        def default_space(self) -> str:
+        def default_space(self) -> Literal["cosine"]:
             return "cosine"
 
-        def supported_spaces(self) -> list[str]:
+        def supported_spaces(self) -> list[Literal["cosine", "l2", "ip"]]:
             return ["cosine"]
 
     register_embedding_function(MiniLMEmbeddingFunction)

@@ -22,7 +22,7 @@ def where(filters: dict[str, Any]) -> dict[str, Any] | None:
                 raise WorkbenchError(f"retrieval.filters.{key}: a list must hold one or more strings or numbers")
             clauses.append({key: {"$in": value}})
         elif isinstance(value, _SCALARS):
-            clauses.append({key: {"$eq": value}})
+            clauses.append({key: {"$eq": value}})  # type: ignore[dict-item]
         else:
             raise WorkbenchError(f"retrieval.filters.{key}: use a string, a number or a list of them, not {type(value).__name__}")
     if not clauses:

@@ -57,7 +57,7 @@ class Retriever:
         """The top k chunks for the query: dicts with id, text, source, rank, scores and metadata."""
         r = self.retrieval
         pool = r.k if r.rerank == "none" else max(POOL_FACTOR * r.k, POOL_MIN)
-        query_vector = self.embedder.encode_one(query) if r.mode != "bm25" or r.rerank != "none" else None
+        query_vector: Any = self.embedder.encode_one(query) if r.mode != "bm25" or r.rerank != "none" else None
         if r.mode == "semantic":
             candidates = self._semantic(query_vector, pool)
         elif r.mode == "bm25":

@@ -86,7 +86,7 @@ def scorer(factory: Callable[..., Callable[[Sample], Any]] | None = None, *, nam
 
         build.__name__ = key
         build.__doc__ = factory.__doc__
-        build.__wrapped__ = factory
+        build.__wrapped__ = factory  # type: ignore[attr-defined]
         REGISTRY[key] = build
         return build
 
@@ -127,8 +127,9 @@ def _import_scorer(path: str, args: dict[str, Any], settings: Settings | None) -
         target = getattr(importlib.import_module(module), attribute)
     except (ImportError, AttributeError) as exc:
         raise WorkbenchError(f"scorer '{path}': cannot import it ({exc}); check the module path") from None
-    if getattr(target, "__wrapped__", None) is not None and REGISTRY.get(target.__name__) is target:
-        return get_scorer(target.__name__, settings, **args)
+    registered = getattr(target, "__name__", "")
+    if getattr(target, "__wrapped__", None) is not None and REGISTRY.get(registered) is target:
+        return get_scorer(registered, settings, **args)
     if args:
         raise WorkbenchError(f"scorer '{path}' is a plain function; it takes no arguments (decorate a factory with @scorer)")
     return Scorer(name=path, args={}, fn=target)

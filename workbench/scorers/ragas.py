@@ -20,6 +20,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..errors import WorkbenchError
 from ..models import chat_model
 from ..models.factory import transient_errors
@@ -56,7 +58,7 @@ def _ragas_metrics(*names: str) -> tuple[Any, ...]:
     return tuple(getattr(collections, name) for name in names)
 
 
-def parse_json(text: str, model: type) -> Any:
+def parse_json(text: str, model: type[BaseModel]) -> Any:
     """The judge's answer as `model` (a pydantic class); lenient about fences and prose around the JSON."""
     body = _FENCE.sub("", text.strip())
     start = min((i for i in (body.find("{"), body.find("[")) if i >= 0), default=-1)
@@ -119,7 +121,7 @@ def judge_llm(ref: str | None, settings: Settings, parse_retries: int = 1) -> An
 @lru_cache(maxsize=8)
 def _judge_llm(spec_json: str, system: str, parse_retries: int) -> Any:
     spec = ModelSpec.model_validate_json(spec_json)
-    model = chat_model(spec)
+    model: Any = chat_model(spec)
     if spec.max_retries:
         model = model.with_retry(retry_if_exception_type=transient_errors(), stop_after_attempt=spec.max_retries + 1)
     return _judge_class()(model, system, spec.provider, parse_retries)

@@ -35,7 +35,8 @@ def as_retrieval(target: Any, settings: Settings) -> Retrieval:
 
 def spans(text: str, passages: list[str]) -> list[tuple[int, int]]:
     """Where each passage occurs in `text` (in order, non-overlapping); passages not found are skipped."""
-    out, at = [], 0
+    out: list[tuple[int, int]] = []
+    at = 0
     for passage in passages:
         start = text.find(passage, at)
         if start < 0:
