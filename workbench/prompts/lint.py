@@ -11,10 +11,18 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ..secrets import SECRET_KEY, secret_values, url_credentials
 from .schema import HINTS, LOCAL_MODELS, PromptSpec
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password)", re.IGNORECASE)
+#: ChatOpenAI arguments the `openai` provider sets from a spec's own fields, and the field to write instead.
+OPENAI_FROM_SPEC = {"model": "name", "model_name": "name", "base_url": "base_url", "openai_api_base": "base_url",
+                    "api_key": "api_key_env", "openai_api_key": "api_key_env", "timeout": "timeout",
+                    "request_timeout": "timeout", "max_retries": "max_retries", "rate_limiter": "requests_per_second",
+                    "max_tokens": "params.max_tokens", "max_completion_tokens": "params.max_tokens",
+                    "temperature": "params.temperature", "top_p": "params.top_p", "seed": "params.seed",
+                    "stop": "params.stop", "stop_sequences": "params.stop", "extra_body": "params",
+                    "frequency_penalty": "params.frequency_penalty", "presence_penalty": "params.presence_penalty"}
 CONTEXT_VARIABLE = "context"  # filled by retrieval when the configuration has a retrieval block
 
 
@@ -110,10 +118,49 @@ def _check_models(spec: PromptSpec, lines: dict, add) -> None:
             for key in ("base_url", "api_key_env"):
                 if getattr(model, key) is not None:
                     add(_line_of(loc + (key,), lines), f"{where}.{key}", f"only the openai provider takes {key}")
-        for key in model.kwargs:
-            if SECRET_KEY.search(key):
-                add(_line_of(loc + ("kwargs", key), lines), f"{where}.kwargs.{key}",
-                    "secrets never go in a configuration; read them from an environment variable")
+        if url_credentials(model.base_url):
+            add(_line_of(loc + ("base_url",), lines), f"{where}.base_url",
+                "holds credentials (user:password@); remove them, export the key and name its variable in api_key_env")
+        _check_kwargs(model, loc, lines, add)
+
+
+def _check_kwargs(model, loc: tuple, lines: dict, add) -> None:
+    """No secrets in kwargs (headers included), and no kwargs the provider would not pass on."""
+    where = _field(loc + ("kwargs",))
+    secret = {path for path, _ in secret_values(model.kwargs)}
+    secret |= {(key,) for key in model.kwargs if SECRET_KEY.search(str(key))}
+    for path in sorted(secret, key=str):
+        add(_line_of(loc + ("kwargs", *path), lines), _field(loc + ("kwargs", *path)),
+            "secrets never go in a configuration; " + (
+                "export the key and name its variable in api_key_env (sent as Authorization: Bearer)"
+                if model.provider == "openai" else
+                "export it in the environment variable the class reads (such as OPENAI_API_KEY)"))
+    for key in model.kwargs:
+        if (key,) in secret:
+            continue
+        problem = _ignored_kwarg(model.provider, key)
+        if problem:
+            add(_line_of(loc + ("kwargs", key), lines), f"{where}.{key}", problem)
+
+
+def _ignored_kwarg(provider: str, key: str) -> str | None:
+    """Why a provider would not pass `key` on, or None when it does (langchain: the class takes any)."""
+    if provider == "local":
+        return "the local provider takes no kwargs; remove it (inference parameters go in params:)"
+    if provider == "openai":
+        if key in OPENAI_FROM_SPEC:
+            return f"set from the spec's own field; write {OPENAI_FROM_SPEC[key]}: instead"
+        if key not in _chat_openai_arguments():
+            return (f"ChatOpenAI takes no argument '{key}', so the openai provider cannot pass it on; remove it "
+                    "or use the langchain provider")
+    return None
+
+
+def _chat_openai_arguments() -> set[str]:
+    from langchain_openai import ChatOpenAI
+
+    fields = ChatOpenAI.model_fields
+    return set(fields) | {f.alias for f in fields.values() if f.alias}
 
 
 def _check_variables(spec: PromptSpec, lines: dict, add) -> None:

@@ -116,13 +116,10 @@ def _judge_class() -> type:
 def judge_llm(ref: str | None = None, parse_retries: int = 1) -> Any:
     """The ragas LLM for a judge configuration; one per configuration per process."""
     from ..models import chat_model
-    from ..models.factory import transient_errors
+    from ..models.retry import Retrying
 
     spec, system = judge_spec(ref)
-    model = chat_model(spec)
-    if spec.max_retries:
-        model = model.with_retry(retry_if_exception_type=transient_errors(), stop_after_attempt=spec.max_retries + 1)
-    return _judge_class()(model, system, spec.provider, parse_retries)
+    return _judge_class()(Retrying(chat_model(spec), spec), system, spec.provider, parse_retries)
 
 
 @lru_cache(maxsize=1)
