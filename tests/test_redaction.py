@@ -58,7 +58,7 @@ def test_model_output_is_redacted_before_the_cache(tmp_path):
 
 @pytest.mark.slow
 def test_api_key_and_email_reach_no_store_over_a_real_server(tmp_path, monkeypatch):
-    from .test_servers import SECRET, start
+    from .test_servers import SECRET, start, stop
     from .conftest import free_port
     from workbench.models import model_path
 
@@ -93,8 +93,7 @@ def test_api_key_and_email_reach_no_store_over_a_real_server(tmp_path, monkeypat
 
         mlflow.flush_trace_async_logging()
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop(server)
     assert result.cases()["error"].isna().all()
     reports = list((project / "reports").glob("*.html"))
     assert code in (0, 1) and reports and "[EMAIL]" in reports[0].read_text()
