@@ -193,3 +193,25 @@ def test_every_error_of_a_run_says_what_happened(tmp_path):
     kinds = {"HTTP 429" if "429" in e else "HTTP 500" if "500" in e else "timed out" if "timed out" in e
              else "not JSON" if "not JSON" in e else "no choices" for e in errors}
     assert kinds == {"HTTP 429", "HTTP 500", "timed out", "not JSON", "no choices"}
+
+
+# Why the workbench owns the retry loop (docs/ARCHITECTURE.md, Decisions): what the openai SDK does alone ------------
+
+def sdk_model(url: str):
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(model="m", base_url=url, api_key="none", timeout=2, max_retries=2)
+
+
+def test_the_openai_sdk_alone_honours_retry_after():
+    with FaultServer(script=["429", "ok"], retry_after=1) as server:
+        asyncio.run(sdk_model(server.url).ainvoke("hi"))
+    assert server.behaviours() == ["429", "ok"] and gaps(server)[0] >= 0.95
+
+
+@pytest.mark.parametrize("fault, error", [("malformed", "JSONDecodeError"), ("empty", "IndexError")])
+def test_the_openai_sdk_alone_never_retries_a_malformed_200(fault, error):
+    with FaultServer(script=[fault, "ok"]) as server:
+        with pytest.raises(Exception) as raised:
+            asyncio.run(sdk_model(server.url).ainvoke("hi"))
+    assert type(raised.value).__name__ == error and server.behaviours() == [fault]
