@@ -17,9 +17,10 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Self
 
 FAULTS = ("429", "500", "hang", "malformed", "empty")
 
@@ -38,7 +39,7 @@ class FaultServer:
     `fault_rate` of random `faults` (seeded), else `default`. `answer(model, question)` writes answers."""
 
     def __init__(self, script: list[str] | dict[str, list[str]] | None = None, fault_rate: float = 0.0,
-                 faults: tuple[str, ...] = FAULTS, default: str = "ok", retry_after: float | str = 1, seed: int = 0,
+                 faults: tuple[str, ...] = FAULTS, default: str = "ok", retry_after: float | str | Callable[[], str] = 1, seed: int = 0,
                  hang_s: float = 30.0, slow_s: float = 0.5, answer: Callable[[str, str], str] | None = None):
         self.script = {k: list(v) for k, v in script.items()} if isinstance(script, dict) else {None: list(script or [])}
         self.fault_rate, self.faults, self.default = fault_rate, faults, default
@@ -56,7 +57,7 @@ class FaultServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def __enter__(self) -> FaultServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -102,7 +103,8 @@ class FaultServer:
                                  if m.get("role") == "user"), "")
                 if behaviour == "429":
                     self._send(429, {"error": {"message": "Rate limit reached, slow down", "type": "rate_limit"}},
-                               {"Retry-After": str(server.retry_after)})
+                               {"Retry-After": str(server.retry_after() if callable(server.retry_after)
+                                                   else server.retry_after)})
                 elif behaviour in ("500", "401"):
                     self._send(int(behaviour), {"error": {"message": f"upstream failed for key {authorization}"}})
                 elif behaviour == "hang":

@@ -5,6 +5,7 @@ timeouts that say so, a fallback with its own budget, and a run through the real
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 
@@ -38,7 +39,7 @@ def call(client: ModelClient):
 
 def gaps(server: FaultServer) -> list[float]:
     times = [r.at for r in server.requests]
-    return [b - a for a, b in zip(times, times[1:])]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 def test_retry_after_is_honoured():
@@ -57,7 +58,9 @@ def test_retry_after_is_capped_by_max_wait():
 
 
 def test_retry_after_as_an_http_date():
-    when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 2))
+    def when() -> str:  # two seconds after the 429 is sent, to the second
+        return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 2))
+
     with FaultServer(script=["429", "ok"], retry_after=when) as server:
         response, _ = call(ModelClient(spec(model(server.url))))
     assert response.error is None and 0.9 <= gaps(server)[0] < 2.6  # the date has one-second resolution
@@ -211,7 +214,6 @@ def test_the_openai_sdk_alone_honours_retry_after():
 
 @pytest.mark.parametrize("fault, error", [("malformed", "JSONDecodeError"), ("empty", "IndexError")])
 def test_the_openai_sdk_alone_never_retries_a_malformed_200(fault, error):
-    with FaultServer(script=[fault, "ok"]) as server:
-        with pytest.raises(Exception) as raised:
-            asyncio.run(sdk_model(server.url).ainvoke("hi"))
+    with FaultServer(script=[fault, "ok"]) as server, pytest.raises(Exception) as raised:
+        asyncio.run(sdk_model(server.url).ainvoke("hi"))
     assert type(raised.value).__name__ == error and server.behaviours() == [fault]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 #: Environment variable names that hold secrets (`OPENAI_API_KEY`, `HF_TOKEN`; not `TOKENIZERS_PARALLELISM`).
@@ -25,20 +26,32 @@ MASK = "***"
 MIN_LENGTH = 6  # shorter values would mask ordinary words
 
 _known: set[str] = set()
+_pattern: re.Pattern | None = None  # one alternation of every known secret, longest first; rebuilt on change
 _lock = threading.Lock()
 
 
 def remember(*values: str | None) -> None:
     """Add secret values (and their URL-encoded forms) to what `hide` removes."""
+    global _pattern
     with _lock:
+        before = len(_known)
         for value in values:
             if value and len(value.strip()) >= MIN_LENGTH:
                 value = value.strip()
                 _known.update({value, quote(value, safe=""), unquote(value)})
+        if len(_known) != before:
+            _pattern = re.compile("|".join(re.escape(v) for v in sorted(_known, key=len, reverse=True)))
+
+
+def remember_environment() -> None:
+    """The values of secret-named environment variables (`OPENAI_API_KEY`, `HF_TOKEN`)."""
+    remember(*(value for name, value in os.environ.items() if SECRET_ENV.search(name)))
 
 
 def remember_spec(spec: Any) -> None:
-    """The secrets a model spec carries or points to: its key variable, URL credentials, secret-like kwargs."""
+    """The secrets a model spec carries or points to: its key variable, URL credentials, secret-like kwargs,
+    and the secret-named environment variables a LangChain class may read on its own."""
+    remember_environment()
     if spec.api_key_env:
         remember(os.environ.get(spec.api_key_env))
     remember(*url_credentials(spec.base_url))
@@ -76,20 +89,15 @@ def secret_values(value: Any, path: tuple = ()) -> Iterable[tuple[tuple, str]]:
 
 
 def known() -> list[str]:
-    """Every secret value, longest first (so a key that contains another is hidden whole)."""
-    from_env = [v.strip() for k, v in os.environ.items() if SECRET_ENV.search(k) and len(v.strip()) >= MIN_LENGTH]
+    """Every secret value remembered so far, longest first."""
     with _lock:
-        return sorted(_known.union(from_env), key=len, reverse=True)
+        return sorted(_known, key=len, reverse=True)
 
 
 def hide(text: str) -> str:
-    """`text` with every known secret replaced by `***`."""
-    if not text:
-        return text
-    for secret in known():
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    """`text` with every known secret replaced by `***` (the longest first, so a key is hidden whole)."""
+    pattern = _pattern
+    return pattern.sub(MASK, text) if text and pattern is not None else text
 
 
 def _token(value: str) -> str:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
-from ..prompts import ModelSpec, PromptSpec
 from .. import secrets
+from ..prompts import ModelSpec, PromptSpec
 from . import retry
 from .cache import ResponseCache, request_key
 from .factory import chat_model
@@ -97,7 +98,7 @@ class ModelClient:
             errors = []
             for spec, model in self.chain:
                 try:
-                    message = await retry.call(lambda: model.ainvoke(chat, **options), retry.Policy.of(spec))
+                    message = await retry.call(lambda model=model: model.ainvoke(chat, **options), retry.Policy.of(spec))
                     break
                 except retry.Failed as exc:  # recorded per case; the next model is tried, the run goes on
                     errors.append(f"{spec.name}: {exc}" if len(self.chain) > 1 else str(exc))

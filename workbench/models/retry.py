@@ -15,8 +15,9 @@ import email.utils
 import json
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 from ..secrets import hide
 
@@ -143,7 +144,7 @@ def retry_after(headers: Any) -> float | None:
 def _text(response: Any) -> str:
     try:
         return response.text if response is not None else ""
-    except Exception:  # a streamed or closed body
+    except Exception:  # noqa: BLE001 - a streamed body that was never read has no text to quote
         return ""
 
 
