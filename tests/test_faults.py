@@ -153,6 +153,20 @@ def test_kwargs_reach_chat_openai():
     assert response.error is None and server.requests[0].body["model"] == "primary"
 
 
+def test_a_bare_chat_model_retries_the_same_way(monkeypatch):
+    """ragas' judge holds a chat model, not a client: `Retrying` gives it the same attempts and hiding."""
+    from workbench.models import chat_model
+    from workbench.models.retry import Retrying
+    from workbench.prompts import ModelSpec
+
+    monkeypatch.setenv("WB_RAGAS_JUDGE", "sk-ragas-0123456789abcdef")
+    with FaultServer(script=["500", "echo"]) as server:
+        judge = ModelSpec(**model(server.url, api_key_env="WB_RAGAS_JUDGE"))
+        answer = asyncio.run(Retrying(chat_model(judge), judge).ainvoke("hi"))
+    assert server.behaviours() == ["500", "echo"]
+    assert "sk-ragas" not in answer.content and "your key is ***" in answer.content
+
+
 # Through the real runner -------------------------------------------------------------------------------------------
 
 def flaky_project(tmp_path, url: str, cases: int, fallback: bool, **primary) -> Settings:

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..secrets import hide
+from ..secrets import hide, remember_spec
 
 T = TypeVar("T")
 DEFAULT_BACKOFF = 0.5  # seconds before the first retry, as the openai SDK
@@ -78,13 +78,18 @@ async def call(make: Callable[[], Awaitable[T]], policy: Policy) -> T:
 
 
 class Retrying:
-    """A chat model whose `ainvoke` retries as its spec says, for callers that hold a bare model (ragas' judge)."""
+    """A chat model whose `ainvoke` retries as its spec says and hides known secrets in the answer, for
+    callers that hold a bare model (ragas' judge)."""
 
     def __init__(self, model: Any, spec: Any):
         self.model, self.policy = model, Policy.of(spec)
+        remember_spec(spec)
 
     async def ainvoke(self, *args: Any, **kwargs: Any) -> Any:
-        return await call(lambda: self.model.ainvoke(*args, **kwargs), self.policy)
+        message = await call(lambda: self.model.ainvoke(*args, **kwargs), self.policy)
+        if isinstance(message.content, str):
+            message = message.model_copy(update={"content": hide(message.content)})
+        return message
 
 
 def explain(exc: BaseException, elapsed: float, timeout: float) -> tuple[bool, str, float | None]:
