@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 #: Environment variable names that hold secrets (`OPENAI_API_KEY`, `HF_TOKEN`; not `TOKENIZERS_PARALLELISM`).
 SECRET_ENV = re.compile(r"(^|_)(API_?KEY|KEY|TOKEN|SECRET|SECRET_KEY|PASSWORD|PASSWD|CREDENTIALS?)$", re.IGNORECASE)
@@ -59,14 +59,15 @@ def remember_spec(spec: Any) -> None:
 
 
 def url_credentials(url: str | None) -> list[str]:
-    """The user and password written into a URL (`http://user:pass@host`), if any."""
+    """The credentials written into a URL: `http://user:pass@host`, `?api_key=...`, `?token=...`."""
     if not url:
         return []
     try:
         parts = urlsplit(url)
     except ValueError:
         return []
-    return [v for v in (parts.username, parts.password) if v]
+    query = [value for name, value in parse_qsl(parts.query) if SECRET_KEY.search(name) or SECRET_VALUE.search(value)]
+    return [v for v in (parts.username, parts.password, *query) if v]
 
 
 def secret_values(value: Any, path: tuple = ()) -> Iterable[tuple[tuple, str]]:

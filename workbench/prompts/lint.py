@@ -120,7 +120,8 @@ def _check_models(spec: PromptSpec, lines: dict, add) -> None:
                     add(_line_of(loc + (key,), lines), f"{where}.{key}", f"only the openai provider takes {key}")
         if url_credentials(model.base_url):
             add(_line_of(loc + ("base_url",), lines), f"{where}.base_url",
-                "holds credentials (user:password@); remove them, export the key and name its variable in api_key_env")
+                "holds credentials (user:password@ or a key in the query); remove them, export the key and name its "
+                "variable in api_key_env")
         _check_kwargs(model, loc, lines, add)
 
 
