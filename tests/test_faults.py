@@ -86,6 +86,15 @@ def test_an_error_says_what_the_server_returned(fault, says):
     assert len(server.requests) == 2
 
 
+def test_an_excerpt_never_keeps_half_a_secret():
+    from workbench import secrets
+    from workbench.models.retry import excerpt
+
+    secrets.remember("sk-straddling-0123456789abcdef")
+    quoted = excerpt("x" * 150 + " key sk-straddling-0123456789abcdef and more text after it")
+    assert "sk-s" not in quoted and "key ***" in quoted
+
+
 def test_a_client_error_is_not_retried():
     with FaultServer(default="401") as server:
         response, _ = call(ModelClient(spec(model(server.url))))

@@ -123,7 +123,8 @@ def malformed(status: int, body: str, problem: str) -> str:
 
 
 def excerpt(text: str) -> str:
-    text = " ".join(text.split())
+    """The start of what a server sent, secrets hidden before it is cut (so no half key survives)."""
+    text = " ".join(hide(text).split())
     return repr(text if len(text) <= EXCERPT else text[:EXCERPT] + "...")
 
 
