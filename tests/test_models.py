@@ -104,10 +104,12 @@ def test_secret_values_are_found_in_nested_kwargs():
 
 
 def test_secret_environment_variables_are_hidden(monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "ak-from-the-environment")
-    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "disabled-really")  # a name that only looks like one
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "ak-from-the-environment-0123")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "disabled-really-0123456")  # a name that only looks like one
+    monkeypatch.setenv("POSTGRES_PASSWORD", "postgres")  # a word, not a key: never masked in answers
     secrets.remember_environment()  # as every client does when it is built
-    assert secrets.hide("ak-from-the-environment disabled-really") == "*** disabled-really"
+    assert (secrets.hide("ak-from-the-environment-0123 disabled-really-0123456 postgres")
+            == "*** disabled-really-0123456 postgres")
 
 
 def test_langchain_provider_builds_any_chat_model_class():

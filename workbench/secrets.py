@@ -44,8 +44,10 @@ def remember(*values: str | None) -> None:
 
 
 def remember_environment() -> None:
-    """The values of secret-named environment variables (`OPENAI_API_KEY`, `HF_TOKEN`)."""
-    remember(*(value for name, value in os.environ.items() if SECRET_ENV.search(name)))
+    """The values of secret-named environment variables (`OPENAI_API_KEY`, `HF_TOKEN`) that look like keys:
+    16 characters or more, digits included, so `POSTGRES_PASSWORD=postgres` never masks a word in answers."""
+    remember(*(value for name, value in os.environ.items()
+               if SECRET_ENV.search(name) and len(value.strip()) >= 16 and any(c.isdigit() for c in value)))
 
 
 def remember_spec(spec: Any) -> None:
