@@ -8,6 +8,7 @@ import base64
 from urllib.parse import quote
 
 import mlflow
+import pytest
 
 from workbench.experiment import evaluate
 from workbench.settings import Settings
@@ -79,5 +80,36 @@ def test_an_echoed_key_is_found_nowhere_a_run_writes(tmp_path, monkeypatch):
     assert len(errors) == 1 and "upstream failed for key Bearer ***" in errors.item()
     assert result.frame["reason"].dropna().str.contains(r"\*\*\*").any()  # the judge's reason, echoed key hidden
     assert again.cases()["cached"].sum() == 5  # the cache answered; its texts are clean too
+    for name, key in KEYS.items():
+        assert leaks(tmp_path, key) == [], name
+
+
+@pytest.mark.slow
+def test_an_echoed_key_is_found_in_no_report(tmp_path, monkeypatch):
+    """`workbench ci` (papermill + nbconvert) over configurations whose server echoes their keys: the
+    executed notebook, the HTML report and the MLflow store hold none of them."""
+    from workbench.cli import main
+
+    from .test_ci import copy_ci_files
+
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    project = tmp_path / "project"
+    answers = {"candidate-model": "I cannot say"}  # a regression, so the report shows every case's answers
+    with FaultServer(default="echo", answer=lambda model, question: answers.get(model, f"An answer to {question}")) \
+            as server:
+        echoing_project(project, server.url)
+        candidate = (project / "prompts" / "tiny" / "1.0.0.yaml").read_text().replace(
+            "name: echo-model", "name: candidate-model").replace("api_key_env: WB_PRIMARY", "api_key_env: WB_BACKUP")
+        (project / "prompts" / "tiny" / "1.1.0.yaml").write_text(candidate)
+        copy_ci_files(project)
+        (project / "ci.yaml").write_text("notebooks:\n  - name: gate\n    path: notebooks/gate.ipynb\n")
+        code = main(["--root", str(project), "ci", "-p", "baseline", "tiny@1.0.0", "-p", "candidate", "tiny@1.1.0",
+                     "-p", "dataset", "tiny", "-p", "policy", "null", "-p", "scorers", "[contains]"])
+    reports = list((project / "reports").glob("*.html"))
+    assert code in (0, 1) and reports
+    html = reports[0].read_text()
+    assert "I cannot say" in html and "***" in html  # the echoed answers are in the report, keys hidden
+    assert {f"Bearer {KEYS['WB_PRIMARY']}", f"Bearer {KEYS['WB_BACKUP']}"} <= {r.authorization for r in server.requests}
     for name, key in KEYS.items():
         assert leaks(tmp_path, key) == [], name
