@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from workbench import secrets
 from workbench.errors import WorkbenchError
 from workbench.models import ModelClient, ResponseCache, cost, load_pricing, request_key
 from workbench.prompts import PromptSpec
@@ -65,7 +66,7 @@ def test_errors_are_recorded_retried_and_never_cached(tmp_path):
     cache = ResponseCache(tmp_path / "c.sqlite")
     client = ModelClient(spec(closed_port_model()), cache=cache)
     response = asyncio.run(client.acall(MESSAGES))
-    assert response.text is None and "ConnectionError" in response.error
+    assert response.text is None and "APIConnectionError" in response.error and response.error.endswith("(attempt 2 of 2)")
     assert len(cache) == 0
 
 
@@ -81,8 +82,34 @@ def test_api_key_comes_from_the_environment_and_is_redacted(monkeypatch):
         ModelClient(spec(model))
     monkeypatch.setenv("WB_TEST_KEY", "sk-test-secret-0123456789")
     client = ModelClient(spec(model))
-    assert client._hide_secrets("bad key sk-test-secret-0123456789") == "bad key ***"
+    assert secrets.hide("bad key sk-test-secret-0123456789") == "bad key ***"
     assert "sk-test-secret" not in str(client.request(MESSAGES))
+
+
+def test_url_credentials_are_hidden_even_when_lint_is_bypassed():
+    """A spec built in code skips lint; the password in its URL is still never recorded."""
+    url = f"http://team:pw-0123456789@127.0.0.1:{free_port()}/v1"
+    response = asyncio.run(ModelClient(spec(closed_port_model(base_url=url, max_retries=0))).acall(MESSAGES))
+    assert response.error and "pw-0123456789" not in response.error
+    assert secrets.hide(f"GET {url}") == "GET http://team:***@127.0.0.1:" + url.rsplit(":", 1)[1]
+
+
+def test_secret_values_are_found_in_nested_kwargs():
+    kwargs = {"default_headers": {"Authorization": "Bearer tok-0123456789", "X-Team": "ml"},
+              "model_kwargs": {"user": "sk-proj-abcdefghijklmnop"}, "proxy": "http://u:p4ssw0rd-long@proxy:3128",
+              "max_tokens": 5, "organization": "org-team"}
+    found = dict(secrets.secret_values(kwargs))
+    assert found == {("default_headers", "Authorization"): "tok-0123456789",
+                     ("model_kwargs", "user"): "sk-proj-abcdefghijklmnop", ("proxy",): "p4ssw0rd-long"}
+
+
+def test_secret_environment_variables_are_hidden(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "ak-from-the-environment-0123")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "disabled-really-0123456")  # a name that only looks like one
+    monkeypatch.setenv("POSTGRES_PASSWORD", "postgres")  # a word, not a key: never masked in answers
+    secrets.remember_environment()  # as every client does when it is built
+    assert (secrets.hide("ak-from-the-environment-0123 disabled-really-0123456 postgres")
+            == "*** disabled-really-0123456 postgres")
 
 
 def test_langchain_provider_builds_any_chat_model_class():
@@ -111,19 +138,19 @@ def test_concurrency_bound_is_respected(tmp_path):
     client = ModelClient(spec(LOCAL), concurrency=2)
     peak = 0
     active = 0
-    original = client._runnable
+    model_spec, original = client.chain[0]
 
     class Counting:
-        async def ainvoke(self, messages):
+        async def ainvoke(self, messages, **options):
             nonlocal active, peak
             active += 1
             peak = max(peak, active)
             try:
-                return await original.ainvoke(messages)
+                return await original.ainvoke(messages, **options)
             finally:
                 active -= 1
 
-    client._runnable = Counting()
+    client.chain = [(model_spec, Counting())]
 
     async def many():
         return await asyncio.gather(*(client.acall([{"role": "user", "content": f"Count to {i}."}]) for i in range(5)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
@@ -30,7 +29,7 @@ def test_inputs_are_redacted_and_injections_blocked_before_the_model(tmp_path):
     result = evaluate("tiny@1.0.0", "tiny", settings=settings, progress=False, traces=None)
     result.save(settings.home / "saved.parquet")
     cases = result.cases().set_index("case_id")
-    assert json.loads(cases.loc["leaky", "inputs"])["question"].startswith("My e-mail is [EMAIL]")
+    assert cases.loc["leaky", "inputs"]["question"].startswith("My e-mail is [EMAIL]")
     assert cases.loc["leaky", "guardrails"] == "pii:EMAIL"
     assert cases.loc["inject", "blocked"] and cases.loc["inject", "guardrails"].startswith("injection:")
     assert cases.loc["inject", "output"].startswith("Sorry, I can't help")
@@ -58,7 +57,7 @@ def test_model_output_is_redacted_before_the_cache(tmp_path):
 
 @pytest.mark.slow
 def test_api_key_and_email_reach_no_store_over_a_real_server(tmp_path, monkeypatch):
-    from .test_servers import SECRET, start
+    from .test_servers import SECRET, start, stop
     from .conftest import free_port
     from workbench.models import model_path
 
@@ -93,8 +92,7 @@ def test_api_key_and_email_reach_no_store_over_a_real_server(tmp_path, monkeypat
 
         mlflow.flush_trace_async_logging()
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop(server)
     assert result.cases()["error"].isna().all()
     reports = list((project / "reports").glob("*.html"))
     assert code in (0, 1) and reports and "[EMAIL]" in reports[0].read_text()

@@ -33,8 +33,20 @@ def start(command: list[str], ready_url: str, log: Path) -> subprocess.Popen:
             return process
         except OSError:
             time.sleep(0.5)
-    process.kill()
+    stop(process)
     raise RuntimeError(f"{command} did not answer at {ready_url}: {log.read_text()[-2000:]}")
+
+
+def stop(process: subprocess.Popen, grace_s: float = 5) -> None:
+    """Terminate, wait a bounded time, then kill: a loaded machine never fails a teardown."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=grace_s)
 
 
 @pytest.fixture
@@ -43,9 +55,10 @@ def llama_server(tmp_path):
     process = start([sys.executable, "-m", "llama_cpp.server", "--model", str(model_path("smollm2-135m")),
                      "--model_alias", "smollm2-served", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
                     f"http://127.0.0.1:{port}/v1/models", tmp_path / "llama.log")
-    yield f"http://127.0.0.1:{port}/v1"
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        stop(process)
 
 
 @pytest.fixture
@@ -55,9 +68,10 @@ def mlflow_server(tmp_path):
                      "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
                      "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
                     f"http://127.0.0.1:{port}/health", tmp_path / "mlflow.log")
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
 
 
 def test_openai_compatible_server_over_real_http(tmp_path, llama_server, monkeypatch):
@@ -79,6 +93,34 @@ def test_openai_compatible_server_over_real_http(tmp_path, llama_server, monkeyp
     for path in settings.home.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_max_tokens_bounds_a_compatible_servers_answer(llama_server):
+    """llama-cpp-python's server reads only `max_tokens`; it used to write up to 1,397 tokens for max_tokens: 96."""
+    import asyncio
+
+    from workbench.models import ModelClient
+    from workbench.prompts import PromptSpec
+
+    spec = PromptSpec.model_validate({
+        "name": "t", "description": "d", "variables": [],
+        "model": {"provider": "openai", "name": "smollm2-served", "base_url": llama_server, "timeout": 120,
+                  "params": {"max_tokens": 16, "temperature": 0}},
+        "messages": [{"role": "user", "content": "Write a long story about a lighthouse keeper, in ten chapters."}]})
+    client = ModelClient(spec)
+    response = asyncio.run(client.acall([{"role": "user", "content": m.content} for m in spec.messages]))
+    assert response.error is None and response.text
+    assert 0 < response.output_tokens <= 16
+
+
+def test_stop_kills_a_process_that_ignores_terminate(tmp_path):
+    """The teardown of every server fixture: a process that traps SIGTERM is killed after the grace time."""
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert process.stdout.readline().strip() == b"ready"
+    started = time.monotonic()
+    stop(process, grace_s=0.5)
+    assert process.returncode == -9 and time.monotonic() - started < 3
 
 
 def test_runs_are_shared_through_an_mlflow_server(project, mlflow_server):

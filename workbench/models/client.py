@@ -1,22 +1,25 @@
-"""Call a configuration's model: cache, concurrency bound, timeout, usage, latency and cost per call."""
+"""Call a configuration's model: cache, concurrency bound, retries and fallbacks, usage, latency and cost
+per call; known secrets are hidden from answers and errors before they are cached or returned."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
+from .. import secrets
 from ..plugins import provider
 from ..prompts import ModelSpec, PromptSpec
+from . import retry
 from .cache import ResponseCache, request_key
-from .factory import runnable
+from .factory import chat_model
 from .pricing import cost
 
 #: Fields of a model spec that change how a call is made, not what it answers.
-OPERATIONAL = {"timeout", "max_retries", "max_concurrency", "requests_per_second"}
+OPERATIONAL = {"timeout", "max_retries", "backoff", "max_wait", "max_concurrency", "requests_per_second"}
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,8 @@ class Response:
 
 
 class ModelClient:
-    """Calls one configuration's model chain; `calls` counts requests that reached a model."""
+    """Calls one configuration's model, then each fallback, each with its own retry budget
+    (`retry.Policy`); `calls` counts requests that reached a model."""
 
     def __init__(self, spec: PromptSpec, cache: ResponseCache | None = None,
                  pricing: dict[str, dict[str, float]] | None = None, concurrency: int | None = None,
@@ -46,11 +50,15 @@ class ModelClient:
         self.concurrency = concurrency or spec.model.max_concurrency or provider(spec.model.provider).concurrency
         self.calls = 0
         self.redact = redact
-        self._runnable = runnable(spec)
+        self.chain = [(m, chat_model(m)) for m in [spec.model, *spec.fallbacks]]
+        for model, _ in self.chain:
+            secrets.remember_spec(model)
         self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # one per event loop
-        chain = [spec.model, *spec.fallbacks]
-        self._deadline = sum(m.timeout * (m.max_retries + 1) for m in chain)
-        self._secrets = [os.environ[m.api_key_env] for m in chain if m.api_key_env and os.environ.get(m.api_key_env)]
+
+    @property
+    def deadline(self) -> float:
+        """The longest one call can take: the sum of each model's retry budget, waits included."""
+        return sum(retry.Policy.of(m).budget for m, _ in self.chain)
 
     def price(self, input_tokens: int, output_tokens: int) -> float | None:
         """What a call of the primary model with this usage costs (None when the pricing table lacks it)."""
@@ -68,13 +76,17 @@ class ModelClient:
         """One answer. `seed` overrides the configuration's; `use_cache=False` neither reads nor writes the cache."""
         key = request_key(self.request(messages, seed)) if self.cache is not None and use_cache else None
         if key and (hit := self.cache.get(key)):
-            return Response(**{**hit, "cached": True})
+            return self._hit(hit)
         return await self._call(messages, seed, key)
 
     def cached(self, messages: list[dict[str, str]]) -> Response | None:
         """The cached answer to this request, if there is one (no model call)."""
         hit = self.cache.get(request_key(self.request(messages))) if self.cache is not None else None
-        return Response(**{**hit, "cached": True}) if hit else None
+        return self._hit(hit) if hit else None
+
+    def _hit(self, hit: dict[str, Any]) -> Response:
+        # hidden again on the way out: a key learnt since (or an older cache) never reaches a result
+        return Response(**{**hit, "text": secrets.hide(hit.get("text")), "cached": True})
 
     async def _call(self, messages: list[dict[str, str]], seed: int | None, key: str | None) -> Response:
         loop = asyncio.get_running_loop()
@@ -82,31 +94,29 @@ class ModelClient:
         async with semaphore:
             self.calls += 1
             start = time.perf_counter()
-            try:
-                chat = [(m["role"], m["content"]) for m in messages]
-                call = self._runnable.ainvoke(chat) if seed is None else self._runnable.ainvoke(chat, seed=seed)
-                message = await asyncio.wait_for(call, self._deadline)
-            except Exception as exc:  # recorded per case; the run goes on
+            chat = [(m["role"], m["content"]) for m in messages]
+            options = {} if seed is None else {"seed": seed}
+            errors = []
+            for spec, model in self.chain:
+                try:
+                    message = await retry.call(lambda model=model: model.ainvoke(chat, **options), retry.Policy.of(spec))
+                    break
+                except retry.Failed as exc:  # recorded per case; the next model is tried, the run goes on
+                    errors.append(f"{spec.name}: {exc}" if len(self.chain) > 1 else str(exc))
+            else:
                 return Response(text=None, model=self.spec.model.name, latency_s=time.perf_counter() - start,
-                                error=self._hide_secrets(f"{type(exc).__name__}: {exc}"))
+                                error=secrets.hide("; ".join(errors)))
             latency = time.perf_counter() - start
-        response = self._response(message, latency)
+        response = self._response(spec, message, latency)
         if key:
             self.cache.put(key, {k: v for k, v in asdict(response).items() if k != "cached"})
         return response
 
-    def _response(self, message: Any, latency: float) -> Response:
+    def _response(self, spec: ModelSpec, message: Any, latency: float) -> Response:
         usage = message.usage_metadata or {}
-        served = (message.response_metadata or {}).get("model_name") or self.spec.model.name
-        spec = next((m for m in [self.spec.model, *self.spec.fallbacks] if str(served).startswith(m.name)), self.spec.model)
         tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
-        text = message.content if isinstance(message.content, str) else message.text
+        text = secrets.hide(message.content if isinstance(message.content, str) else message.text)
         text, redactions = self.redact(text) if self.redact else (text, 0)
         return Response(text=text, model=spec.name, latency_s=latency, input_tokens=tokens_in, output_tokens=tokens_out,
                         redactions=redactions,
                         cost=cost(spec.provider, spec.name, tokens_in, tokens_out, self.pricing))
-
-    def _hide_secrets(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text

@@ -12,10 +12,10 @@ import yaml
 from pydantic import ValidationError
 
 from ..plugins import provider
+from ..secrets import SECRET_KEY, secret_values, url_credentials
 from .schema import HINTS, PromptSpec, content_hash
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password)", re.IGNORECASE)
 CONTEXT_VARIABLE = "context"  # filled by retrieval when the configuration has a retrieval block
 
 
@@ -99,12 +99,27 @@ def check(path: Path, locked_hash: str | None = None) -> tuple[PromptSpec | None
 def _check_models(spec: PromptSpec, lines: dict, add) -> None:
     for loc, model in [(("model",), spec.model)] + [(("fallbacks", i), m) for i, m in enumerate(spec.fallbacks)]:
         where = _field(loc)
-        for field, message in provider(model.provider).check(model):
-            add(_line_of(loc + (field,), lines), f"{where}.{field}", message)
-        for key in model.kwargs:
-            if SECRET_KEY.search(key):
-                add(_line_of(loc + ("kwargs", key), lines), f"{where}.kwargs.{key}",
-                    "secrets never go in a configuration; read them from an environment variable")
+        secret = _secret_kwargs(model)
+        for path in sorted(secret, key=str):
+            add(_line_of(loc + ("kwargs", *path), lines), _field(loc + ("kwargs", *path)),
+                "secrets never go in a configuration; " + (
+                    "export the key and name its variable in api_key_env (sent as Authorization: Bearer)"
+                    if model.provider == "openai" else
+                    "export it in the environment variable the class reads (such as OPENAI_API_KEY)"))
+        if url_credentials(model.base_url):
+            add(_line_of(loc + ("base_url",), lines), f"{where}.base_url",
+                "holds credentials (user:password@ or a key in the query); remove them, export the key and name its "
+                "variable in api_key_env")
+        for field, message in provider(model.provider).check(model):  # the provider's own rules
+            path = tuple(field.split("."))
+            if path[0] != "kwargs" or path[1:2] not in secret:
+                add(_line_of(loc + path, lines), _field(loc + path), message)
+
+
+def _secret_kwargs(model) -> set[tuple]:
+    """Paths under `kwargs` (headers included) whose key or value looks like a secret."""
+    secret = {path for path, _ in secret_values(model.kwargs)}
+    return secret | {(key,) for key in model.kwargs if SECRET_KEY.search(str(key))}
 
 
 def _check_variables(spec: PromptSpec, lines: dict, add) -> None:

@@ -80,6 +80,8 @@ class ModelSpec(_Strict):
     kwargs: dict[str, Any] = {}
     timeout: float = Field(120.0, gt=0, le=3600)
     max_retries: int = Field(2, ge=0, le=10)
+    backoff: float | None = Field(None, ge=0, le=60)  # seconds before the first retry (default 0.5), doubled after
+    max_wait: float | None = Field(None, ge=0, le=600)  # longest wait between attempts, Retry-After too (default 30)
     max_concurrency: int | None = Field(None, ge=1, le=256)
     requests_per_second: float | None = Field(None, gt=0)
 

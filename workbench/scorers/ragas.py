@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from ..errors import WorkbenchError
 from ..models import chat_model
-from ..models.factory import transient_errors
+from ..models.retry import Retrying
 from ..plugins import provider
 from ..prompts import ModelSpec, Params, resolve
 from ..rag.embeddings import Embedder
@@ -121,10 +121,7 @@ def judge_llm(ref: str | None, settings: Settings, parse_retries: int = 1) -> An
 @lru_cache(maxsize=8)
 def _judge_llm(spec_json: str, system: str, parse_retries: int) -> Any:
     spec = ModelSpec.model_validate_json(spec_json)
-    model: Any = chat_model(spec)
-    if spec.max_retries:
-        model = model.with_retry(retry_if_exception_type=transient_errors(), stop_after_attempt=spec.max_retries + 1)
-    return _judge_class()(model, system, spec.provider, parse_retries)
+    return _judge_class()(Retrying(chat_model(spec), spec), system, spec.provider, parse_retries)
 
 
 @lru_cache(maxsize=1)
