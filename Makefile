@@ -3,13 +3,19 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install constraints chromium
+.PHONY: demo test test-fast check install constraints chromium
 
 demo: $(STAMP)  ## install, then evaluate the demo configurations on the local model
 	$(VENV)/bin/workbench demo
 
-test: $(STAMP) chromium  ## install, then run every test, the model-heavy ones included
+test: $(STAMP) chromium check  ## install, check the code, then run every test, the model-heavy ones included
 	$(VENV)/bin/pytest -m "slow or not slow"
+
+check: $(STAMP)  ## lint and format (ruff), types (mypy), layers (import-linter)
+	$(VENV)/bin/ruff check workbench tests benchmarks
+	$(VENV)/bin/ruff format --check workbench tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 test-fast: $(STAMP)  ## the fast tests only
 	$(VENV)/bin/pytest
