@@ -12,6 +12,7 @@ A threshold sweep shows where a numeric judge's pass line agrees best with peopl
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import warnings
@@ -23,7 +24,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .aio import run_sync
+from .datasets import Case
 from .jsonl import read_jsonl
+from .run_context import build_scorers
+from .runner import score_sample
+from .scorers import Sample
+from .settings import Settings
 
 LABELS = ["pass", "fail"]
 
@@ -128,16 +135,15 @@ class CalibrationReport:
         return figure
 
 
-def calibrate(scorer_spec: Any, labeled_path: str | Path, pass_at: int = 4, threshold: float = 0.5) -> CalibrationReport:
+def calibrate(scorer_spec: Any, labeled_path: str | Path, pass_at: int = 4, threshold: float = 0.5,
+              settings: Settings | None = None) -> CalibrationReport:
     """Grade every labeled item with the scorer and measure agreement with the human labels.
 
     A score's own `passed` decides pass/fail; otherwise a bool is the decision and a number passes at
-    `threshold`. `pass_at` turns 1-5 human grades into pass/fail.
+    `threshold`. `pass_at` turns 1-5 human grades into pass/fail. A judge scorer resolves its configuration
+    in the project of `settings` (default: the one found from the current folder).
     """
-    from .aio import run_sync
-    from .scorers import Scorer, from_spec
-
-    scorer = scorer_spec if isinstance(scorer_spec, Scorer) else from_spec(scorer_spec)
+    scorer = build_scorers([scorer_spec], settings or Settings.load())[0]
     path = Path(labeled_path)
     items = load_labels(path)
     rows = run_sync(_grade(scorer, items))
@@ -152,12 +158,6 @@ def calibrate(scorer_spec: Any, labeled_path: str | Path, pass_at: int = 4, thre
 
 
 async def _grade(scorer: Any, items: list[LabeledItem]) -> list[dict[str, Any]]:
-    import asyncio
-
-    from .datasets import Case
-    from .runner import score_sample
-    from .scorers import Sample
-
     async def one(item: LabeledItem) -> dict[str, Any]:
         inputs = item.input if isinstance(item.input, dict) else {"input": item.input}
         case = Case(id=item.id, inputs=inputs, expected=item.expected)

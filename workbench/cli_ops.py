@@ -136,7 +136,8 @@ def _calibrate(args) -> int:
         scorer_args = json.loads(args.args)
     except json.JSONDecodeError as exc:
         raise WorkbenchError(f"--args: not JSON ({exc.msg}); write e.g. '{{\"judge\": \"rubric-judge@1.0.0\"}}'") from None
-    report = calibrate({"name": args.scorer, "args": scorer_args}, args.labels, pass_at=args.pass_at, threshold=args.threshold)
+    report = calibrate({"name": args.scorer, "args": scorer_args}, args.labels, pass_at=args.pass_at, threshold=args.threshold,
+                       settings=_settings(args))
     print(report.report())
     if args.log:
         print(f"logged to MLflow run {report.log_to_mlflow(_settings(args))}")

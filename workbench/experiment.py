@@ -85,6 +85,6 @@ def calibrate_judges(run: RunResult, policy: GatePolicy, settings: Settings) -> 
         requirement = policy.judges.get(spec["name"])
         if requirement is not None:
             report = calibrate(spec, settings.root / requirement.labels, pass_at=requirement.pass_at,
-                               threshold=requirement.threshold)
+                               threshold=requirement.threshold, settings=settings)
             kappas[spec["name"]] = float(report.metrics["kappa"])
     return kappas
