@@ -272,7 +272,7 @@ def _compare(args) -> int:
         print(result.report(), end="\n\n")
     print(comparison.report(), end="\n\n")
     print(gate.report())
-    return 0 if gate.passed else 1
+    return gate.exit_code
 
 
 def _demo(args) -> int:

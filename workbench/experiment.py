@@ -110,7 +110,7 @@ def compare_refs(baseline: str | None, candidate: str, dataset_ref: str, policy:
     base = result_for(baseline, dataset_ref, settings, **options)
     cand = result_for(candidate, dataset_ref, settings, **options, seed_offset=repeats if repeats > 1 else 0)
     comparison = compare(base, cand, alpha=policy.alpha, min_effect=policy.min_effect,
-                         min_effect_by_scorer=policy.min_effect_by_scorer)
+                         min_effect_by_scorer=policy.min_effect_by_scorer, family=policy.critical, power=policy.power)
     gate = check_gate(comparison, policy, calibrate_judges(cand, policy, settings))
     if log:
         from .tracking import log_comparison
