@@ -4,7 +4,7 @@ After every batch the estimate (a mean of paired differences, or a difference of
 give a confidence sequence: an interval that holds at every look at once with probability 1 - alpha
 (Robbins' normal mixture; Johari, Pekelis and Walsh, "Always valid inference", 2017). Looking after each
 batch and stopping at the first certain verdict therefore keeps the false alarm rate at alpha. The variance
-is the observed one (with a floor, and a minimum number of cases before any verdict).
+is the observed one (with a floor, see `variance_floor`, and a minimum number of cases before any verdict).
 
 Verdicts: `regressed` (the interval is below 0 and the estimate below -min_effect), `improved` (the mirror
 image), `no regression` (the interval's lower end is above -min_effect: no drop the policy cares about is
@@ -64,11 +64,18 @@ def paired_looks(diffs: np.ndarray, looks: np.ndarray, alpha: float, min_effect:
     s1 = np.cumsum(d, axis=-1)[..., n - 1]
     s2 = np.cumsum(d * d, axis=-1)[..., n - 1]
     mean = s1 / n
-    var = np.maximum(s2 / n - mean ** 2, 1.0 / n) * n / np.maximum(n - 1, 1)  # floor: one disagreement's worth
+    var = np.maximum(s2 / n - mean ** 2, variance_floor(n, min_effect)) * n / np.maximum(n - 1, 1)
     low, high = confidence_sequence(mean, var / n, alpha, tau)
     p = np.minimum.accumulate(always_valid_p(mean, var / n, tau), axis=-1)
     return {"n": np.broadcast_to(n, mean.shape), "estimate": mean, "low": low, "high": high, "p": p,
             "verdict": decide(low, high, mean, min_effect, n >= MIN_CASES)}
+
+
+def variance_floor(n, min_effect: float):
+    """The smallest per-case variance the test assumes: one disagreement's worth (1/n), and for a drop of
+    `min_effect` in a pass rate at least min_effect * (1 - min_effect) (so identical answers on the first cases
+    do not rule out the drop the policy cares about)."""
+    return np.maximum(1.0 / np.asarray(n), min_effect * (1 - min_effect))
 
 
 def first_stop(verdicts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
