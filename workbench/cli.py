@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_ops import add_commands
 
     add_commands(commands, command)
+    from .cli_stats import add_commands as add_stats_commands
+
+    add_stats_commands(commands, command)
     return parser
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .budget import Budget
 from .compare import Comparison, compare
 from .datasets import load_dataset
@@ -21,8 +23,9 @@ from .traces import DEFAULT_TRACES
 def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dict] | None = None,
              settings: Settings | None = None, concurrency: int | None = None, log: bool = True,
              repeats: int = 1, seed_offset: int = 0, traces: int | None = DEFAULT_TRACES,
-             budget: Budget | None = None, progress: bool = True) -> RunResult:
-    """Run `name@version` over a dataset with the given scorers (the defaults when None).
+             budget: Budget | None = None, progress: bool = True, cases: list[str] | None = None) -> RunResult:
+    """Run `name@version` over a dataset with the given scorers (the defaults when None); `cases`: only these
+    case ids (a sequential comparison's batch).
 
     `repeats` > 1 runs each case that many times with different seeds, bypassing the cache.
     `traces` is how many cases get an MLflow trace (None: all of them). A `budget` stops the run before
@@ -32,15 +35,19 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
     token = CURRENT.set(settings)
     try:
         return _evaluate(prompt_ref, dataset_ref, scorers, settings, concurrency, log, repeats, seed_offset, traces,
-                         budget, progress)
+                         budget, progress, cases)
     finally:
         CURRENT.reset(token)
 
 
 def _evaluate(prompt_ref, dataset_ref, scorers, settings, concurrency, log, repeats, seed_offset, traces, budget,
-              progress) -> RunResult:
+              progress, cases=None) -> RunResult:
     prompt = resolve(prompt_ref, settings.prompts_dir)
     dataset = load_dataset(dataset_ref, settings.datasets_dir)
+    if cases is not None:
+        wanted = set(cases)
+        keep = [i for i, case in enumerate(dataset.cases) if case.id in wanted]
+        dataset = replace(dataset, cases=[dataset.cases[i] for i in keep], lines=[dataset.lines[i] for i in keep if dataset.lines])
     built = [s if isinstance(s, Scorer) else from_spec(s) for s in (scorers if scorers is not None else DEFAULT_SCORERS)]
     cache = ResponseCache(settings.cache_path) if settings.cache else None
     try:

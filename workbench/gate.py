@@ -93,6 +93,10 @@ class RuleOutcome:
         if self.rule == "critical":
             detail = (f"diff {self.diff:+.3f}, 95% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}], p={self.p_value:.4f}, "
                       f"Holm p={self.p_adjusted:.4f}")
+            if self.verdict == INCONCLUSIVE and self.test == "mSPRT":
+                return (f"{name} inconclusive: after {self.n} cases a drop of up to {-self.ci_low:.2f} is still plausible; "
+                        f"the policy cares about {self.min_effect:.2f} ({self.baseline:.3f} -> {self.candidate:.3f}, "
+                        f"{detail.replace('95% CI', 'anytime CI').replace('Holm p', 'family p')})")
             if self.verdict == INCONCLUSIVE:
                 return (f"{name} inconclusive: {detectable(self.mde, self.min_effect)} ({self.baseline:.3f} -> "
                         f"{self.candidate:.3f}, {detail}, {self.n} cases)")
@@ -164,9 +168,11 @@ class GateResult:
                 "inconclusive_fails": self.inconclusive_fails, "rules": [o.to_dict() for o in self.outcomes]}
 
 
-def check_gate(comparison: Comparison, policy: GatePolicy, judge_kappa: dict[str, float] | None = None) -> GateResult:
+def check_gate(comparison: Comparison, policy: GatePolicy, judge_kappa: dict[str, float] | None = None,
+               sequential: dict[str, dict[str, Any]] | None = None) -> GateResult:
     """Every rule applied to the comparison, each outcome with its numbers. `judge_kappa`: measured agreement of
-    the policy's judges (see `experiment.calibrate_judges`); a judge below its minimum fails the gate."""
+    the policy's judges (see `experiment.calibrate_judges`); a judge below its minimum fails the gate.
+    `sequential`: the last look of the sequential test per critical scorer, which then decides those scorers."""
     table = comparison.table
     known = set(table.index)
     for field in ("critical", "guardrails"):
@@ -177,7 +183,9 @@ def check_gate(comparison: Comparison, policy: GatePolicy, judge_kappa: dict[str
     outcomes = []
     critical = known if policy.critical is None else set(policy.critical)
     for name, row in table.iterrows():
-        if name in critical:
+        if name in critical and sequential and name in sequential:
+            outcomes.append(sequential_outcome(name, sequential[name], comparison.alpha, len(critical), row["min_effect"]))
+        elif name in critical:
             verdict = {"regressed": REGRESSED, "inconclusive": INCONCLUSIVE}.get(row["verdict"], PASSED)
             outcomes.append(RuleOutcome("critical", verdict, name, *_floats(row, "baseline", "candidate", "diff", "ci_low",
                                         "ci_high", "p_value", "p_adjusted", "mde", "min_effect"), test=row["test"],
@@ -221,3 +229,15 @@ def detectable(mde: float | None, min_effect: float) -> str:
     if mde is None or not np.isfinite(mde):
         return f"this dataset cannot detect any drop; the policy cares about {min_effect:.2f}"
     return f"this dataset can detect drops of {mde:.2f} or more; the policy cares about {min_effect:.2f}"
+
+
+def sequential_outcome(scorer: str, look: dict[str, Any], alpha: float, family: int, min_effect: float) -> RuleOutcome:
+    """A critical scorer decided by the sequential test (`stats.sequential`) at its last look: regressed, passed
+    (no regression of min_effect or more is left plausible, or an improvement), or inconclusive when the cases ran
+    out first. The interval is the anytime-valid one at alpha / family (Bonferroni across the family)."""
+    verdict = {"regressed": REGRESSED, "no regression": PASSED, "improved": PASSED}.get(look["verdict"])
+    if verdict is None:
+        verdict = INCONCLUSIVE if min_effect > 0 and look["low"] <= -min_effect else PASSED
+    return RuleOutcome("critical", verdict, scorer, look["baseline"], look["candidate"], look["estimate"], look["low"],
+                       look["high"], look["p"], min(1.0, look["p"] * family), None, min_effect, test="mSPRT",
+                       n=int(look["n"]), degraded=look.get("degraded"))
