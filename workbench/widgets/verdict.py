@@ -87,3 +87,15 @@ def render_verdict(record: dict[str, Any]) -> str:
 def _plain(value: Any) -> Any:
     value = value.item() if hasattr(value, "item") else value
     return None if isinstance(value, float) and value in (float("inf"), float("-inf")) else value
+
+
+def render_ab(result: Any) -> str:
+    """The banner of an A/B read-out: the decision, its reasons, and each KPI's verdict (escaped)."""
+    kind = {"ship": "good", "do not ship": "bad"}.get(result.decision, "warn")
+    parts = [f'<div class="wb-banner wb-{kind}">A/B: {esc(result.decision.upper())}: {esc(result.treatment)} against '
+             f'{esc(result.control)}</div>']
+    kinds = {"improved": "good", "degraded": "bad", "inconclusive": "warn"}
+    parts.append("<div>" + "".join(badge(f"{name} ({row['role']}): {row['verdict']}", kinds.get(row["verdict"], "neutral"))
+                                   for name, row in result.table.iterrows()) + "</div>")
+    parts.append("<ul>" + "".join(f"<li>{esc(r)}</li>" for r in result.reasons) + "</ul>")
+    return view("".join(parts))
