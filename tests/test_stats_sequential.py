@@ -59,3 +59,39 @@ def test_streaming_state_agrees_with_the_vectorised_looks():
         assert now["n"] == end and now["low"] == pytest.approx(looks["low"][k]) and now["verdict"] == looks["verdict"][k]
     assert state.p == pytest.approx(looks["p"][-1])
     assert SequentialState(ALPHA, MIN_EFFECT).add([1.0] * 5)["verdict"] == CONTINUE  # too few cases for any verdict
+
+
+def sequential_project(tmp_path, cases: int):
+    from .simulated import write_project
+
+    write_project(tmp_path, cases=cases, versions={"1.0.0": {"accuracy": 0.8, "latency": 0.002, "concurrency": 16},
+                                                    "1.0.1": {"accuracy": 0.8, "latency": 0.002, "concurrency": 16},
+                                                    "2.0.0": {"accuracy": 0.4, "latency": 0.002, "seed": 2, "concurrency": 16}})
+    (tmp_path / "gate.yaml").write_text("critical: [case_checks]\nmin_effect: 0.05\nmax_cost_increase: null\n")
+    return ["--root", str(tmp_path), "compare", "--dataset", "sim", "--scorer", "case_checks", "--sequential",
+            "--no-log", "--quiet", "--no-cache"]
+
+
+def test_compare_sequential_stops_early_on_a_clear_regression(tmp_path, capsys):
+    from workbench.cli import main
+
+    args = sequential_project(tmp_path, cases=200)
+    assert main(args + ["sim@1.0.0", "sim@2.0.0", "--batch", "20"]) == 1
+    out = capsys.readouterr().out
+    assert "GATE FAILED" in out and "case_checks regressed" in out and "stopped early" in out
+    used = int(out.split("sequential: ")[1].split(" of ")[0])
+    assert used <= 100 and "of 200 cases evaluated with both versions" in out
+
+
+def test_compare_sequential_passes_identical_answers_early_and_says_inconclusive_when_cases_run_out(tmp_path, capsys):
+    from workbench.cli import main
+
+    args = sequential_project(tmp_path, cases=300)
+    assert main(args + ["sim@1.0.0", "sim@1.0.1", "--batch", "20"]) == 0  # same seed: the same answers
+    out = capsys.readouterr().out
+    assert "GATE PASSED" in out and "stopped early" in out
+    small = sequential_project(tmp_path / "small", cases=40)
+    assert main(small + ["sim@1.0.0", "sim@1.0.1", "--batch", "20"]) == 4
+    out = capsys.readouterr().out
+    assert "GATE INCONCLUSIVE" in out and "after 40 cases a drop of up to" in out
+    assert main(small + ["run:abc", "sim@1.0.1"]) == 2
