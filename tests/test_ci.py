@@ -89,8 +89,9 @@ def test_ci_config_errors_name_the_file_and_the_field(tmp_path):
 
 def test_the_repository_ci_yaml_is_valid_and_runs_the_gate_notebook():
     config = CIConfig.load(REPO / "ci.yaml")
-    (spec, params), = plan(config, REPO, {}, None)
+    (spec, params), (ab, ab_params) = plan(config, REPO, {}, None)
     assert spec.path == "notebooks/gate.ipynb" and params["candidate"] == "support@1.1.0" and params["baseline"] is None
+    assert ab.path == "notebooks/ab_test.ipynb" and ab_params["traffic"] == "datasets/traffic/lumen-ab.jsonl"
 
 
 def test_parameters_are_read_as_yaml_scalars():

@@ -121,3 +121,27 @@ def test_a_gate_result_is_plain_data():
     gate = GateResult((outcome,))
     assert gate.failures == ["error rate 20.0% is above 10%"] and gate.exit_code == 1
     assert json.loads(json.dumps(gate.to_dict()))["rules"][0]["candidate"] == 0.2
+
+
+def test_the_report_header_states_an_inconclusive_verdict_with_its_mde(tmp_path):
+    from pathlib import Path
+
+    import nbformat
+
+    from workbench.ci import render_report
+    from workbench.widgets.verdict import VERDICT_MIME
+
+    base, cand = flips(20, worse=1, better=1)
+    comparison = compare(run({"ok": base}), run({"ok": cand}), min_effect=0.05)
+    record = verdict_record(comparison, check_gate(comparison, GatePolicy(min_effect=0.05)))
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("record_verdict()", outputs=[nbformat.v4.new_output("display_data", data={
+        VERDICT_MIME: record, "text/html": render_verdict(record), "text/plain": "GATE INCONCLUSIVE"})])
+    cell.metadata["tags"] = ["verdict"]
+    nb.cells = [cell]
+    nbformat.write(nb, tmp_path / "gate.ipynb")
+    repo = Path(__file__).resolve().parent.parent
+    html = render_report(tmp_path / "gate.ipynb", tmp_path / "gate.html", repo / "nbconvert-config").read_text()
+    header = html[html.index('<header class="wb-report-header">'):html.index("</header>")]
+    assert 'class="wb-report-verdict wb-verdict-inconclusive"' in header and "GATE INCONCLUSIVE (fails CI, exit 4)" in header
+    assert f"this dataset can detect drops of {comparison.table.loc['ok', 'mde']:.2f} or more" in header

@@ -43,7 +43,8 @@ def outputs(nb: dict) -> list[dict]:
 
 
 def test_the_notebooks_are_thin_with_a_parameters_cell():
-    assert NOTEBOOKS == ["eval_scoring.ipynb", "gate.ipynb", "prompt_comparison.ipynb", "rag_inspection.ipynb"]
+    assert NOTEBOOKS == ["ab_test.ipynb", "eval_scoring.ipynb", "gate.ipynb", "prompt_comparison.ipynb",
+                         "rag_inspection.ipynb"]
     for name in NOTEBOOKS:
         nb = json.loads((REPO / "notebooks" / name).read_text())
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
