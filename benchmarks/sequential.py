@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from workbench.stats.power import mcnemar_pvalue
+from workbench.stats.power import mcnemar_mde, mcnemar_pvalue
 from workbench.stats.sequential import NO_REGRESSION, REGRESSED, first_stop, paired_looks
 
 SCENARIOS = [  # name, baseline pass rate, candidate pass rate, shared difficulty (0: independent answers)
@@ -51,9 +51,9 @@ def main() -> None:
     started = time.perf_counter()
     print(f"{args.sims} simulated pairs per scenario, {args.cases} cases, batches of {args.batch}, alpha {args.alpha}, "
           f"min_effect {args.min_effect}")
-    print("| scenario | fixed: regressed | sequential: regressed | sequential: no regression | inconclusive at the end "
-          "| model calls (mean) | saved |")
-    print("|---|---|---|---|---|---|---|")
+    print("| scenario | fixed: regressed | fixed: MDE | sequential: regressed | sequential: no regression "
+          "| sequential: inconclusive at the end | model calls (mean) | saved |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, p_base, p_cand, shared in SCENARIOS:
         base, cand = simulate(rng, args.sims, args.cases, p_base, p_cand, shared)
         worse, better = ((base == 1) & (cand == 0)).sum(1), ((base == 0) & (cand == 1)).sum(1)
@@ -62,7 +62,8 @@ def main() -> None:
         index, verdict = first_stop(result["verdict"])
         used = looks[index]
         calls = 2 * used.mean()
-        print(f"| {name} | {fixed.mean():.1%} | {(verdict == REGRESSED).mean():.1%} | {(verdict == NO_REGRESSION).mean():.1%} "
+        mde = mcnemar_mde(args.cases, float((worse + better).mean()) / args.cases, args.alpha)
+        print(f"| {name} | {fixed.mean():.1%} | {mde:.3f} | {(verdict == REGRESSED).mean():.1%} | {(verdict == NO_REGRESSION).mean():.1%} "
               f"| {np.isin(verdict, ['continue']).mean():.1%} | {calls:.0f} of {2 * args.cases} | {1 - calls / (2 * args.cases):.0%} |")
     print(f"\n{time.perf_counter() - started:.1f} s, load average {os.getloadavg()[0]:.2f}")
 
