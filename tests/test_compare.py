@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from workbench.compare import compare
-from workbench.gate import GatePolicy, check_gate
 from workbench.errors import WorkbenchError
+from workbench.gate import GatePolicy, check_gate
 from workbench.results import COLUMNS, RunResult
 
 

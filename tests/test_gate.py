@@ -85,8 +85,8 @@ def test_latency_of_cached_answers_is_not_compared_with_fresh_calls():
     assert "only 0 of 30 paired calls were measured the same way" in latency.message()
     both_cached = run({"ok": [True] * 30}, latency=9.8)
     both_cached.frame["cached"] = True
-    assert [o for o in check_gate(compare(base, both_cached), GatePolicy(max_latency_increase=0.5)).outcomes
-            if o.rule == "latency"][0].verdict == "regressed"
+    assert next(o for o in check_gate(compare(base, both_cached), GatePolicy(max_latency_increase=0.5)).outcomes
+            if o.rule == "latency").verdict == "regressed"
 
 
 def test_latency_noise_within_the_limit_passes_and_a_real_slowdown_fails():
@@ -96,9 +96,9 @@ def test_latency_noise_within_the_limit_passes_and_a_real_slowdown_fails():
     cand.frame["latency_s"] = base.frame["latency_s"] * rng.lognormal(0.1, 0.3, 60)  # +10% and noise
     slow.frame["latency_s"] = base.frame["latency_s"] * rng.lognormal(np.log(2.5), 0.3, 60)
     policy = GatePolicy(max_latency_increase=0.5)
-    ok = [o for o in check_gate(compare(base, cand), policy).outcomes if o.rule == "latency"][0]
+    ok = next(o for o in check_gate(compare(base, cand), policy).outcomes if o.rule == "latency")
     assert ok.verdict == "passed" and ok.ci_low < ok.diff < ok.ci_high
-    bad = [o for o in check_gate(compare(base, slow), policy).outcomes if o.rule == "latency"][0]
+    bad = next(o for o in check_gate(compare(base, slow), policy).outcomes if o.rule == "latency")
     assert bad.verdict == "regressed" and bad.diff > 1.0 and bad.p_value < 0.001
 
 
@@ -110,7 +110,7 @@ def test_the_verdict_record_and_banner_format_the_outcomes():
     json.dumps(record)
     assert record["verdict"] == "inconclusive" and record["exit_code"] == 4 and record["passed"] is False
     assert record["inconclusive"] == ["ok"] and record["messages"]["inconclusive"][0].startswith("ok inconclusive")
-    critical = [r for r in record["rules"] if r["rule"] == "critical"][0]
+    critical = next(r for r in record["rules"] if r["rule"] == "critical")
     assert critical["mde"] == pytest.approx(comparison.table.loc["ok", "mde"]) and critical["min_effect"] == 0.05
     html = render_verdict(record)
     assert "GATE INCONCLUSIVE (fails CI, exit 4)" in html and "this dataset can detect drops of" in html

@@ -55,7 +55,7 @@ POLICY = GatePolicy(critical=["case_checks"], max_latency_increase=0.5, max_cost
 
 
 def latency_outcome(base, cand):
-    return [o for o in check_gate(compare(base, cand), POLICY).outcomes if o.rule == "latency"][0]
+    return next(o for o in check_gate(compare(base, cand), POLICY).outcomes if o.rule == "latency")
 
 
 @pytest.mark.slow  # three rounds with both versions, about 20 s with the load

@@ -7,8 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from workbench.stats.power import (mcnemar_critical, mcnemar_mde, mcnemar_power, mcnemar_pvalue, paired_mde,
-                                   paired_power, two_sample_mde)
+from workbench.stats.power import (
+    mcnemar_critical,
+    mcnemar_mde,
+    mcnemar_power,
+    mcnemar_pvalue,
+    paired_mde,
+    paired_power,
+    two_sample_mde,
+)
 
 
 def test_mcnemar_p_value_and_critical_counts():

@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from benchmarks.sequential import simulate
-from workbench.stats.sequential import (CONTINUE, NO_REGRESSION, REGRESSED, SequentialState, always_valid_p,
-                                        confidence_sequence, first_stop, paired_looks)
+from workbench.stats.sequential import (
+    CONTINUE,
+    NO_REGRESSION,
+    REGRESSED,
+    SequentialState,
+    always_valid_p,
+    confidence_sequence,
+    first_stop,
+    paired_looks,
+)
 
 ALPHA, MIN_EFFECT, SIMS, CASES = 0.05, 0.05, 2000, 400
 LOOKS = np.arange(20, CASES + 1, 20)

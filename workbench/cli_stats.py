@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -101,7 +102,7 @@ class SequentialComparison:
                 f"{' (stopped early: the verdict was certain)' if self.stopped_early else ''}; "
                 f"{self.model_calls} model calls")
         table = self.looks.to_string(index=False, float_format=lambda x: f"{x:+.3f}")
-        return "\n".join([head, table])
+        return f"{head}\n{table}"
 
 
 def compare_sequential(baseline: str | None, candidate: str, dataset_ref: str, policy: Any, settings: Settings,

@@ -6,5 +6,18 @@ from .multiplicity import holm
 from .power import POWER, mcnemar_mde, mcnemar_power, mcnemar_pvalue, paired_mde, paired_power, two_sample_mde
 from .sequential import SequentialState, confidence_sequence, paired_looks
 
-__all__ = ["CallComparison", "POWER", "SequentialState", "compare_calls", "confidence_sequence", "holm", "mcnemar_mde",
-           "mcnemar_power", "mcnemar_pvalue", "paired_looks", "paired_mde", "paired_power", "two_sample_mde"]
+__all__ = [
+           "POWER",
+           "CallComparison",
+           "SequentialState",
+           "compare_calls",
+           "confidence_sequence",
+           "holm",
+           "mcnemar_mde",
+           "mcnemar_power",
+           "mcnemar_pvalue",
+           "paired_looks",
+           "paired_mde",
+           "paired_power",
+           "two_sample_mde",
+]

@@ -43,7 +43,7 @@ class Plan:
         """Power against the number of cases, per scorer (and repeats): one row per point."""
         needed = [n for c in self.table.columns if c.startswith("cases_") for n in self.table[c] if math.isfinite(n)]
         top = max(needed + [int(self.table["pilot_cases"].max())]) * 2
-        grid = cases or sorted({int(round(x)) for x in np.geomspace(5, max(top, 50), 40)})
+        grid = cases or sorted({round(x) for x in np.geomspace(5, max(top, 50), 40)})
         rows = []
         for name, row in self.table.iterrows():
             for repeats in _repeats(self.table):

@@ -62,8 +62,8 @@ def render_verdict(record: dict[str, Any]) -> str:
     """The banner at the top of a gate report: the verdict, the two versions, every failure, what could not be
     decided (with the smallest drop the dataset can detect), the failing cases."""
     verdict = record.get("verdict") or ("passed" if record["passed"] else "regressed")
-    parts = [f'<div class="wb-banner wb-{HEADS[verdict][1]}">{esc(headline(record))}: '
-             f'{esc(record["candidate"])} against {esc(record["baseline"])} on {esc(record["dataset"])}</div>']
+    parts = [(f'<div class="wb-banner wb-{HEADS[verdict][1]}">{esc(headline(record))}: '
+             f'{esc(record["candidate"])} against {esc(record["baseline"])} on {esc(record["dataset"])}</div>')]
     runs = [f"{label} run {esc(run)}" for label, run in (("baseline", record["baseline_run_id"]),
                                                          ("candidate", record["candidate_run_id"])) if run]
     if runs:
@@ -92,8 +92,8 @@ def _plain(value: Any) -> Any:
 def render_ab(result: Any) -> str:
     """The banner of an A/B read-out: the decision, its reasons, and each KPI's verdict (escaped)."""
     kind = {"ship": "good", "do not ship": "bad"}.get(result.decision, "warn")
-    parts = [f'<div class="wb-banner wb-{kind}">A/B: {esc(result.decision.upper())}: {esc(result.treatment)} against '
-             f'{esc(result.control)}</div>']
+    parts = [(f'<div class="wb-banner wb-{kind}">A/B: {esc(result.decision.upper())}: {esc(result.treatment)} against '
+             f'{esc(result.control)}</div>')]
     kinds = {"improved": "good", "degraded": "bad", "inconclusive": "warn"}
     parts.append("<div>" + "".join(badge(f"{name} ({row['role']}): {row['verdict']}", kinds.get(row["verdict"], "neutral"))
                                    for name, row in result.table.iterrows()) + "</div>")
