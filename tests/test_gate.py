@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,3 +146,25 @@ def test_the_report_header_states_an_inconclusive_verdict_with_its_mde(tmp_path)
     header = html[html.index('<header class="wb-report-header">'):html.index("</header>")]
     assert 'class="wb-report-verdict wb-verdict-inconclusive"' in header and "GATE INCONCLUSIVE (fails CI, exit 4)" in header
     assert f"this dataset can detect drops of {comparison.table.loc['ok', 'mde']:.2f} or more" in header
+
+
+def test_mlflow_tags_and_the_gate_record_say_inconclusive_with_the_numbers(project):
+    from mlflow import MlflowClient
+
+    from workbench.tracking import log_comparison, use
+
+    use(project)
+    client = MlflowClient()
+    run_id = client.create_run(client.create_experiment("gate-tags")).info.run_id
+    base, cand = flips(20, worse=1, better=1)
+    candidate = run({"ok": cand})
+    candidate.run_id = run_id
+    comparison = compare(run({"ok": base}), candidate, min_effect=0.05)
+    gate = check_gate(comparison, GatePolicy(min_effect=0.05))
+    log_comparison(comparison, gate, project)
+    tags = client.get_run(run_id).data.tags
+    assert tags["workbench.verdict"] == "inconclusive" and tags["workbench.gate"] == "failed"
+    assert tags["workbench.inconclusive"].startswith("ok inconclusive: this dataset can detect drops of")
+    saved = client.download_artifacts(run_id, "comparison/gate.json", str(project.root))
+    record = json.loads(Path(saved).read_text())
+    assert record["exit_code"] == 4 and record["rules"][0]["mde"] == pytest.approx(comparison.table.loc["ok", "mde"])
