@@ -119,3 +119,14 @@ def test_the_ab_notebook_runs_in_ci_and_renders_its_report(tmp_path):
     assert run.status == "passed", run.error
     html = Path(run.report).read_text()
     assert "A/B: SHIP: B against A" in html and html.count("data:image/png;base64") >= 2 and "<script" not in html
+
+
+def test_a_traffic_file_with_a_bad_kpi_names_the_line_and_field(tmp_path):
+    row = {"ts": "2026-10-11T09:00:00Z", "prompt_ref": "support@1.1.0", "variant": "A", "inputs": {"question": "hi"},
+           "output": "hello", "task_completed": True, "cost": 0.0001}
+    path = tmp_path / "ab.jsonl"
+    path.write_text(json.dumps(row) + "\n" + json.dumps({**row, "rating": 7}) + "\n" + json.dumps({**row, "cost": -1}) + "\n")
+    with pytest.raises(WorkbenchError) as info:
+        load_traffic(path)
+    assert f"{path}:2: rating: Input should be less than or equal to 5" in str(info.value)
+    assert f"{path}:3: cost: Input should be greater than or equal to 0" in str(info.value)
