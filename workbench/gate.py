@@ -111,8 +111,8 @@ class RuleOutcome:
                 return f"{label} not comparable: {self.note}"
             values = (f"mean ${self.baseline:.4g} -> ${self.candidate:.4g}" if self.rule == "cost" else
                       f"median {self.baseline:.3g} s -> {self.candidate:.3g} s")
-            line = (f"{label} {'rose' if self.diff > 0 else 'changed'} {self.diff:+.0%} ({values}, 95% CI [{self.ci_low:+.0%}, {self.ci_high:+.0%}], Wilcoxon p={self.p_value:.4f}, "
-                    f"{self.n} paired calls)")
+            line = (f"{label} {'rose' if self.diff > 0 else 'changed'} {self.diff:+.0%} ({values}, 95% CI "
+                    f"[{self.ci_low:+.0%}, {self.ci_high:+.0%}], Wilcoxon p={self.p_value:.4f}, {self.n} paired calls)")
             return line + (f", more than {self.limit:.0%}" if self.verdict == REGRESSED else f", limit {self.limit:.0%}")
         if self.rule == "judge":
             word = "refused" if self.verdict == REGRESSED else "trusted"
