@@ -168,3 +168,9 @@ def test_mlflow_tags_and_the_gate_record_say_inconclusive_with_the_numbers(proje
     saved = client.download_artifacts(run_id, "comparison/gate.json", str(project.root))
     record = json.loads(Path(saved).read_text())
     assert record["exit_code"] == 4 and record["rules"][0]["mde"] == pytest.approx(comparison.table.loc["ok", "mde"])
+
+
+def test_a_pass_rate_that_cannot_drop_by_min_effect_is_not_inconclusive():
+    nothing = [False] * 58  # the demo's exact_match: 0 of 58 on both sides
+    row = compare(run({"exact": nothing}), run({"exact": nothing}), min_effect=0.05).table.loc["exact"]
+    assert row["mde"] > 0.05 and row["verdict"] == "no significant change"

@@ -54,7 +54,8 @@ def compare(baseline: RunResult, candidate: RunResult, alpha: float = 0.05, min_
     of any false alarm among them stays at alpha. A verdict needs both significance (adjusted p < alpha)
     and an effect of at least `min_effect`. A scorer without a significant change whose minimum detectable
     effect (at `power`, the alpha of Holm's first step) is larger than a positive `min_effect` is
-    `inconclusive`: the dataset is too small to see the drop the policy cares about.
+    `inconclusive`: the dataset is too small to see the drop the policy cares about (unless no such drop is
+    possible: a pass rate already below `min_effect`).
     """
     if baseline.dataset_hash != candidate.dataset_hash:
         raise ValueError(f"runs are on different datasets ({baseline.dataset_ref} {baseline.dataset_hash[:12]} vs "
@@ -101,9 +102,10 @@ def _verdicts(table: pd.DataFrame, members: list[str], alpha: float, power: floa
                     for n, r in table.iterrows()]
     significant = table["p_adjusted"] < alpha
     effect = table["min_effect"]
+    possible = (table["test"] != "mcnemar") | (table["baseline"] >= effect)  # a pass rate cannot drop below 0
     table["verdict"] = np.select(
         [significant & (table["diff"] < -effect), significant & (table["diff"] > effect),
-         (effect > 0) & ~(table["mde"] <= effect)],
+         (effect > 0) & ~(table["mde"] <= effect) & possible],
         ["regressed", "improved", "inconclusive"], "no significant change")
     return table.drop(columns=["discordant", "sd_diff"])
 
