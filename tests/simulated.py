@@ -44,28 +44,29 @@ class SimulatedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "simulated"
 
-    def _draw(self, text: str, salt: str) -> float:
-        digest = hashlib.sha256(f"{self.seed}|{salt}|{text}".encode()).digest()
+    def _draw(self, text: str, salt: str, seed: int) -> float:
+        digest = hashlib.sha256(f"{seed}|{salt}|{text}".encode()).digest()
         return int.from_bytes(digest[:8], "big") / 2**64
 
-    def _answer(self, messages: list[BaseMessage]) -> tuple[ChatResult, float]:
-        text = str(messages[-1].content)
-        right = self._draw(text, "right") < self.accuracy
+    def _answer(self, messages: list[BaseMessage], seed: int | None = None) -> tuple[ChatResult, float]:
+        """The request's seed (a repeat's) wins over the configuration's."""
+        text, seed = str(messages[-1].content), self.seed if seed is None else seed
+        right = self._draw(text, "right", seed) < self.accuracy
         answer = text.rsplit(" ", 1)[-1] if right else "no idea"
-        u = min(max(self._draw(text, "latency"), 1e-9), 1 - 1e-9)
+        u = min(max(self._draw(text, "latency", seed), 1e-9), 1 - 1e-9)
         z = math.sqrt(2) * _erfinv(2 * u - 1)
         message = AIMessage(content=answer, usage_metadata={"input_tokens": len(text.split()), "output_tokens": 2,
                                                             "total_tokens": len(text.split()) + 2})
         return ChatResult(generations=[ChatGeneration(message=message)]), self.latency * math.exp(self.jitter * z)
 
     def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
-        result, wait = self._answer(messages)
+        result, wait = self._answer(messages, kwargs.get("seed"))
         time.sleep(wait)
         return result
 
     async def _agenerate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
                          **kwargs: Any) -> ChatResult:
-        result, wait = self._answer(messages)
+        result, wait = self._answer(messages, kwargs.get("seed"))
         await asyncio.sleep(wait)
         return result
 
