@@ -184,7 +184,9 @@ def check_gate(comparison: Comparison, policy: GatePolicy, judge_kappa: dict[str
     critical = known if policy.critical is None else set(policy.critical)
     for name, row in table.iterrows():
         if name in critical and sequential and name in sequential:
-            outcomes.append(sequential_outcome(name, sequential[name], comparison.alpha, len(critical), row["min_effect"]))
+            possible = row["test"] != "mcnemar" or row["baseline"] >= row["min_effect"]  # a pass rate cannot drop below 0
+            outcomes.append(sequential_outcome(name, sequential[name], comparison.alpha, len(critical), row["min_effect"],
+                                               possible))
         elif name in critical:
             verdict = {"regressed": REGRESSED, "inconclusive": INCONCLUSIVE}.get(row["verdict"], PASSED)
             outcomes.append(RuleOutcome("critical", verdict, name, *_floats(row, "baseline", "candidate", "diff", "ci_low",
@@ -231,13 +233,15 @@ def detectable(mde: float | None, min_effect: float) -> str:
     return f"this dataset can detect drops of {mde:.2f} or more; the policy cares about {min_effect:.2f}"
 
 
-def sequential_outcome(scorer: str, look: dict[str, Any], alpha: float, family: int, min_effect: float) -> RuleOutcome:
+def sequential_outcome(scorer: str, look: dict[str, Any], alpha: float, family: int, min_effect: float,
+                       possible: bool = True) -> RuleOutcome:
     """A critical scorer decided by the sequential test (`stats.sequential`) at its last look: regressed, passed
     (no regression of min_effect or more is left plausible, or an improvement), or inconclusive when the cases ran
-    out first. The interval is the anytime-valid one at alpha / family (Bonferroni across the family)."""
+    out first (and a drop of min_effect is `possible`). The interval is the anytime-valid one at alpha / family
+    (Bonferroni across the family)."""
     verdict = {"regressed": REGRESSED, "no regression": PASSED, "improved": PASSED}.get(look["verdict"])
     if verdict is None:
-        verdict = INCONCLUSIVE if min_effect > 0 and look["low"] <= -min_effect else PASSED
+        verdict = INCONCLUSIVE if possible and min_effect > 0 and look["low"] <= -min_effect else PASSED
     return RuleOutcome("critical", verdict, scorer, look["baseline"], look["candidate"], look["estimate"], look["low"],
                        look["high"], look["p"], min(1.0, look["p"] * family), None, min_effect, test="mSPRT",
                        n=int(look["n"]), degraded=look.get("degraded"))
