@@ -130,3 +130,13 @@ def test_a_traffic_file_with_a_bad_kpi_names_the_line_and_field(tmp_path):
         load_traffic(path)
     assert f"{path}:2: rating: Input should be less than or equal to 5" in str(info.value)
     assert f"{path}:3: cost: Input should be greater than or equal to 0" in str(info.value)
+
+
+def test_workbench_ab_prints_the_decision_and_the_daily_readout(capsys):
+    from workbench.cli import main
+
+    assert main(["ab", str(DEMO)]) == 0
+    out = capsys.readouterr().out
+    assert "DECISION: ship" in out and "sequential read-out (anytime-valid, per day)" in out and "2026-10-24" in out
+    assert main(["ab", str(REPO / "datasets" / "traffic" / "lumen-support.jsonl")]) == 2
+    assert "no `variant` field" in capsys.readouterr().err

@@ -1,5 +1,5 @@
-"""The statistics commands of `workbench`: `plan` (cases and repeats a comparison needs) and `compare --sequential`
-(cases in batches, both versions, stopping at the first certain verdict)."""
+"""The statistics commands of `workbench`: `plan` (cases and repeats a comparison needs), `compare --sequential`
+(cases in batches, both versions, stopping at the first certain verdict) and `ab` (an A/B test on logged traffic)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     plan.add_argument("--log", action="store_true", help="log the pilot runs to MLflow")
     plan.add_argument("--tracking-uri", help="MLflow tracking URI")
     plan.add_argument("--quiet", action="store_true", help="no progress bar")
+    ab = command("ab", _ab, "A/B test of two variants on logged traffic: each KPI's test, interval and MDE, the "
+                 "scorecard's decision, and the daily sequential read-out", commands)
+    ab.add_argument("traffic", type=Path, help="a traffic JSONL whose rows carry `variant` and the KPIs")
+    ab.add_argument("--control", default="A")
+    ab.add_argument("--treatment", default="B")
+    ab.add_argument("--alpha", type=float, default=0.05)
     compare = commands.choices["compare"]
     compare.add_argument("--sequential", action="store_true",
                          help="evaluate cases in batches (both versions) and stop at the first certain verdict "
@@ -81,6 +87,20 @@ def _plan(args) -> int:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         power_curve(result).savefig(args.plot, dpi=100)
         print(f"power curves written to {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _ab(args) -> int:
+    from .drift.traffic import load_traffic
+    from .stats.ab import analyse, sequential_readout
+
+    traffic = load_traffic(args.traffic)
+    result = analyse(traffic, args.control, args.treatment, alpha=args.alpha)
+    print(result.report(), end="\n\n")
+    readout = sequential_readout(traffic, args.control, args.treatment, alpha=args.alpha)
+    days = readout.pivot(index="period", columns="kpi", values="verdict")
+    days.index = [str(p)[:10] for p in days.index]
+    print("sequential read-out (anytime-valid, per day):\n" + days.to_string())
     return 0
 
 
