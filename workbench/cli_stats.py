@@ -45,7 +45,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     compare = commands.choices["compare"]
     compare.add_argument("--sequential", action="store_true",
                          help="evaluate cases in batches (both versions) and stop at the first certain verdict "
-                              "(anytime-valid test; fewer model calls)")
+                              "(anytime-valid test; fewer model calls; the batches are not logged to MLflow)")
     compare.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"cases per batch with --sequential "
                                                                           f"(default {DEFAULT_BATCH})")
     whole = compare.get_default("handler")
@@ -127,7 +127,7 @@ class SequentialComparison:
 
 def compare_sequential(baseline: str | None, candidate: str, dataset_ref: str, policy: Any, settings: Settings,
                        batch: int = DEFAULT_BATCH, scorers: list | None = None, seed: int = 0,
-                       progress: bool = False, on_look: Callable[[dict], None] | None = None) -> SequentialComparison:
+                       concurrency: int | None = None, progress: bool = False, on_look: Callable[[dict], None] | None = None) -> SequentialComparison:
     """Evaluate the dataset's cases in a seeded random order, `batch` at a time with both versions, and stop when
     every critical scorer is decided (or one regressed); the anytime-valid test keeps the false alarm rate at alpha."""
     from .compare import compare
@@ -159,7 +159,7 @@ def compare_sequential(baseline: str | None, candidate: str, dataset_ref: str, p
         ids = order[start:start + batch]
         for side, ref in (("baseline", baseline), ("candidate", candidate)):
             runs[side].append(evaluate(ref, dataset_ref, scorers=scorers, settings=settings, log=False, progress=progress,
-                                       cases=ids))
+                                       concurrency=concurrency, cases=ids))
         base, cand = (_merge(runs[side], dataset.hash) for side in ("baseline", "candidate"))
         b_scores, c_scores = base.case_scores(), cand.case_scores()
         critical = [s for s in cand.scorer_names if s in b_scores and (policy.critical is None or s in policy.critical)]
@@ -212,7 +212,7 @@ def _compare_sequential(args) -> int:
               f"[{look['low']:+.3f}, {look['high']:+.3f}]  {look['verdict']}", file=sys.stderr)
 
     result = compare_sequential(baseline, candidate, args.dataset, _policy(args, settings), settings, batch=args.batch,
-                                scorers=args.scorers, progress=not args.quiet, on_look=show)
+                                scorers=args.scorers, concurrency=args.concurrency, progress=not args.quiet, on_look=show)
     print(result.comparison.report(), end="\n\n")
     print(result.report(), end="\n\n")
     print(result.gate.report())
