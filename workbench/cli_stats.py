@@ -127,7 +127,8 @@ class SequentialComparison:
 
 def compare_sequential(baseline: str | None, candidate: str, dataset_ref: str, policy: Any, settings: Settings,
                        batch: int = DEFAULT_BATCH, scorers: list | None = None, seed: int = 0,
-                       concurrency: int | None = None, progress: bool = False, on_look: Callable[[dict], None] | None = None) -> SequentialComparison:
+                       concurrency: int | None = None, progress: bool = False,
+                       on_look: Callable[[dict], None] | None = None) -> SequentialComparison:
     """Evaluate the dataset's cases in a seeded random order, `batch` at a time with both versions, and stop when
     every critical scorer is decided (or one regressed); the anytime-valid test keeps the false alarm rate at alpha."""
     from .compare import compare
