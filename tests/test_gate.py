@@ -151,11 +151,11 @@ def test_the_report_header_states_an_inconclusive_verdict_with_its_mde(tmp_path)
 def test_mlflow_tags_and_the_gate_record_say_inconclusive_with_the_numbers(project):
     from mlflow import MlflowClient
 
-    from workbench.tracking import log_comparison, use
+    from workbench.tracking import experiment_id, log_comparison, use
 
     use(project)
     client = MlflowClient()
-    run_id = client.create_run(client.create_experiment("gate-tags")).info.run_id
+    run_id = client.create_run(experiment_id("gate-tags", project)).info.run_id  # artifacts in the project's store
     base, cand = flips(20, worse=1, better=1)
     candidate = run({"ok": cand})
     candidate.run_id = run_id
