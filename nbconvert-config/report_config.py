@@ -6,6 +6,8 @@
 
 from nbconvert.preprocessors import Preprocessor
 
+from workbench.widgets.verdict import VERDICT_MIME, headline
+
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
 VERDICT_TAG, ERROR_TAG = "verdict", "papermill-error-cell-tag"
@@ -24,6 +26,13 @@ class ReportOrder(Preprocessor):
 
         nb.cells = [cell for _, cell in sorted(enumerate(nb.cells), key=rank)]
         nb.metadata.pop("widgets", None)
+        records = [o["data"][VERDICT_MIME] for cell in nb.cells for o in cell.get("outputs", [])
+                   if VERDICT_MIME in o.get("data", {})]
+        if records:  # the header states the gate's verdict, with what could not be decided and why
+            record = records[-1]
+            nb.metadata["workbench_verdict"] = {"headline": headline(record), "verdict": record.get("verdict", ""),
+                                                "lines": [m for v in ("regressed", "inconclusive", "not comparable")
+                                                          for m in (record.get("messages") or {}).get(v, [])]}
         params = nb.metadata.get("papermill", {}).get("parameters", {})
         name = resources.get("metadata", {}).get("name", "report")
         if params.get("candidate"):

@@ -9,10 +9,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workbench.ci import CIConfig, GateFailed, NotebookRun, assert_gate, exit_code, parse_parameters, plan, render_report
+from workbench.ci import CIConfig, GateFailed, GateInconclusive, NotebookRun, assert_gate, exit_code, parse_parameters, plan, render_report
 from workbench.cli import main
 from workbench.errors import WorkbenchError
-from workbench.gate import GateResult
+from workbench.gate import GateResult, RuleOutcome
 from workbench.widgets.verdict import VERDICT_MIME
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,8 +89,9 @@ def test_ci_config_errors_name_the_file_and_the_field(tmp_path):
 
 def test_the_repository_ci_yaml_is_valid_and_runs_the_gate_notebook():
     config = CIConfig.load(REPO / "ci.yaml")
-    (spec, params), = plan(config, REPO, {}, None)
+    (spec, params), (ab, ab_params) = plan(config, REPO, {}, None)
     assert spec.path == "notebooks/gate.ipynb" and params["candidate"] == "support@1.1.0" and params["baseline"] is None
+    assert ab.path == "notebooks/ab_test.ipynb" and ab_params["traffic"] == "datasets/traffic/lumen-ab.jsonl"
 
 
 def test_parameters_are_read_as_yaml_scalars():
@@ -124,9 +125,14 @@ def test_exit_codes_and_the_gate_assertion():
     assert exit_code([run("passed")]) == 0
     assert exit_code([run("passed"), run("regressed")]) == 1
     assert exit_code([run("regressed"), run("error")]) == 3
-    assert_gate(GateResult(passed=True, failures=[]))
-    with pytest.raises(GateFailed, match="GATE FAILED\n  - case_checks regressed"):
-        assert_gate(GateResult(passed=False, failures=["case_checks regressed"]))
+    assert exit_code([run("passed"), run("inconclusive")]) == 4 and exit_code([run("inconclusive"), run("regressed")]) == 1
+    assert_gate(GateResult(()))
+    with pytest.raises(GateFailed, match="GATE FAILED\n  - error rate 20.0% is above 10%"):
+        assert_gate(GateResult((RuleOutcome("error_rate", "regressed", candidate=0.2, limit=0.1),)))
+    inconclusive = RuleOutcome("critical", "inconclusive", "checks", 0.5, 0.5, 0.0, -0.1, 0.1, 1.0, 1.0, 0.3, 0.05, n=20)
+    with pytest.raises(GateInconclusive, match="checks inconclusive: this dataset can detect drops of 0.30"):
+        assert_gate(GateResult((inconclusive,)))
+    assert_gate(GateResult((inconclusive,), inconclusive_fails=False))
 
 
 def test_the_report_puts_the_verdict_first_hides_code_and_prefers_static_html(tmp_path):

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from workbench.compare import compare
-from workbench.gate import GatePolicy, check_gate
 from workbench.errors import WorkbenchError
+from workbench.gate import GatePolicy, check_gate
 from workbench.results import COLUMNS, RunResult
 
 
@@ -89,7 +89,8 @@ def test_gate_names_the_regressed_scorer_and_checks_the_scorecard():
     assert not gate.passed
     text = gate.report()
     assert "ok regressed: 0.600 -> 0.100" in text and "guardrail safe dropped" in text
-    assert "cost per call rose +100%" in text and "latency p95 rose +200%" in text
+    assert "cost per call rose +100% (mean $0.001 -> $0.002" in text
+    assert "latency per call rose +200% (median 1 s -> 3 s" in text and "20 paired calls), more than 50%" in text
     assert check_gate(compare(base, base), GatePolicy(guardrails=["safe"])).passed
 
 

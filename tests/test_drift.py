@@ -51,7 +51,7 @@ def test_traffic_file_errors_name_line_and_field(tmp_path):
     good = {"ts": "2026-10-01T09:00:00Z", "prompt_ref": "support@1.1.0", "inputs": {"question": "hi"}, "output": "hello",
             "latency_s": 0.5, "input_tokens": 10, "output_tokens": 2}
     rows = [good, {**good, "ts": "yesterday"}, {k: v for k, v in good.items() if k != "output"},
-            {**good, "feedback": 3}, {**good, "rating": 1}]
+            {**good, "feedback": 3}, {**good, "ratng": 1}]
     path = tmp_path / "t.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "[1, 2\n")
     with pytest.raises(WorkbenchError) as info:
@@ -60,7 +60,7 @@ def test_traffic_file_errors_name_line_and_field(tmp_path):
     assert f"{path}:2: ts: 'yesterday' is not ISO 8601; write e.g. 2026-10-01T09:30:00Z" in lines
     assert f"{path}:3: output: Field required" in lines
     assert f"{path}:4: feedback: Input should be less than or equal to 1" in lines
-    assert f"{path}:5: rating: unknown key" in lines
+    assert f"{path}:5: ratng: unknown key" in lines
     assert any(line.startswith(f"{path}:6: json:") for line in lines)
 
 

@@ -77,8 +77,13 @@ def test_the_same_version_with_other_seeds_is_not_a_regression(facts_project):
     comparison, gate = compare_refs("facts@2.0.0", "facts@2.0.0", "facts", policy=GatePolicy.load(facts_project / "gate.yaml"),
                                     settings=Settings.load(root=facts_project), repeats=3, scorers=["case_checks"],
                                     log=False, progress=False)
-    assert gate.passed, gate.report()
-    assert comparison.table.loc["case_checks", "verdict"] == "no significant change"
+    # Not a regression; and 16 cases cannot see the 5-point drop the policy cares about, which the gate says
+    # (unless the pass rate is already below 0.05 and cannot drop that much).
+    row = comparison.table.loc["case_checks"]
+    assert row["verdict"] == ("inconclusive" if row["baseline"] >= 0.05 else "no significant change"), gate.report()
+    assert gate.verdict == ("inconclusive" if row["verdict"] == "inconclusive" else "passed") and row["mde"] > 0.05
+    if gate.verdict == "inconclusive":
+        assert gate.exit_code == 4 and "case_checks inconclusive: this dataset can detect drops of" in gate.report()
     base, cand = comparison.baseline, comparison.candidate
     assert base.model_calls == cand.model_calls == 48 and cand.frame["repeat"].max() == 2
     # The candidate was really sampled with other seeds: some of its answers differ from the baseline's.

@@ -44,7 +44,8 @@ def outputs(nb: dict) -> list[dict]:
 
 
 def test_the_notebooks_are_thin_with_a_parameters_cell():
-    assert NOTEBOOKS == ["eval_scoring.ipynb", "gate.ipynb", "prompt_comparison.ipynb", "rag_inspection.ipynb"]
+    assert NOTEBOOKS == ["ab_test.ipynb", "eval_scoring.ipynb", "gate.ipynb", "prompt_comparison.ipynb",
+                         "rag_inspection.ipynb"]
     for name in NOTEBOOKS:
         nb = json.loads((REPO / "notebooks" / name).read_text())
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
@@ -70,4 +71,7 @@ def test_the_gate_notebook_records_its_verdict(demo):
                if "application/vnd.workbench.gate+json" in o.get("data", {})]
     assert len(records) == 1 and records[0]["passed"] is True and records[0]["candidate_run_id"]
     verdict_cell = next(c for c in nb["cells"] if "verdict" in c["metadata"].get("tags", []))
-    assert any("GATE PASSED" in "".join(o.get("data", {}).get("text/html", "")) for o in verdict_cell["outputs"])
+    # 14 cases may not see the 5-point drops gate.yaml cares about: inconclusive, which the demo policy lets pass
+    assert records[0]["verdict"] in ("passed", "inconclusive") and records[0]["exit_code"] == 0
+    head = "GATE PASSED" if records[0]["verdict"] == "passed" else "GATE INCONCLUSIVE (passes by the policy)"
+    assert any(head in "".join(o.get("data", {}).get("text/html", "")) for o in verdict_cell["outputs"])

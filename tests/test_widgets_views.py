@@ -88,7 +88,7 @@ def test_verdict_record_names_failing_scorers_and_their_cases(comparison):
     policy = GatePolicy(critical=["checks"], min_effect=0.05)
     gate = check_gate(comparison, policy)
     assert not gate.passed
-    assert failing_scorers(comparison, policy) == ["checks"]
+    assert failing_scorers(gate) == ["checks"]
     assert list(failing_cases(comparison, ["checks"])["case_id"]) == [f"case-{i:02d}" for i in range(8)]
     record = verdict_record(comparison, gate, policy)
     assert record["passed"] is False and record["candidate_run_id"] == "cand01" and record["regressed"] == ["checks"]

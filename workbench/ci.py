@@ -1,7 +1,7 @@
 """`workbench ci`: execute gate notebooks with papermill, render HTML reports with nbconvert, log them to MLflow.
 
-Exit codes: 0 every gate passed, 1 a gate found a regression, 3 a notebook failed for another reason
-(2, bad input, comes from the CLI). The executed notebook and its report are written in every case.
+Exit codes: 0 every gate passed, 1 a gate found a regression, 3 a notebook failed for another reason,
+4 a gate was inconclusive and its policy says that fails (2, bad input, comes from the CLI). The executed notebook and its report are written in every case.
 """
 
 from __future__ import annotations
@@ -20,12 +20,16 @@ from .settings import Settings
 from .yamlfiles import load_model
 
 CONFIG_FILE = "ci.yaml"
-EXIT_OK, EXIT_REGRESSION, EXIT_ERROR = 0, 1, 3
+EXIT_OK, EXIT_REGRESSION, EXIT_ERROR, EXIT_INCONCLUSIVE = 0, 1, 3, 4
 ERROR_TAG = "papermill-error-cell-tag"
 
 
 class GateFailed(AssertionError):
     """Raised by a gate notebook when the candidate fails the gate; `workbench ci` exits 1 on it (3 on anything else)."""
+
+
+class GateInconclusive(AssertionError):
+    """Raised by a gate notebook when the comparison is inconclusive and the policy fails it; `workbench ci` exits 4."""
 
 
 def record_verdict(comparison: Any, gate: Any, policy: Any = None) -> dict[str, Any]:
@@ -42,7 +46,7 @@ def record_verdict(comparison: Any, gate: Any, policy: Any = None) -> dict[str, 
 def assert_gate(gate: Any) -> None:
     """In a notebook, last: fail the notebook when the gate failed."""
     if not gate.passed:
-        raise GateFailed(gate.report())
+        raise (GateInconclusive if gate.verdict == "inconclusive" else GateFailed)(gate.report())
 
 
 class NotebookSpec(BaseModel):
@@ -80,14 +84,14 @@ class NotebookRun:
     notebook: str
     executed: str
     report: str
-    status: str  # passed | regressed | error
+    status: str  # passed | regressed | inconclusive | error
     seconds: float
     verdict: dict[str, Any] | None = None
     error: str | None = None
     logged_to: str | None = None  # the MLflow run the report was attached to
 
     def line(self) -> str:
-        head = {"passed": "PASSED", "regressed": "REGRESSED", "error": "ERROR"}[self.status]
+        head = {"passed": "PASSED", "regressed": "REGRESSED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}[self.status]
         extra = f": {self.error}" if self.error else ""
         if self.verdict and self.verdict.get("failing_cases"):
             extra += f" (failing cases: {', '.join(self.verdict['failing_cases'][:10])})"
@@ -155,7 +159,7 @@ def execute(spec: NotebookSpec, parameters: dict[str, Any], root: Path, out_dir:
         papermill.execute_notebook(str(root / spec.path), str(executed), parameters=parameters, cwd=str(root),
                                    progress_bar=False, execution_timeout=spec.timeout, kernel_name="python3")
     except PapermillExecutionError as exc:
-        status = "regressed" if exc.ename == GateFailed.__name__ else "error"
+        status = {GateFailed.__name__: "regressed", GateInconclusive.__name__: "inconclusive"}.get(exc.ename, "error")
         return executed, status, f"{exc.ename}: {exc.evalue.splitlines()[0] if exc.evalue else ''}".strip()
     except Exception as exc:  # kernel died, timed out, could not start: still leave a notebook that says so
         if not executed.exists():
@@ -244,7 +248,7 @@ def run_ci(settings: Settings, config_path: Path | None = None, overrides: dict[
         report = render_report(executed, out_dir / f"{spec.label}.html", config_dir, show_code)
         run = NotebookRun(name=spec.label, notebook=spec.path, executed=str(executed), report=str(report), status=status,
                           seconds=time.perf_counter() - started, verdict=verdict, error=error)
-        if status == "regressed" and not verdict:
+        if status in ("regressed", "inconclusive") and not verdict:
             run.status, run.error = "error", f"the notebook raised GateFailed without recording a verdict ({error})"
         if log:
             try:
@@ -258,4 +262,5 @@ def run_ci(settings: Settings, config_path: Path | None = None, overrides: dict[
 
 def exit_code(runs: list[NotebookRun]) -> int:
     statuses = {r.status for r in runs}
-    return EXIT_ERROR if "error" in statuses else EXIT_REGRESSION if "regressed" in statuses else EXIT_OK
+    return (EXIT_ERROR if "error" in statuses else EXIT_REGRESSION if "regressed" in statuses else
+            EXIT_INCONCLUSIVE if "inconclusive" in statuses else EXIT_OK)

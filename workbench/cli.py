@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_ops import add_commands
 
     add_commands(commands, command)
+    from .cli_stats import add_commands as add_stats_commands
+
+    add_stats_commands(commands, command)
     return parser
 
 
@@ -273,7 +276,7 @@ def _compare(args) -> int:
         print(result.report(), end="\n\n")
     print(comparison.report(), end="\n\n")
     print(gate.report())
-    return 0 if gate.passed else 1
+    return gate.exit_code
 
 
 def _demo(args) -> int:

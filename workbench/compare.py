@@ -1,4 +1,4 @@
-"""Paired statistics between two runs: per-scorer effect, confidence interval, p-value, per-case changes."""
+"""Paired statistics between two runs: per-scorer effect, confidence interval, p-value, power, per-case changes."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pandas as pd
 from scipy import stats
 
 from .results import RunResult
+from .stats.multiplicity import holm
+from .stats.power import POWER, mcnemar_mde, mcnemar_pvalue, paired_mde
 
 RESAMPLES = 4999
-VERDICTS = ("improved", "no significant change", "regressed")
+VERDICTS = ("improved", "no significant change", "inconclusive", "regressed")
 
 
 @dataclass
@@ -24,24 +26,36 @@ class Comparison:
     cases: pd.DataFrame  # one row per case x scorer: values, difference, change
     alpha: float = 0.05
     min_effect: dict[str, float] = field(default_factory=dict)
+    family: list[str] = field(default_factory=list)  # the scorers tested as one family (Holm)
 
     def regressed(self) -> list[str]:
         return list(self.table.index[self.table["verdict"] == "regressed"])
 
+    def inconclusive(self) -> list[str]:
+        return list(self.table.index[self.table["verdict"] == "inconclusive"])
+
     def report(self) -> str:
-        shown = self.table[["n", "baseline", "candidate", "diff", "ci_low", "ci_high", "p_value", "test",
-                            "improved", "degraded", "failed", "verdict"]]
-        head = f"{self.baseline.prompt_ref} -> {self.candidate.prompt_ref} on {self.candidate.dataset_ref} (alpha {self.alpha})"
+        shown = self.table[["n", "baseline", "candidate", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "test",
+                            "mde", "improved", "degraded", "failed", "verdict"]]
+        head = (f"{self.baseline.prompt_ref} -> {self.candidate.prompt_ref} on {self.candidate.dataset_ref} "
+                f"(alpha {self.alpha}, Holm over {len(self.family)} scorer(s); mde: the smallest drop detected with "
+                f"{POWER:.0%} power)")
         return head + "\n" + shown.to_string(float_format=lambda x: f"{x:.3f}")
 
 
 def compare(baseline: RunResult, candidate: RunResult, alpha: float = 0.05, min_effect: float = 0.0,
-            min_effect_by_scorer: dict[str, float] | None = None) -> Comparison:
+            min_effect_by_scorer: dict[str, float] | None = None, family: list[str] | None = None,
+            power: float = POWER) -> Comparison:
     """Pair the runs' cases and test, per scorer, whether the candidate differs from the baseline.
 
     Pass/fail scorers without repeats use McNemar's exact test; other scores a paired permutation test
     (sign flips of the per-case differences). The 95% interval of the mean difference is a paired
-    bootstrap over cases. A verdict needs both significance and an effect of at least `min_effect`.
+    bootstrap over cases. The `family` (default: every scorer) is Holm-adjusted as one family, so the chance
+    of any false alarm among them stays at alpha. A verdict needs both significance (adjusted p < alpha)
+    and an effect of at least `min_effect`. A scorer without a significant change whose minimum detectable
+    effect (at `power`, the alpha of Holm's first step) is larger than a positive `min_effect` is
+    `inconclusive`: the dataset is too small to see the drop the policy cares about (unless no such drop is
+    possible: a pass rate already below `min_effect`).
     """
     if baseline.dataset_hash != candidate.dataset_hash:
         raise ValueError(f"runs are on different datasets ({baseline.dataset_ref} {baseline.dataset_hash[:12]} vs "
@@ -60,32 +74,52 @@ def compare(baseline: RunResult, candidate: RunResult, alpha: float = 0.05, min_
         change = np.select([diff > effect, diff < -effect, diff.notna()], ["improved", "degraded", "unchanged"], "failed")
         change = np.where(pair.index.isin(failed), "failed", change)
         counts = pd.Series(change).value_counts()
-        significant = row["p_value"] < alpha
-        verdict = ("regressed" if significant and row["diff"] < -effect else
-                   "improved" if significant and row["diff"] > effect else "no significant change")
         rows.append(pd.Series({**row, "improved": int(counts.get("improved", 0)), "degraded": int(counts.get("degraded", 0)),
                                "unchanged": int(counts.get("unchanged", 0)), "failed": int(counts.get("failed", 0)),
-                               "min_effect": effect, "verdict": verdict}, name=name))
+                               "min_effect": effect}, name=name))
         case_rows.append(pd.DataFrame({"case_id": pair.index, "scorer": name, "baseline": pair["baseline"].to_numpy(),
                                        "candidate": pair["candidate"].to_numpy(), "diff": diff.to_numpy(), "change": change}))
     table = pd.DataFrame(rows)
     table.index.name = "scorer"
+    members = [n for n in table.index if family is None or n in family]
+    if len(table):
+        table = _verdicts(table, members, alpha, power)
     cases = pd.concat(case_rows, ignore_index=True) if case_rows else pd.DataFrame(
         columns=["case_id", "scorer", "baseline", "candidate", "diff", "change"])
-    return Comparison(baseline, candidate, table, cases, alpha, {n: table.loc[n, "min_effect"] for n in table.index})
+    return Comparison(baseline, candidate, table, cases, alpha, {n: table.loc[n, "min_effect"] for n in table.index},
+                      members)
+
+
+def _verdicts(table: pd.DataFrame, members: list[str], alpha: float, power: float) -> pd.DataFrame:
+    """Holm over the family (others keep their own p), the MDE at each scorer's first-step alpha, the verdicts."""
+    table = table.copy()
+    table["p_adjusted"] = table["p_value"]
+    if members:
+        table.loc[members, "p_adjusted"] = holm(table.loc[members, "p_value"].to_numpy(dtype=float))
+    level = {n: alpha / len(members) if n in members else alpha for n in table.index}
+    table["mde"] = [(mcnemar_mde(int(r["n"]), r["discordant"] / r["n"], level[n], power) if r["test"] == "mcnemar" else
+                     paired_mde(int(r["n"]), r["sd_diff"], level[n], power)) if r["n"] else np.inf
+                    for n, r in table.iterrows()]
+    significant = table["p_adjusted"] < alpha
+    effect = table["min_effect"]
+    possible = (table["test"] != "mcnemar") | (table["baseline"] >= effect)  # a pass rate cannot drop below 0
+    table["verdict"] = np.select(
+        [significant & (table["diff"] < -effect), significant & (table["diff"] > effect),
+         (effect > 0) & ~(table["mde"] <= effect) & possible],
+        ["regressed", "improved", "inconclusive"], "no significant change")
+    return table.drop(columns=["discordant", "sd_diff"])
 
 
 def _test(b: np.ndarray, c: np.ndarray, binary: bool) -> dict[str, float | str]:
     n = len(b)
     if n == 0:
         return {"n": 0, "baseline": np.nan, "candidate": np.nan, "diff": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                "p_value": np.nan, "test": "none"}
+                "p_value": np.nan, "test": "none", "discordant": 0, "sd_diff": np.nan}
     d = c - b
     low, high = _bootstrap_ci(d)
+    worse, better = int(((b == 1) & (c == 0)).sum()), int(((b == 0) & (c == 1)).sum())
     if binary:
-        worse, better = int(((b == 1) & (c == 0)).sum()), int(((b == 0) & (c == 1)).sum())
-        p = stats.binomtest(better, better + worse, 0.5).pvalue if better + worse else 1.0
-        test = "mcnemar"
+        p, test = float(mcnemar_pvalue(worse, better)), "mcnemar"
     elif np.allclose(d, 0):
         p, test = 1.0, "permutation"
     else:
@@ -93,7 +127,8 @@ def _test(b: np.ndarray, c: np.ndarray, binary: bool) -> dict[str, float | str]:
                                         vectorized=True, n_resamples=RESAMPLES, rng=np.random.default_rng(0))
         p, test = float(result.pvalue), "permutation"
     return {"n": n, "baseline": float(b.mean()), "candidate": float(c.mean()), "diff": float(d.mean()),
-            "ci_low": low, "ci_high": high, "p_value": float(p), "test": test}
+            "ci_low": low, "ci_high": high, "p_value": float(p), "test": test,
+            "discordant": worse + better, "sd_diff": float(d.std(ddof=1)) if n > 1 else np.nan}
 
 
 def _bootstrap_ci(d: np.ndarray) -> tuple[float, float]:

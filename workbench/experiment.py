@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .budget import Budget
 from .calibration import calibrate
 from .compare import Comparison, compare
@@ -20,8 +22,9 @@ from .tracking import load_run, log_comparison
 def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dict] | None = None,
              settings: Settings | None = None, concurrency: int | None = None, log: bool = True,
              repeats: int = 1, seed_offset: int = 0, traces: int | None = DEFAULT_TRACES,
-             budget: Budget | None = None, progress: bool = True) -> RunResult:
-    """Run `name@version` over a dataset with the given scorers (the defaults when None).
+             budget: Budget | None = None, progress: bool = True, cases: list[str] | None = None) -> RunResult:
+    """Run `name@version` over a dataset with the given scorers (the defaults when None); `cases`: only these
+    case ids (a sequential comparison's batch).
 
     `repeats` > 1 runs each case that many times with different seeds, bypassing the cache.
     `traces` is how many cases get an MLflow trace (None: all of them). A `budget` stops the run before
@@ -29,6 +32,10 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
     """
     settings = settings or Settings.load()
     dataset = load_dataset(dataset_ref, settings.datasets_dir)
+    if cases is not None:
+        wanted = set(cases)
+        keep = [i for i, case in enumerate(dataset.cases) if case.id in wanted]
+        dataset = replace(dataset, cases=[dataset.cases[i] for i in keep], lines=[dataset.lines[i] for i in keep if dataset.lines])
     with RunContext.build(prompt_ref, settings, scorers, concurrency=concurrency, budget=budget) as context:
         result = context.run(dataset, repeats=repeats, seed_offset=seed_offset, progress=progress)
     if log:
@@ -71,7 +78,7 @@ def compare_refs(baseline: str | None, candidate: str, dataset_ref: str, policy:
     base = result_for(baseline, dataset_ref, settings, **options)
     cand = result_for(candidate, dataset_ref, settings, **options, seed_offset=repeats if repeats > 1 else 0)
     comparison = compare(base, cand, alpha=policy.alpha, min_effect=policy.min_effect,
-                         min_effect_by_scorer=policy.min_effect_by_scorer)
+                         min_effect_by_scorer=policy.min_effect_by_scorer, family=policy.critical, power=policy.power)
     gate = check_gate(comparison, policy, calibrate_judges(cand, policy, settings))
     if log:
         log_comparison(comparison, gate, settings)

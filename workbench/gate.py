@@ -1,16 +1,28 @@
-"""The regression gate: a policy file, and the balanced scorecard a comparison must pass."""
+"""The regression gate: a policy file, and the balanced scorecard a comparison must pass.
+
+The result is structured: one `RuleOutcome` per rule (a critical scorer, a guardrail, cost, latency, the error
+rate, a judge's agreement) with its numbers and its verdict. Reports, the verdict banner and MLflow tags
+format these outcomes; they never apply the rules again.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .compare import Comparison
 from .errors import WorkbenchError
+from .stats.calls import CallComparison, compare_calls
 from .yamlfiles import load_model
+
+#: Exit codes of a gate verdict (2 bad input and 3 infrastructure failure come from the CLI).
+EXIT_PASSED, EXIT_REGRESSION, EXIT_INCONCLUSIVE = 0, 1, 4
+PASSED, REGRESSED, INCONCLUSIVE, NOT_COMPARABLE = "passed", "regressed", "inconclusive", "not comparable"
 
 
 class JudgeRequirement(BaseModel):
@@ -24,15 +36,22 @@ class JudgeRequirement(BaseModel):
 
 
 class GatePolicy(BaseModel):
-    """What may not get worse. Cost and latency limits are relative increases (0.10 = +10%)."""
+    """What may not get worse. Cost and latency limits are relative increases (0.10 = +10%).
+
+    `inconclusive`: what an underpowered comparison does to CI (a critical scorer whose minimum detectable
+    effect is larger than `min_effect`). `fail` (the default) exits 4: a gate that could not have seen the drop
+    the policy cares about has not shown the candidate is safe; `pass` reports it and exits 0.
+    """
 
     model_config = ConfigDict(extra="forbid")
     alpha: float = Field(0.05, gt=0, lt=0.5)
+    power: float = Field(0.8, gt=0, lt=1)  # the power the minimum detectable effect is computed at
     min_effect: float = Field(0.0, ge=0)
     min_effect_by_scorer: dict[str, float] = {}
-    critical: list[str] | None = None  # None: every scorer is critical
+    critical: list[str] | None = None  # None: every scorer is critical; one Holm family
     guardrails: list[str] = []  # may never drop, significant or not
     guardrail_tolerance: float = Field(0.0, ge=0)
+    inconclusive: Literal["fail", "pass"] = "fail"
     max_cost_increase: float | None = Field(0.10, ge=0)
     max_latency_increase: float | None = Field(0.50, ge=0)
     max_error_rate: float | None = Field(0.10, ge=0, le=1)
@@ -44,19 +63,116 @@ class GatePolicy(BaseModel):
 
 
 @dataclass(frozen=True)
+class RuleOutcome:
+    """One rule of the gate applied: its numbers and its verdict (passed, regressed, inconclusive, not comparable).
+
+    For scorers `diff` is candidate minus baseline; for cost and latency it is the relative increase.
+    """
+
+    rule: str  # critical | guardrail | cost | latency | error_rate | judge
+    verdict: str
+    scorer: str | None = None
+    baseline: float | None = None
+    candidate: float | None = None
+    diff: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    mde: float | None = None
+    min_effect: float | None = None
+    limit: float | None = None
+    test: str | None = None
+    n: int | None = None  # cases (scorers) or paired calls (cost, latency)
+    degraded: int | None = None
+    note: str = ""
+
+    def message(self) -> str:
+        """The outcome in one line for people, with its numbers."""
+        name = self.scorer or self.rule
+        if self.rule == "critical":
+            detail = (f"diff {self.diff:+.3f}, 95% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}], p={self.p_value:.4f}, "
+                      f"Holm p={self.p_adjusted:.4f}")
+            if self.verdict == INCONCLUSIVE and self.test == "mSPRT":
+                return (f"{name} inconclusive: after {self.n} cases a drop of up to {-self.ci_low:.2f} is still plausible; "
+                        f"the policy cares about {self.min_effect:.2f} ({self.baseline:.3f} -> {self.candidate:.3f}, "
+                        f"{detail.replace('95% CI', 'anytime CI').replace('Holm p', 'family p')})")
+            if self.verdict == INCONCLUSIVE:
+                return (f"{name} inconclusive: {detectable(self.mde, self.min_effect)} ({self.baseline:.3f} -> "
+                        f"{self.candidate:.3f}, {detail}, {self.n} cases)")
+            return (f"{name} {self.verdict}: {self.baseline:.3f} -> {self.candidate:.3f} ({detail}, "
+                    f"{self.degraded} case(s) degraded)")
+        if self.rule == "guardrail":
+            word = "dropped" if self.verdict == REGRESSED else "held"
+            return f"guardrail {name} {word}: {self.baseline:.3f} -> {self.candidate:.3f}"
+        if self.rule in ("cost", "latency"):
+            label = "cost per call" if self.rule == "cost" else "latency per call"
+            if self.verdict == NOT_COMPARABLE:
+                return f"{label} not comparable: {self.note}"
+            values = (f"mean ${self.baseline:.4g} -> ${self.candidate:.4g}" if self.rule == "cost" else
+                      f"median {self.baseline:.3g} s -> {self.candidate:.3g} s")
+            line = (f"{label} {'rose' if self.diff > 0 else 'changed'} {self.diff:+.0%} ({values}, 95% CI "
+                    f"[{self.ci_low:+.0%}, {self.ci_high:+.0%}], Wilcoxon p={self.p_value:.4f}, {self.n} paired calls)")
+            return line + (f", more than {self.limit:.0%}" if self.verdict == REGRESSED else f", limit {self.limit:.0%}")
+        if self.rule == "judge":
+            word = "refused" if self.verdict == REGRESSED else "trusted"
+            side = "is below" if self.verdict == REGRESSED else "reaches"
+            return f"judge {name} {word}: Cohen's kappa {self.candidate:.3f} with human labels {side} {self.limit}"
+        return (f"error rate {self.candidate:.1%} is {'above' if self.verdict == REGRESSED else 'within'} "
+                f"{self.limit:.0%}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON (NaN and infinity as None)."""
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
 class GateResult:
-    passed: bool
-    failures: list[str]
+    """Every rule's outcome; the verdict is regressed if any rule regressed, else inconclusive if any was."""
+
+    outcomes: tuple[RuleOutcome, ...] = ()
+    inconclusive_fails: bool = True
+
+    @property
+    def verdict(self) -> str:
+        verdicts = {o.verdict for o in self.outcomes}
+        return REGRESSED if REGRESSED in verdicts else INCONCLUSIVE if INCONCLUSIVE in verdicts else PASSED
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == PASSED or (self.verdict == INCONCLUSIVE and not self.inconclusive_fails)
+
+    @property
+    def exit_code(self) -> int:
+        if self.passed:
+            return EXIT_PASSED
+        return EXIT_REGRESSION if self.verdict == REGRESSED else EXIT_INCONCLUSIVE
+
+    def of(self, verdict: str) -> list[RuleOutcome]:
+        return [o for o in self.outcomes if o.verdict == verdict]
+
+    @property
+    def failures(self) -> list[str]:
+        """The broken rules, one line each."""
+        return [o.message() for o in self.of(REGRESSED)]
 
     def report(self) -> str:
-        if self.passed:
-            return "GATE PASSED"
-        return "GATE FAILED\n" + "\n".join(f"  - {f}" for f in self.failures)
+        head = {PASSED: "GATE PASSED", REGRESSED: "GATE FAILED", INCONCLUSIVE: "GATE INCONCLUSIVE"}[self.verdict]
+        if self.verdict == INCONCLUSIVE:
+            head += " (fails CI: exit 4)" if self.inconclusive_fails else " (passes by the policy: inconclusive: pass)"
+        shown = self.of(REGRESSED) + self.of(INCONCLUSIVE) + self.of(NOT_COMPARABLE)
+        return "\n".join([head] + [f"  - {o.message()}" for o in shown])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "passed": self.passed, "exit_code": self.exit_code,
+                "inconclusive_fails": self.inconclusive_fails, "rules": [o.to_dict() for o in self.outcomes]}
 
 
-def check_gate(comparison: Comparison, policy: GatePolicy, judge_kappa: dict[str, float] | None = None) -> GateResult:
-    """Every rule the candidate breaks, each named with its numbers. `judge_kappa`: measured agreement of
-    the policy's judges (see `experiment.calibrate_judges`); a judge below its minimum fails the gate."""
+def check_gate(comparison: Comparison, policy: GatePolicy, judge_kappa: dict[str, float] | None = None,
+               sequential: dict[str, dict[str, Any]] | None = None) -> GateResult:
+    """Every rule applied to the comparison, each outcome with its numbers. `judge_kappa`: measured agreement of
+    the policy's judges (see `experiment.calibrate_judges`); a judge below its minimum fails the gate.
+    `sequential`: the last look of the sequential test per critical scorer, which then decides those scorers."""
     table = comparison.table
     known = set(table.index)
     for field in ("critical", "guardrails"):
@@ -64,33 +180,68 @@ def check_gate(comparison: Comparison, policy: GatePolicy, judge_kappa: dict[str
         if unknown:
             raise WorkbenchError(f"gate policy: {field}: unknown scorer(s) {', '.join(unknown)}; "
                                  f"the runs have {', '.join(sorted(known))}")
-    failures = []
+    outcomes = []
     critical = known if policy.critical is None else set(policy.critical)
     for name, row in table.iterrows():
-        if name in critical and row["verdict"] == "regressed":
-            failures.append(f"{name} regressed: {row['baseline']:.3f} -> {row['candidate']:.3f} "
-                            f"(diff {row['diff']:+.3f}, 95% CI [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}], "
-                            f"p={row['p_value']:.4f}, {row['degraded']} case(s) degraded)")
-        if name in policy.guardrails and row["diff"] < -policy.guardrail_tolerance:
-            failures.append(f"guardrail {name} dropped: {row['baseline']:.3f} -> {row['candidate']:.3f}")
-    base, cand = comparison.baseline.totals(), comparison.candidate.totals()
-    for label, key, limit in [("cost per call", "cost_per_call_usd", policy.max_cost_increase),
-                              ("latency p95", "latency_p95_s", policy.max_latency_increase)]:
-        increase = _relative_increase(base[key], cand[key])
-        if limit is not None and increase is not None and increase > limit:
-            failures.append(f"{label} rose {increase:+.0%} ({base[key]:.4g} -> {cand[key]:.4g}), more than {limit:.0%}")
+        if name in critical and sequential and name in sequential:
+            possible = row["test"] != "mcnemar" or row["baseline"] >= row["min_effect"]  # a pass rate cannot drop below 0
+            outcomes.append(sequential_outcome(name, sequential[name], comparison.alpha, len(critical), row["min_effect"],
+                                               possible))
+        elif name in critical:
+            verdict = {"regressed": REGRESSED, "inconclusive": INCONCLUSIVE}.get(row["verdict"], PASSED)
+            outcomes.append(RuleOutcome("critical", verdict, name, *_floats(row, "baseline", "candidate", "diff", "ci_low",
+                                        "ci_high", "p_value", "p_adjusted", "mde", "min_effect"), test=row["test"],
+                                        n=int(row["n"]), degraded=int(row["degraded"])))
+        if name in policy.guardrails:
+            verdict = REGRESSED if row["diff"] < -policy.guardrail_tolerance else PASSED
+            outcomes.append(RuleOutcome("guardrail", verdict, name, *_floats(row, "baseline", "candidate", "diff"),
+                                        limit=policy.guardrail_tolerance, n=int(row["n"])))
+    base_calls, cand_calls = comparison.baseline.cases(), comparison.candidate.cases()
+    for rule, measure, limit in [("cost", "cost", policy.max_cost_increase),
+                                 ("latency", "latency_s", policy.max_latency_increase)]:
+        if limit is not None:
+            outcomes.append(_calls_outcome(rule, compare_calls(base_calls, cand_calls, measure), limit, comparison.alpha))
     for name, kappa in (judge_kappa or {}).items():
         need = policy.judges[name].min_kappa
-        if not kappa >= need:  # NaN (no gradeable labels) is refused too
-            failures.append(f"judge {name} refused: Cohen's kappa {kappa:.3f} with human labels is below {need}")
-    if policy.max_error_rate is not None and cand["error_rate"] > policy.max_error_rate:
-        failures.append(f"error rate {cand['error_rate']:.1%} is above {policy.max_error_rate:.0%}")
-    return GateResult(passed=not failures, failures=failures)
+        outcomes.append(RuleOutcome("judge", PASSED if kappa >= need else REGRESSED, name, candidate=float(kappa),
+                                    limit=need))  # NaN (no gradeable labels) is refused too
+    if policy.max_error_rate is not None:
+        rate = comparison.candidate.totals()["error_rate"]
+        outcomes.append(RuleOutcome("error_rate", REGRESSED if rate > policy.max_error_rate else PASSED,
+                                    candidate=float(rate), limit=policy.max_error_rate))
+    return GateResult(tuple(outcomes), inconclusive_fails=policy.inconclusive == "fail")
 
 
-def _relative_increase(before: float, after: float) -> float | None:
-    if before is None or after is None or np.isnan(before) or np.isnan(after):
-        return None
-    if before == 0:
-        return 0.0 if after == 0 else float("inf")
-    return (after - before) / before
+def _calls_outcome(rule: str, calls: CallComparison, limit: float, alpha: float) -> RuleOutcome:
+    if not calls.comparable:
+        verdict = NOT_COMPARABLE
+    else:
+        verdict = REGRESSED if calls.p_value < alpha and calls.increase > limit else PASSED
+    return RuleOutcome(rule, verdict, baseline=calls.baseline, candidate=calls.candidate, diff=calls.increase,
+                       ci_low=calls.ci_low, ci_high=calls.ci_high, p_value=calls.p_value, limit=limit,
+                       test="wilcoxon", n=calls.pairs, note=calls.reason)
+
+
+def _floats(row, *names: str) -> list[float]:
+    return [float(row[n]) for n in names]
+
+
+def detectable(mde: float | None, min_effect: float) -> str:
+    """'this dataset can detect drops of 0.18 or more; the policy cares about 0.05'."""
+    if mde is None or not np.isfinite(mde):
+        return f"this dataset cannot detect any drop; the policy cares about {min_effect:.2f}"
+    return f"this dataset can detect drops of {mde:.2f} or more; the policy cares about {min_effect:.2f}"
+
+
+def sequential_outcome(scorer: str, look: dict[str, Any], alpha: float, family: int, min_effect: float,
+                       possible: bool = True) -> RuleOutcome:
+    """A critical scorer decided by the sequential test (`stats.sequential`) at its last look: regressed, passed
+    (no regression of min_effect or more is left plausible, or an improvement), or inconclusive when the cases ran
+    out first (and a drop of min_effect is `possible`). The interval is the anytime-valid one at alpha / family
+    (Bonferroni across the family)."""
+    verdict = {"regressed": REGRESSED, "no regression": PASSED, "improved": PASSED}.get(look["verdict"])
+    if verdict is None:
+        verdict = INCONCLUSIVE if possible and min_effect > 0 and look["low"] <= -min_effect else PASSED
+    return RuleOutcome("critical", verdict, scorer, look["baseline"], look["candidate"], look["estimate"], look["low"],
+                       look["high"], look["p"], min(1.0, look["p"] * family), None, min_effect, test="mSPRT",
+                       n=int(look["n"]), degraded=look.get("degraded"))

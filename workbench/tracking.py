@@ -205,6 +205,10 @@ def log_comparison(comparison: "Comparison", gate: "GateResult", settings: Setti
     client.log_table(run_id, comparison.table.reset_index(), artifact_file="comparison/scorers.json")
     client.log_table(run_id, comparison.cases, artifact_file="comparison/cases.json")
     client.set_tag(run_id, "workbench.gate", "passed" if gate.passed else "failed")
+    client.set_tag(run_id, "workbench.verdict", gate.verdict)  # passed | regressed | inconclusive
+    client.log_dict(run_id, gate.to_dict(), "comparison/gate.json")
+    undecided = [o.message() for o in gate.of("inconclusive")]
+    client.set_tag(run_id, "workbench.inconclusive", "; ".join(undecided)[:4900] or "none")
     client.set_tag(run_id, "workbench.baseline", comparison.baseline.prompt_ref)
     if comparison.baseline.run_id:
         client.set_tag(run_id, "workbench.baseline_run", comparison.baseline.run_id)

@@ -6,7 +6,15 @@ the traffic is German (a launch campaign in Germany), and answers get longer (th
 configuration has no facts about the feature and rambles). Feedback (thumbs up = 1, down = 0) drops.
 A few requests carry personal data or an injection attempt, as real traffic does.
 
-Deterministic: `python datasets/traffic/make_traffic.py` always writes the same file.
+Then an A/B test (`lumen-ab.jsonl`, days 11-24, 2026-10-11..24): each user is assigned for good to
+variant A (`support@1.1.0`, production) or B (`support@1.2.0`, the same prompt plus a fact sheet about Lumen AI,
+about 160 more prompt tokens). Every request carries its variant and the outcome KPIs the product logs:
+thumbs up/down (`feedback`, when given), `task_completed` (the user did not come back to ask again or open a
+ticket within a day), `rating` (1-5, when given), `cost` (USD, priced as a hosted model) and `latency_s`. B
+answers Lumen AI questions concisely from its facts (completion 52% -> 70% on them); it costs more per
+request (the longer prompt) and answers those questions faster (shorter answers).
+
+Deterministic: `python datasets/traffic/make_traffic.py` always writes the same files.
 """
 
 from __future__ import annotations
@@ -246,11 +254,68 @@ def build(seed: int = SEED) -> list[dict]:
     return sorted(rows, key=lambda r: r["ts"])
 
 
-def main() -> None:
-    path = Path(__file__).with_name("lumen-support.jsonl")
-    rows = build()
+AB_SEED = 20261011
+AB_START_DAY, AB_DAYS = 11, 14
+AB_VARIANTS = {"A": ("support@1.1.0", 0), "B": ("support@1.2.0", 160)}  # variant: configuration, extra prompt tokens
+PRICE_IN, PRICE_OUT = 0.15e-6, 0.60e-6  # USD per token, as gpt-4o-mini is priced
+AI_FACTS_EN = {
+    "ai-enable": "Turn on Lumen AI in Settings > Lumen AI (desktop app 5.2 or newer). It is on Plus and Team.",
+    "ai-privacy": "Lumen AI never trains on your notes; requests are processed in the EU and deleted after 30 days. "
+                  "Team admins can turn it off in Admin > Lumen AI.",
+    "ai-quality": "Lumen AI only uses the note you select; select the whole note and ask again, or report the answer "
+                  "with the flag button so the team can fix it.",
+    "ai-limits": "Plus includes 200 AI requests a month, Team 1,000 per user; more cost $5 per 500. PDFs are read up to 20 pages.",
+}
+AI_FACTS_DE = {
+    "ai-enable": "Lumen AI aktivierst du unter Einstellungen > Lumen AI (Desktop-App ab 5.2), im Plus- und Team-Tarif.",
+    "ai-privacy": "Lumen AI trainiert nie mit deinen Notizen; Anfragen werden in der EU verarbeitet und nach 30 Tagen gelöscht.",
+    "ai-quality": "Lumen AI nutzt nur die ausgewählte Notiz; wähle die ganze Notiz aus und frag noch einmal.",
+    "ai-limits": "Plus enthält 200 KI-Anfragen im Monat, Team 1.000 pro Nutzer; 500 weitere kosten 5 $.",
+}
+
+
+def ab_record(rng: random.Random, day: int, user: int) -> dict:
+    """One request of the A/B period: the drifted traffic mix, the user's variant, and the outcome KPIs."""
+    variant = "A" if (user * 2654435761) % 2**32 < 2**31 else "B"  # a stable hash of the user id: sticky assignment
+    prompt_ref, extra_tokens = AB_VARIANTS[variant]
+    row = record(rng, day)
+    intent, german = row["metadata"]["intent"], row["metadata"]["language"] == "de"
+    if variant == "B" and row["metadata"]["topic"] == "lumen-ai":
+        row["output"] = (AI_FACTS_DE if german else AI_FACTS_EN)[intent]
+        row["output_tokens"] = min(96, round(len(row["output"].split()) * 1.35) + rng.randint(0, 3))
+    row["input_tokens"] += extra_tokens
+    row["latency_s"] = round(0.25 + row["input_tokens"] / 4000 + row["output_tokens"] / rng.uniform(70, 90)
+                             + rng.uniform(0.0, 0.15) + rng.expovariate(1 / 0.05), 3)
+    completion = {"lumen-ai": 0.70 if variant == "B" else 0.52, "usual": 0.80}.get(row["metadata"]["topic"], 0.8)
+    completed = rng.random() < (0.2 if intent == "injection" else completion)
+    row.pop("feedback", None)
+    if rng.random() < 0.35:
+        row["feedback"] = int(rng.random() < (0.85 if completed else 0.25))
+    if rng.random() < 0.2:
+        row["rating"] = rng.choice([3, 4, 4, 5, 5] if completed else [1, 1, 2, 2, 3])
+    row.update(prompt_ref=prompt_ref, variant=variant, task_completed=completed,
+               cost=round(row["input_tokens"] * PRICE_IN + row["output_tokens"] * PRICE_OUT, 8))
+    row["metadata"] = {**row["metadata"], "user": f"u{user:04d}"}
+    return {k: row[k] for k in ["ts", "prompt_ref", "variant", "inputs", "output", "latency_s", "input_tokens",
+                                "output_tokens", "cost", "task_completed", "feedback", "rating", "metadata"] if k in row}
+
+
+def build_ab(seed: int = AB_SEED) -> list[dict]:
+    rng = random.Random(seed)
+    rows = [ab_record(rng, day, rng.randrange(1, 1500)) for day in range(AB_START_DAY, AB_START_DAY + AB_DAYS)
+            for _ in range(rng.randint(120, 150))]
+    return sorted(rows, key=lambda r: r["ts"])
+
+
+def write(name: str, rows: list[dict]) -> None:
+    path = Path(__file__).with_name(name)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     print(f"wrote {len(rows)} requests to {path}")
+
+
+def main() -> None:
+    write("lumen-support.jsonl", build())
+    write("lumen-ab.jsonl", build_ab())
 
 
 if __name__ == "__main__":

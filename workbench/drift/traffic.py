@@ -1,7 +1,8 @@
 """Logged traffic: one request a JSONL line, validated with line numbers, and time windows of it.
 
 Fields: ts (ISO 8601), prompt_ref, inputs, output, latency_s, input_tokens, output_tokens, and
-optionally feedback (0..1), id and metadata.
+optionally feedback (0..1), id and metadata; an A/B test's rows also carry variant, task_completed, rating (1-5)
+and cost (USD).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ class Request(BaseModel):
     input_tokens: int | None = Field(None, ge=0)
     output_tokens: int | None = Field(None, ge=0)
     feedback: float | None = Field(None, ge=0, le=1)
+    variant: str | None = None
+    task_completed: bool | None = None
+    rating: int | None = Field(None, ge=1, le=5)
+    cost: float | None = Field(None, ge=0)
     id: str | None = None
     metadata: dict[str, Any] = {}
 

@@ -1,0 +1,59 @@
+"""Power and MDE: hand-checked values, and McNemar's exact power against 2,000 simulated pairs of known quality."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from workbench.stats.power import (
+    mcnemar_critical,
+    mcnemar_mde,
+    mcnemar_power,
+    mcnemar_pvalue,
+    paired_mde,
+    paired_power,
+    two_sample_mde,
+)
+
+
+def test_mcnemar_p_value_and_critical_counts():
+    assert mcnemar_pvalue(10, 0) == pytest.approx(2 * 0.5 ** 10)
+    assert mcnemar_pvalue(0, 0) == 1.0 and mcnemar_pvalue(3, 3) == 1.0
+    for d in (1, 5, 6, 12, 40):
+        w = int(mcnemar_critical(d, 0.05))
+        assert w > d or mcnemar_pvalue(w, d - w) < 0.05
+        assert mcnemar_pvalue(w - 1, d - w + 1) >= 0.05  # one fewer is not significant
+    assert mcnemar_critical(5, 0.05) > 5  # five discordant pairs can never reach p < 0.05 (2/32 = 0.0625)
+
+
+def test_mde_shrinks_with_cases_and_grows_with_noise_and_multiplicity():
+    assert mcnemar_mde(400, 0.1, 0.05) < mcnemar_mde(100, 0.1, 0.05) < mcnemar_mde(40, 0.1, 0.05)
+    assert mcnemar_mde(100, 0.4, 0.05) > mcnemar_mde(100, 0.1, 0.05)
+    assert mcnemar_mde(100, 0.1, 0.05 / 5) > mcnemar_mde(100, 0.1, 0.05)
+    assert mcnemar_power(100, 0.1, mcnemar_mde(100, 0.1, 0.05), 0.05) == pytest.approx(0.8, abs=0.01)
+    assert mcnemar_mde(4, 0.5, 0.05) == math.inf  # four cases can never be significant
+    # identical answers on 100 cases still bound the drop a test could have seen: 6 flips are needed
+    assert 0.05 < mcnemar_mde(100, 0.0, 0.05) < 0.1
+
+
+def test_paired_mde_against_the_normal_formula():
+    sd, n = 0.2, 200
+    approx = (1.96 + 0.8416) * sd / math.sqrt(n)
+    assert paired_mde(n, sd, 0.05) == pytest.approx(approx, rel=0.02)
+    assert paired_power(n, sd, approx, 0.05) == pytest.approx(0.8, abs=0.01)
+    assert paired_mde(4, 0.2, 0.05) == math.inf and paired_mde(50, 0.0, 0.05) == 0.0
+    assert two_sample_mde(0.5, 1000, 1000, 0.05) == pytest.approx(2.8016 * 0.5 * math.sqrt(2 / 1000), rel=1e-3)
+
+
+@pytest.mark.parametrize("n, p_base, p_cand", [(40, 0.8, 0.7), (100, 0.7, 0.5), (100, 0.8, 0.65), (200, 0.6, 0.55)])
+def test_simulated_power_matches_the_exact_power_within_five_points(n, p_base, p_cand):
+    """2,000 simulated pairs whose answers are right with a known probability, independently per version."""
+    rng = np.random.default_rng(n)
+    sims = 2000
+    base, cand = rng.random((sims, n)) < p_base, rng.random((sims, n)) < p_cand
+    worse, better = (base & ~cand).sum(1), (~base & cand).sum(1)
+    caught = ((mcnemar_pvalue(worse, better) < 0.05) & (worse > better)).mean()
+    discordance = p_base * (1 - p_cand) + p_cand * (1 - p_base)
+    assert caught == pytest.approx(mcnemar_power(n, discordance, p_base - p_cand, 0.05), abs=0.05)
