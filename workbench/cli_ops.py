@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import WorkbenchError
+from .metrics import add_options, published
 from .settings import Settings
 
 Command = Callable[..., argparse.ArgumentParser]
@@ -58,6 +59,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     replay.add_argument("--sample", type=int, help="a seeded random N requests")
     replay.add_argument("--scorer", action="append", dest="scorers", help="reference-free scorers (repeatable)")
     replay.add_argument("--log", action="store_true", help="log the candidate's run to MLflow")
+    add_options(replay)
     feedback = commands.add_parser("feedback", help="the feedback loop").add_subparsers(title="feedback commands")
     summary = command("summary", _feedback_summary, "annotations (JSONL or CSV) aggregated per configuration version",
                       feedback)
@@ -167,10 +169,12 @@ def _replay(args) -> int:
     traffic = load_traffic(args.traffic)
     if args.window:
         traffic = window(traffic, *_span(args.window))
-    result = replay(args.candidate, traffic, scorers=args.scorers, limit=args.limit, sample=args.sample,
-                    settings=_settings(args), log=args.log, progress=False)
+    with published(args.metrics_port, args.metrics_file, args.pushgateway) as metrics:
+        result = replay(args.candidate, traffic, scorers=args.scorers, limit=args.limit, sample=args.sample,
+                        settings=_settings(args), log=args.log, progress=False, on_call=metrics.recorder(args.candidate))
+        metrics.observe_traffic(result.traffic)  # production's answers to the same requests, under its own version
     print(result.report())
-    return 0
+    return metrics.exit_code()
 
 
 def _feedback_summary(args) -> int:

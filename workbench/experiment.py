@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from .budget import Budget
 from .compare import Comparison, compare
 from .datasets import load_dataset
@@ -18,16 +20,19 @@ from .traces import DEFAULT_TRACES
 def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dict] | None = None,
              settings: Settings | None = None, concurrency: int | None = None, log: bool = True,
              repeats: int = 1, seed_offset: int = 0, traces: int | None = DEFAULT_TRACES,
-             budget: Budget | None = None, progress: bool = True) -> RunResult:
+             budget: Budget | None = None, progress: bool = True,
+             on_call: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
     """Run `name@version` over a dataset with the given scorers (the defaults when None).
 
     `repeats` > 1 runs each case that many times with different seeds, bypassing the cache.
     `traces` is how many cases get an MLflow trace (None: all of them). A `budget` stops the run before
-    it spends more; the partial result is kept, logged and marked as stopped.
+    it spends more; the partial result is kept, logged and marked as stopped. `on_call(row)` sees each call's
+    record row as it is made (`metrics.RunMetrics.recorder` feeds Prometheus from it).
     """
     settings = settings or Settings.load()
     dataset = load_dataset(dataset_ref, settings.datasets_dir)
-    with RunContext.build(prompt_ref, settings, scorers, concurrency=concurrency, budget=budget) as context:
+    with RunContext.build(prompt_ref, settings, scorers, concurrency=concurrency, budget=budget,
+                          on_call=on_call) as context:
         result = context.run(dataset, repeats=repeats, seed_offset=seed_offset, progress=progress)
     if log:
         from .tracking import log_run  # mlflow takes seconds to import: only runs that log pay for it
