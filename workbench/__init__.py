@@ -31,6 +31,9 @@ _EXPORTS = {
     "get_scorer": "scorers",
     "ModelClient": "models",
     "chat_model": "models",
+    "RunMetrics": "metrics",
+    "route": "review",
+    "export_finetune": "export",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -106,8 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)")
     ci.add_argument("--no-log", action="store_true", help="log nothing to MLflow (the notebooks' runs nor the reports)")
     from .cli_ops import add_commands
+    from .cli_review import add_commands as add_review_commands
 
     add_commands(commands, command)
+    add_review_commands(commands, command)
     return parser
 
 
