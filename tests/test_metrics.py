@@ -151,7 +151,7 @@ def test_metrics_are_scraped_over_http_while_the_run_goes_on(project, slow, caps
 class Gateway(http.server.BaseHTTPRequestHandler):
     """Stands in for a Pushgateway: records each request's method, path and body."""
 
-    received: list[tuple[str, str, bytes]] = []
+    received: list[tuple[str, str, bytes]]  # each test's handler class gets its own list (see `gateway`)
     status = 200
 
     def do_PUT(self) -> None:

@@ -93,7 +93,6 @@ def test_judge_errors_and_low_feedback_route(project):
                            row("c", {"value": 0.1, "passed": None}, checks=False),  # fails, so do the checks: they agree
                            row("d", {"value": 0.9, "passed": None}, checks=False)])
     run = RunResult("bot@1.0.0", "h" * 64, "tiny@1", "d" * 64, record, scorers=spec, run_id="r1")
-    import pandas as pd
     reviews = pd.DataFrame([{"case_id": "b", "reviewer": "bo", "thumb": "down", "rating": None, "run_id": "r1",
                              "prompt_ref": "bot@1.0.0", "correction": None}])
     reasons = route(run, annotations=reviews)

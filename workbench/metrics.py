@@ -11,14 +11,15 @@ Cached calls count as requests and cache hits; latency, tokens and cost count on
 
 from __future__ import annotations
 
+import math
 import numbers
 import re
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, push_to_gateway, start_http_server, write_to_textfile
 from prometheus_client.exposition import generate_latest
@@ -211,4 +212,4 @@ def _writable(path: str | Path) -> Path:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value  # NaN is not a number
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
