@@ -125,6 +125,9 @@ def test_the_queue_persists_and_labels_are_feedback(project, run, capsys):
     stored = FeedbackStore(feedback_path(run, project)).records()
     assert [(f.case_id, f.thumb, f.rating, f.reviewer) for f in stored] == \
         [("sum", "down", None, "ana"), ("color", "up", 4, "ana"), ("capital", None, 5, "ana")]
+    review.label("sum", rating=2)  # a second click keeps the first: still a fail, with its correction
+    assert review.store.records()[-1].model_dump(include={"thumb", "rating", "correction", "comment"}) == \
+        {"thumb": "down", "rating": 2, "correction": "It is 4.", "comment": "wrong sum"}
     status = review.status().set_index("case_id")
     assert status.loc["sum", "label"] == "fail" and status.loc["sum", "correction"] == "It is 4."
     assert status["reviewed"].all()
@@ -181,9 +184,19 @@ def test_the_widget_shows_the_queue_escaped_and_records_labels(project, run):
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "guardrails: pii:EMAIL" in html and "llm_judge 0.75" in html and "0 of 3 reviewed" in html
     widget = view.widget
-    assert widget.children
+    header, detail, verdicts, rating, correction, save_correction, status, _ = widget.children
+    assert header.children[1].value == "capital" and "Paris is the capital." in detail.value
+    verdicts.children[1].click()  # one click: fail
+    rating.value = 2  # one click: a rating
+    assert status.value == "saved capital: rating 2"
+    header.children[2].click()  # next case
+    assert header.children[1].value == "sum" and "It is 5." in detail.value and rating.value is None
+    header.children[2].click()
+    assert "&lt;script&gt;" in detail.value and "<script>" not in detail.value
+    records = FeedbackStore(feedback_path(run, project)).records()
+    assert [(f.case_id, f.thumb, f.rating) for f in records] == [("capital", "down", None), ("capital", "down", 2)]
     view.label("color", "fail", correction="The sky is blue.")
-    assert "1 of 3 reviewed" in view._table.value and "The sky is blue." in view._table.value
+    assert "2 of 3 reviewed" in view._table.value and "The sky is blue." in view._table.value
     with pytest.raises(WorkbenchError, match="not queued"):
         view.label("nope", "pass")
 

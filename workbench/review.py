@@ -175,7 +175,8 @@ class ReviewQueue:
 
     def label(self, case_id: str, verdict: str | None = None, rating: int | None = None, correction: str | None = None,
               comment: str = "") -> Feedback:
-        """Record a reviewer's decision on a queued case as a feedback record (fsynced before this returns)."""
+        """Record a reviewer's decision on a queued case as a feedback record (fsynced before this returns). What is
+        not given is kept from this reviewer's current label, so one click (a rating) never erases another (pass)."""
         if verdict not in (None, *VERDICTS):
             raise WorkbenchError(f"label: '{verdict}' is not a verdict; use pass or fail")
         if verdict is None and rating is None and not (correction or "").strip():
@@ -185,8 +186,18 @@ class ReviewQueue:
         if rows.empty:
             raise WorkbenchError(f"review: case '{case_id}' is not in run {self.run.run_id or self.run.prompt_ref}")
         output = rows.iloc[0]["output"]
+        current = self.store.latest()
+        current = current[(current["case_id"] == case_id) & (current["reviewer"] == self.reviewer)]
+        thumb = VERDICTS.get(verdict)
+        if len(current):
+            last = current.iloc[-1]
+            thumb = thumb or (last["thumb"] if isinstance(last["thumb"], str) else None)
+            rating = rating if rating is not None else (None if pd.isna(last["rating"]) else int(last["rating"]))
+            correction = correction if (correction or "").strip() else (
+                last["correction"] if isinstance(last["correction"], str) else None)
+            comment = comment or last["comment"] or ""
         return self.store.append(Feedback.validated(
-            case_id=case_id, reviewer=self.reviewer, thumb=VERDICTS.get(verdict), rating=rating, comment=comment,
+            case_id=case_id, reviewer=self.reviewer, thumb=thumb, rating=rating, comment=comment,
             correction=(correction or "").strip() or None, output=output if isinstance(output, str) else None,
             run_id=self.run.run_id, prompt_ref=self.run.prompt_ref, dataset_ref=self.run.dataset_ref,
             dataset_hash=self.run.dataset_hash))
