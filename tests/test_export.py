@@ -47,6 +47,10 @@ def test_curated_cases_become_chat_jsonl_and_a_hf_dataset(project, reviewed, cap
     assert source["configuration"] == "bot@1.0.0" and source["configuration_hash"] == reviewed.prompt_hash
     assert source["dataset"] == "tiny@1" and source["dataset_hash"] == reviewed.dataset_hash
     assert "capital" not in {row["id"] for split in hf.values() for row in split}  # failed by a reviewer
+    allowed = project.root / "allowed"
+    assert cli(project, "export", "finetune", str(project.root / "run.parquet"), "--out", str(allowed),
+               "--pii-allow", "blue@example.org") == 0
+    assert "Mail blue@example.org" in (allowed / "train.jsonl").read_text() + (allowed / "validation.jsonl").read_text()
 
 
 def test_the_split_is_seeded_and_duplicates_are_dropped(project, reviewed, tmp_path):

@@ -41,6 +41,9 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     finetune.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     finetune.add_argument("--pass-at", type=int, default=4, help="a rating at or above this passes (default 4)")
     finetune.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    finetune.add_argument("--pii-allow", action="append", default=[], metavar="VALUE",
+                          help="a value that is not personal data, left unredacted, e.g. the support address "
+                               "(repeatable; the configuration's guardrails.pii_allow always applies)")
     for sub in (queue, listing, finetune):
         sub.add_argument("--tracking-uri", help="MLflow tracking URI (for run:<id>)")
 
@@ -96,6 +99,7 @@ def _export_finetune(args) -> int:
     settings = _settings(args)
     runs = [_run(ref, settings) for ref in args.runs]
     result = export_finetune(runs, args.out, settings, take=_split(args.take), validation=args.validation,
-                             seed=args.seed, pass_at=args.pass_at, overwrite=args.overwrite)
+                             seed=args.seed, pass_at=args.pass_at, overwrite=args.overwrite,
+                             pii_allow=args.pii_allow)
     print(result.report())
     return 0

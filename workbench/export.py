@@ -43,6 +43,7 @@ class Example:
     messages: list[dict[str, str]]
     source: str  # corrected | reviewed | passing
     run: str
+    allow: tuple[str, ...] = ()  # values that are not personal data here (the configuration's `pii_allow`)
 
 
 @dataclass
@@ -95,19 +96,22 @@ def curate(run: RunResult, settings: Settings, take: tuple[str, ...] = TAKES, pa
             elif kind == "passing" and answered and not (people and not all(people)) and _passed(row.scores):
                 chosen[row.case_id] = ("passing", row.output)
     examples = []
+    allow = tuple(prompt.spec.guardrails.pii_allow) if prompt.spec.guardrails else ()
     for case_id, (source, answer) in chosen.items():
         row = record.loc[case_id]
         context = _context(row["chunks"]) if prompt.spec.retrieval else None
         messages = prompt.render(row["inputs"] or {}, context=context) + [{"role": "assistant", "content": answer}]
-        examples.append(Example(id=case_id, messages=messages, source=source, run=label))
+        examples.append(Example(id=case_id, messages=messages, source=source, run=label, allow=allow))
     return examples
 
 
 def export_finetune(runs: list[RunResult], out: str | Path, settings: Settings, take: tuple[str, ...] = TAKES,
-                    validation: float = 0.1, seed: int = 0, pass_at: int = 4, overwrite: bool = False) -> FinetuneExport:
+                    validation: float = 0.1, seed: int = 0, pass_at: int = 4, overwrite: bool = False,
+                    pii_allow: tuple[str, ...] | list[str] = ()) -> FinetuneExport:
     """Write `out/train.jsonl` and `out/validation.jsonl` (OpenAI chat format), `out/hf/` (a `datasets.DatasetDict`,
     `save_to_disk`) and `out/manifest.json` (provenance: configurations and hashes, dataset versions and hashes,
-    run ids, counts, seed)."""
+    run ids, counts, seed). Personal data is redacted in every turn, except `pii_allow` values and the
+    configuration's own `guardrails.pii_allow` (a support address in the system prompt)."""
     out = Path(out)
     if not 0 <= validation < 1:
         raise WorkbenchError(f"--validation: {validation} is not a fraction; give a number from 0 up to (not including) 1")
@@ -121,7 +125,7 @@ def export_finetune(runs: list[RunResult], out: str | Path, settings: Settings, 
     redactions = 0
     for example in selected:
         for message in example.messages:
-            findings = find_pii(message["content"])
+            findings = find_pii(message["content"], allow=(*pii_allow, *example.allow))
             redactions += len(findings)
             message["content"] = replace_findings(message["content"], findings)
     unique: dict[str, Example] = {}
@@ -139,6 +143,7 @@ def export_finetune(runs: list[RunResult], out: str | Path, settings: Settings, 
     manifest = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"), "format": "openai-chat-jsonl+hf-datasets",
         "seed": seed, "validation_fraction": validation, "take": list(take), "pass_at": pass_at,
+        "pii_allow": sorted({*pii_allow, *(a for e in selected for a in e.allow)}),
         "runs": [{"run_id": r.run_id, "configuration": r.prompt_ref, "configuration_hash": r.prompt_hash,
                   "dataset": r.dataset_ref, "dataset_hash": r.dataset_hash} for r in runs],
         "counts": {"selected": {k: sum(e.source == k for e in selected) for k in take}, "duplicates": len(selected) - len(examples),
