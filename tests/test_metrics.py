@@ -205,6 +205,11 @@ def test_bad_metrics_options_exit_2_before_running(project, slow, capsys):
     assert "is not a URL" in capsys.readouterr().err
     assert main(run_args(project, "--metrics-file", str(project.root / "no" / "such" / "m.prom"))) == 2
     assert "--metrics-file: no folder" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(run_args(project, "--metrics-port", str(taken.getsockname()[1]))) == 2
+    assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
     assert not (project.home / "cache.sqlite").exists()  # nothing ran
 
 
