@@ -124,7 +124,7 @@ def test_alert_rules_parse_and_name_exported_metrics():
 
 
 def test_metrics_are_scraped_over_http_while_the_run_goes_on(project, slow, capsys):
-    slow(sleep=0.4)
+    slow(sleep=0.6)
     port = free_port()
     done: list[int] = []
     thread = threading.Thread(target=lambda: done.append(main(run_args(project, "--metrics-port", str(port)))))
