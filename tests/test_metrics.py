@@ -76,9 +76,9 @@ def test_each_call_is_counted_by_kind():
     for row in rows:
         metrics.observe(row, "support@1.1.0")
     metrics.observe(ok, "support@1.0.0")
-    text, v = metrics.exposition(), {"configuration": "support", "version": "1.1.0"}
+    text, v = metrics.exposition(), {"configuration": "support", "version": "1.1.0", "source": "evaluation"}
     assert value(text, "workbench_requests_total", **v) == 6
-    assert value(text, "workbench_requests_total", configuration="support", version="1.0.0") == 1
+    assert value(text, "workbench_requests_total", configuration="support", version="1.0.0", source="evaluation") == 1
     assert value(text, "workbench_errors_total", **v, kind="timeout") == 1
     assert value(text, "workbench_errors_total", **v, kind="retrieval") == 1
     assert value(text, "workbench_errors_total", **v, kind="scorer") == 1
@@ -116,7 +116,7 @@ def test_alert_rules_parse_and_name_exported_metrics():
         used = set(re.findall(r"\bworkbench_[a-z_]+", expr))
         assert used and used <= exported, f"{rule['alert']}: {used - exported} are not exported"
         for label in re.findall(r"by \(([^)]*)\)", expr):
-            assert {part.strip() for part in label.split(",")} <= {"configuration", "version", "le"}
+            assert {part.strip() for part in label.split(",")} <= {"configuration", "version", "source", "le"}
     spend = alerts["WorkbenchDailySpendOver50USD"]["expr"]
     assert "workbench_cost_usd_total[1d]" in spend and spend.rstrip().endswith("> 50")
     assert "histogram_quantile(0.95" in alerts["WorkbenchLatencyP95High"]["expr"]
@@ -134,7 +134,7 @@ def test_metrics_are_scraped_over_http_while_the_run_goes_on(project, slow, caps
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
                 text = response.read().decode()
-            seen.append((value(text, "workbench_requests_total", configuration="slow", version="1.0.0"),
+            seen.append((value(text, "workbench_requests_total", configuration="slow", version="1.0.0", source="evaluation"),
                          thread.is_alive()))
         except OSError:
             pass  # the server is not up yet, or the run just ended
@@ -184,8 +184,8 @@ def test_a_run_pushes_its_metrics_to_a_pushgateway(project, slow, gateway, capsy
     [(method, path, body)] = handler.received
     assert method == "PUT" and path == f"/metrics/job/workbench/instance/{socket.gethostname()}"
     text = body.decode()
-    assert value(text, "workbench_requests_total", configuration="slow", version="1.0.0") == 3
-    assert value(text, "workbench_errors_total", configuration="slow", version="1.0.0", kind="model") == 0
+    assert value(text, "workbench_requests_total", configuration="slow", version="1.0.0", source="evaluation") == 3
+    assert value(text, "workbench_errors_total", configuration="slow", version="1.0.0", source="evaluation", kind="model") == 0
     assert "# TYPE workbench_request_latency_seconds histogram" in text
     assert "slow@1.0.0 on tiny@1" in capsys.readouterr().out
 
@@ -218,7 +218,7 @@ def test_the_text_format_is_written_for_a_textfile_collector(project, slow, caps
     path = project.root / "run.prom"
     assert main(run_args(project, "--metrics-file", str(path))) == 0
     text = path.read_text()
-    assert value(text, "workbench_requests_total", configuration="slow", version="1.0.0") == 3
+    assert value(text, "workbench_requests_total", configuration="slow", version="1.0.0", source="evaluation") == 3
     assert not list(project.root.glob("*.tmp*"))
 
 
@@ -236,7 +236,9 @@ def test_replayed_traffic_is_counted_for_candidate_and_production(project, tmp_p
     path = tmp_path / "replay.prom"
     assert main(["--root", str(project.root), "replay", "candidate@1.0.0", str(traffic), "--metrics-file", str(path)]) == 0
     text = path.read_text()
-    assert value(text, "workbench_requests_total", configuration="candidate", version="1.0.0") == 4
-    assert value(text, "workbench_requests_total", configuration="support", version="1.1.0") == 4
-    assert value(text, "workbench_request_latency_seconds_sum", configuration="support", version="1.1.0") == 2.0
-    assert value(text, "workbench_tokens_sum", configuration="support", version="1.1.0", direction="input") == 4 * 530
+    candidate = {"configuration": "candidate", "version": "1.0.0", "source": "shadow"}
+    production = {"configuration": "support", "version": "1.1.0", "source": "production"}
+    assert value(text, "workbench_requests_total", **candidate) == 4
+    assert value(text, "workbench_requests_total", **production) == 4
+    assert value(text, "workbench_request_latency_seconds_sum", **production) == 2.0
+    assert value(text, "workbench_tokens_sum", **production, direction="input") == 4 * 530

@@ -192,7 +192,7 @@ def _replay(args) -> int:
         traffic = window(traffic, *_span(args.window))
     with published(args.metrics_port, args.metrics_file, args.pushgateway) as metrics:
         result = replay(args.candidate, traffic, scorers=args.scorers, limit=args.limit, sample=args.sample,
-                        settings=_settings(args), log=args.log, progress=False, on_call=metrics.recorder(args.candidate))
+                        settings=_settings(args), log=args.log, progress=False, on_call=metrics.recorder(args.candidate, "shadow"))
         metrics.observe_traffic(result.traffic)  # production's answers to the same requests, under its own version
     print(result.report())
     return metrics.exit_code()

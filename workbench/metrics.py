@@ -1,4 +1,5 @@
-"""Prometheus metrics of runs and replayed traffic, labelled by configuration and version.
+"""Prometheus metrics of runs and replayed traffic, labelled by configuration, version and source (`evaluation`,
+`shadow` for a replayed candidate, `production` for logged traffic).
 
 A `RunMetrics` holds one prometheus-client registry. It is fed one call at a time: `recorder(ref)` is the runner's
 `on_call` hook (every `RunContext` run: evaluations and shadow replays), `observe_traffic` takes logged production
@@ -29,7 +30,8 @@ from .errors import WorkbenchError
 if TYPE_CHECKING:
     import pandas as pd
 
-LABELS = ("configuration", "version")
+LABELS = ("configuration", "version", "source")
+SOURCES = ("evaluation", "shadow", "production")  # a run, a replayed candidate, logged production traffic
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 TOKEN_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 ERROR_KINDS = ("timeout", "retrieval", "budget", "model", "scorer")
@@ -90,9 +92,10 @@ class RunMetrics:
             probe.observe(row, "probe@1")
         return {sample.name for family in probe.registry.collect() for sample in family.samples}
 
-    def observe(self, row: dict[str, Any], ref: str) -> None:
-        """Count one call (a run record row, see `results.RECORD`) of configuration `ref` (`name@version`)."""
-        labels = split_ref(ref)
+    def observe(self, row: dict[str, Any], ref: str, source: str = "evaluation") -> None:
+        """Count one call (a run record row, see `results.RECORD`) of configuration `ref` (`name@version`);
+        `source` tells an evaluation from a shadow replay and from production traffic."""
+        labels = (*split_ref(ref), source)
         self.requests.labels(*labels).inc()
         error = row.get("error")
         if isinstance(error, str):
@@ -116,14 +119,15 @@ class RunMetrics:
         if row.get("blocked"):
             self.guardrail_blocks.labels(*labels).inc()
 
-    def recorder(self, ref: str) -> Callable[[dict[str, Any]], None]:
+    def recorder(self, ref: str, source: str = "evaluation") -> Callable[[dict[str, Any]], None]:
         """The runner's `on_call` hook for configuration `ref`: each call is counted as soon as it is recorded."""
-        return lambda row: self.observe(row, ref)
+        return lambda row: self.observe(row, ref, source)
 
     def observe_traffic(self, traffic: pd.DataFrame) -> None:
         """Logged production requests (`drift.load_traffic`), each under the configuration that answered it."""
         for row in traffic.to_dict("records"):
-            self.observe({**row, "error": row.get("error") if isinstance(row.get("error"), str) else None}, row["prompt_ref"])
+            self.observe({**row, "error": row.get("error") if isinstance(row.get("error"), str) else None}, row["prompt_ref"],
+                         "production")
 
     def exposition(self) -> str:
         """The registry in the Prometheus text exposition format."""
