@@ -43,6 +43,9 @@ _EXPORTS = {
     "plots": "plots",
     "rag": "rag",
     "widgets": "widgets",
+    "RunMetrics": "metrics",
+    "route": "review",
+    "export_finetune": "export",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import cli_ops, cli_review, cli_stats
 from .errors import WorkbenchError
+from .metrics import add_options, published
 from .settings import Settings
 
 DEMO_BASELINE, DEMO_CANDIDATE = "support@1.0.0", "support@1.1.0"
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             sub.add_argument("ref", help="name@version")
             sub.add_argument("--save", type=Path, help="also write the results to this Parquet file (for offline comparison)")
+            add_options(sub)
         if name == "compare":
             sub.add_argument("refs", nargs="+", metavar="REF",
                              help="[BASELINE] CANDIDATE: name@version, run:<id> or a saved .parquet; "
@@ -103,12 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--show-code", action="store_true", help="include the code cells in the reports")
     ci.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)")
     ci.add_argument("--no-log", action="store_true", help="log nothing to MLflow (the notebooks' runs nor the reports)")
-    from .cli_ops import add_commands
-
-    add_commands(commands, command)
-    from .cli_stats import add_commands as add_stats_commands
-
-    add_stats_commands(commands, command)
+    for module in (cli_ops, cli_stats, cli_review):
+        module.add_commands(commands, command)
     return parser
 
 
@@ -252,12 +251,14 @@ def _runs_list(args) -> int:
 def _run(args) -> int:
     from .experiment import evaluate
 
-    result = evaluate(args.ref, args.dataset, scorers=args.scorers, settings=_settings(args), concurrency=args.concurrency,
-                      log=not args.no_log, repeats=args.repeats, traces=args.traces, progress=not args.quiet)
+    with published(args.metrics_port, args.metrics_file, args.pushgateway) as metrics:
+        result = evaluate(args.ref, args.dataset, scorers=args.scorers, settings=_settings(args), concurrency=args.concurrency,
+                          log=not args.no_log, repeats=args.repeats, traces=args.traces, progress=not args.quiet,
+                          on_call=metrics.recorder(args.ref))
     if args.save:
         result.save(args.save)
     print(result.report())
-    return 0
+    return metrics.exit_code()
 
 
 def _compare(args) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import WorkbenchError
+from .metrics import add_options, published
 from .settings import Settings
 
 Command = Callable[..., argparse.ArgumentParser]
@@ -35,7 +36,9 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
 
     calibrate = command("calibrate", _calibrate, "agreement of a judge (any scorer) with human labels", commands)
     calibrate.add_argument("scorer", help="scorer name or module:function, e.g. llm_judge")
-    calibrate.add_argument("labels", type=Path, help="labeled JSONL, e.g. datasets/judge-labels/labels.jsonl")
+    calibrate.add_argument("labels", type=Path, nargs="?", help="labeled JSONL, e.g. datasets/judge-labels/labels.jsonl")
+    calibrate.add_argument("--reviewed", metavar="RUN", help="instead, the review labels of a run (run:<id> or a saved "
+                           ".parquet), written as a labeled set under .workbench/review/labels/")
     calibrate.add_argument("--args", default="{}", help="scorer arguments as JSON")
     calibrate.add_argument("--pass-at", type=int, default=4, help="human grades at or above this pass (1-5 labels)")
     calibrate.add_argument("--threshold", type=float, default=0.5, help="a numeric score passes at this value")
@@ -58,6 +61,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     replay.add_argument("--sample", type=int, help="a seeded random N requests")
     replay.add_argument("--scorer", action="append", dest="scorers", help="reference-free scorers (repeatable)")
     replay.add_argument("--log", action="store_true", help="log the candidate's run to MLflow")
+    add_options(replay)
     feedback = commands.add_parser("feedback", help="the feedback loop").add_subparsers(title="feedback commands")
     summary = command("summary", _feedback_summary, "annotations (JSONL or CSV) aggregated per configuration version",
                       feedback)
@@ -67,9 +71,11 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     harvest.add_argument("run", help="run:<id> or a saved .parquet")
     harvest.add_argument("--dataset", required=True, help="the dataset version the run used, e.g. support@1")
     harvest.add_argument("--into", help="the dataset that gets the cases (default: the newest version of --dataset's name)")
-    harvest.add_argument("--annotations", nargs="*", type=Path, default=[], help="feedback files (JSONL or CSV)")
+    harvest.add_argument("--annotations", nargs="*", type=Path, default=[], help="feedback files (JSONL or CSV; "
+                         "default: the run's own feedback store, where the FeedbackCollector and the ReviewQueue write)")
     harvest.add_argument("--which", default="low", help="reviews that select a case: low (thumbs down or rated at most "
-                         "--max-rating), down, up, rated<=N, all (default: low)")
+                         "--max-rating), down, up, rated<=N, reviewed (labelled pass/fail or rated), corrected, all "
+                         "(default: low)")
     harvest.add_argument("--max-rating", type=int, default=2, help="ratings at or below this count as low")
     harvest.add_argument("--failed", action=argparse.BooleanOptionalAction, default=True,
                          help="take cases with an error or a failed check (default: yes)")
@@ -89,6 +95,13 @@ def _span(text: str) -> tuple[str, str]:
     if not sep or not start or not end:
         raise WorkbenchError(f"'{text}' is not a window; write START:END, e.g. 2026-10-01:2026-10-06")
     return start, end
+
+
+def finished_run(ref: str) -> str:
+    """A finished run's reference: `run:<id>` (MLflow) or a saved `.parquet`."""
+    if not (ref.startswith("run:") or ref.endswith(".parquet")):
+        raise WorkbenchError(f"'{ref}' is not a run; give run:<id> or a saved .parquet")
+    return ref
 
 
 def _cost_estimate(args) -> int:
@@ -136,7 +149,17 @@ def _calibrate(args) -> int:
         scorer_args = json.loads(args.args)
     except json.JSONDecodeError as exc:
         raise WorkbenchError(f"--args: not JSON ({exc.msg}); write e.g. '{{\"judge\": \"rubric-judge@1.0.0\"}}'") from None
-    report = calibrate({"name": args.scorer, "args": scorer_args}, args.labels, pass_at=args.pass_at, threshold=args.threshold,
+    if (args.labels is None) == (args.reviewed is None):
+        raise WorkbenchError("calibrate: give a labeled JSONL file or --reviewed RUN (one of them)")
+    labels = args.labels
+    if args.reviewed:
+        from .experiment import result_for
+        from .review import write_labels
+
+        settings = _settings(args)
+        labels = write_labels(result_for(finished_run(args.reviewed), "", settings), settings)
+        print(f"labels from the review of {args.reviewed}: {labels}", file=sys.stderr)
+    report = calibrate({"name": args.scorer, "args": scorer_args}, labels, pass_at=args.pass_at, threshold=args.threshold,
                        settings=_settings(args))
     print(report.report())
     if args.log:
@@ -168,10 +191,12 @@ def _replay(args) -> int:
     traffic = load_traffic(args.traffic)
     if args.window:
         traffic = window(traffic, *_span(args.window))
-    result = replay(args.candidate, traffic, scorers=args.scorers, limit=args.limit, sample=args.sample,
-                    settings=_settings(args), log=args.log, progress=False)
+    with published(args.metrics_port, args.metrics_file, args.pushgateway) as metrics:
+        result = replay(args.candidate, traffic, scorers=args.scorers, limit=args.limit, sample=args.sample,
+                        settings=_settings(args), log=args.log, progress=False, on_call=metrics.recorder(args.candidate, "shadow"))
+        metrics.observe_traffic(result.traffic)  # production's answers to the same requests, under its own version
     print(result.report())
-    return 0
+    return metrics.exit_code()
 
 
 def _feedback_summary(args) -> int:
@@ -184,15 +209,15 @@ def _feedback_summary(args) -> int:
 def _feedback_harvest(args) -> int:
     from .datasets import load_dataset
     from .experiment import result_for
-    from .feedback import harvest, load_annotations, select_cases
+    from .feedback import feedback_path, harvest, load_annotations, select_cases
 
     settings = _settings(args)
-    if not (args.run.startswith("run:") or args.run.endswith(".parquet")):
-        raise WorkbenchError(f"'{args.run}' is not a run; give run:<id> or a saved .parquet")
-    run = result_for(args.run, args.dataset, settings)
+    run = result_for(finished_run(args.run), args.dataset, settings)
     source = load_dataset(args.dataset, settings.datasets_dir)
     into = load_dataset(args.into, settings.datasets_dir) if args.into else None
-    annotations = load_annotations(args.annotations) if args.annotations else None
+    store = feedback_path(run, settings)
+    files = args.annotations or ([store] if store.exists() else [])
+    annotations = load_annotations(files) if files else None
     reasons = select_cases(run, annotations, failed=args.failed, guardrails=args.guardrails, which=args.which,
                            max_rating=args.max_rating)
     print(harvest(run, source, reasons, annotations, into=into, reviewer=args.reviewer).report())

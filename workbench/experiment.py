@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, Callable
 
 from .budget import Budget
 from .calibration import calibrate
@@ -22,13 +23,15 @@ from .tracking import load_run, log_comparison
 def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dict] | None = None,
              settings: Settings | None = None, concurrency: int | None = None, log: bool = True,
              repeats: int = 1, seed_offset: int = 0, traces: int | None = DEFAULT_TRACES,
-             budget: Budget | None = None, progress: bool = True, cases: list[str] | None = None) -> RunResult:
+             budget: Budget | None = None, progress: bool = True, cases: list[str] | None = None,
+             on_call: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
     """Run `name@version` over a dataset with the given scorers (the defaults when None); `cases`: only these
-    case ids (a sequential comparison's batch).
+    case ids (a sequential comparison's batch); `on_call`: called with each call's record row as it is made.
 
     `repeats` > 1 runs each case that many times with different seeds, bypassing the cache.
     `traces` is how many cases get an MLflow trace (None: all of them). A `budget` stops the run before
-    it spends more; the partial result is kept, logged and marked as stopped.
+    it spends more; the partial result is kept, logged and marked as stopped. `on_call(row)` sees each call's
+    record row as it is made (`metrics.RunMetrics.recorder` feeds Prometheus from it).
     """
     settings = settings or Settings.load()
     dataset = load_dataset(dataset_ref, settings.datasets_dir)
@@ -36,7 +39,8 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
         wanted = set(cases)
         keep = [i for i, case in enumerate(dataset.cases) if case.id in wanted]
         dataset = replace(dataset, cases=[dataset.cases[i] for i in keep], lines=[dataset.lines[i] for i in keep if dataset.lines])
-    with RunContext.build(prompt_ref, settings, scorers, concurrency=concurrency, budget=budget) as context:
+    with RunContext.build(prompt_ref, settings, scorers, concurrency=concurrency, budget=budget,
+                          on_call=on_call) as context:
         result = context.run(dataset, repeats=repeats, seed_offset=seed_offset, progress=progress)
     if log:
         from .tracking import log_run  # mlflow takes seconds to import: only runs that log pay for it

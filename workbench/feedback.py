@@ -30,7 +30,7 @@ from .results import RunResult
 from .settings import Settings
 
 THUMBS = ("up", "down")
-SELECTIONS = "low, down, up, rated<=N (N from 1 to 5) or all"
+SELECTIONS = "low, down, up, rated<=N (N from 1 to 5), reviewed, corrected or all"
 LATEST_KEY = ["case_id", "reviewer", "run_id", "prompt_ref"]  # one current review per case, reviewer and version
 REVIEW_FIELDS = ["reviewer", "time", "thumb", "rating", "comment", "output"]  # kept on a harvested case
 HARVEST_KEYS = ("source_case", "kept_because", "feedback", "provenance")  # the metadata a harvest writes
@@ -210,7 +210,8 @@ def select_cases(run: RunResult, annotations: pd.DataFrame | None = None, *, fai
                  guardrails: bool = True, which: str = "low", max_rating: int = 2) -> dict[str, list[str]]:
     """The run's cases worth keeping, each with why: `failed` (an error or a failed check), `guardrails` (a guardrail
     triggered), `feedback` (a review matches `which`: `low` = thumbs down or rated at most `max_rating`; `down`;
-    `up`; `rated<=N`; `all`; None = reviews select nothing)."""
+    `up`; `rated<=N`; `reviewed` = labelled pass/fail or rated (the review queue's labels); `corrected` = with a
+    corrected answer; `all`; None = reviews select nothing)."""
     reasons: dict[str, list[str]] = {}
     frame = run.frame
     if failed:
@@ -234,6 +235,10 @@ def _matching(reviews: pd.DataFrame, which: str, max_rating: int) -> pd.Series:
         return thumb.eq(which)
     if which == "all":
         return pd.Series(True, index=reviews.index)
+    if which == "reviewed":  # a reviewer's label: pass/fail (the thumb) or a rating, as the review queue writes
+        return thumb.notna() | rating.notna()
+    if which == "corrected":
+        return reviews["correction"].map(lambda c: isinstance(c, str) and bool(c.strip()))
     if (m := re.fullmatch(r"rated<=([1-5])", which)):
         return rating.le(int(m.group(1)))
     raise WorkbenchError(f"which: '{which}' is not a selection of reviews; use {SELECTIONS}")

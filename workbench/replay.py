@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ class ReplayResult:
     production: RunResult
     comparison: Comparison
     frame: pd.DataFrame  # id, ts, input, production/candidate output, similarity, words, guardrails
+    traffic: pd.DataFrame | None = field(default=None, repr=False)  # the logged requests replayed
 
     def summary(self) -> pd.DataFrame:
         """Per metric: production, candidate, difference, p-value, verdict; similarity of the answers."""
@@ -73,11 +74,12 @@ def traffic_dataset(traffic: pd.DataFrame, name: str, path: Path) -> Dataset:
 def replay(candidate: str, traffic: str | Path | pd.DataFrame, scorers: list[Scorer | str | dict] | None = None,
            guardrails: GuardrailPolicy | dict | None = None, limit: int | None = None, sample: int | None = None,
            seed: int = 0, settings: Settings | None = None, log: bool = False, concurrency: int | None = None,
-           progress: bool = True) -> ReplayResult:
+           progress: bool = True, on_call: Callable[[dict[str, Any]], None] | None = None) -> ReplayResult:
     """Replay `candidate` (`name@version`) over logged traffic (a file from `load_traffic`, or its frame,
     already windowed with `drift.window` if wanted). `limit` keeps the first n requests, `sample` a seeded
     random n. Scorers see no expected answer, so pick reference-free ones; `guardrails` (a policy) adds its
-    scorer, and its `pii_allow` applies to `pii_free`. With `log`, the candidate's run goes to MLflow."""
+    scorer, and its `pii_allow` applies to `pii_free`. With `log`, the candidate's run goes to MLflow.
+    `on_call(row)` sees each of the candidate's calls as it is recorded (live metrics)."""
     from .drift.traffic import load_traffic  # the drift package loads matplotlib and the embedder's stack
 
     settings = settings or Settings.load()
@@ -90,12 +92,13 @@ def replay(candidate: str, traffic: str | Path | pd.DataFrame, scorers: list[Sco
     if frame.empty:
         raise WorkbenchError(f"{path}: no requests to replay; widen the window or raise limit")
     policy = GuardrailPolicy.parse(guardrails) if guardrails is not None else None
-    with RunContext.build(candidate, settings, _scorers(scorers, policy, settings), concurrency=concurrency) as context:
+    with RunContext.build(candidate, settings, _scorers(scorers, policy, settings), concurrency=concurrency,
+                          on_call=on_call) as context:
         dataset = traffic_dataset(frame, f"traffic:{path.stem}", path)
         run = context.run(dataset, progress=progress)
     prompt, built = context.prompt, context.scorers
     production = run_sync(production_run(frame, dataset, built, prompt.spec.output_schema))
-    result = ReplayResult(run, production, compare(production, run), _requests(frame, run, policy))
+    result = ReplayResult(run, production, compare(production, run), _requests(frame, run, policy), frame)
     if log:
         _log(result, prompt, dataset, settings)
     return result

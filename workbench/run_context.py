@@ -37,10 +37,12 @@ class RunContext:
     retriever: Retriever | None = None
     budget: Budget | None = None
     cache: ResponseCache | None = None
+    on_call: Callable[[dict[str, Any]], None] | None = None  # sees each record row as it is made (live metrics)
 
     @classmethod
     def build(cls, prompt: str | Prompt, settings: Settings, scorers: Sequence[ScorerLike] | None = None,
-              concurrency: int | None = None, budget: Budget | None = None) -> RunContext:
+              concurrency: int | None = None, budget: Budget | None = None,
+              on_call: Callable[[dict[str, Any]], None] | None = None) -> RunContext:
         """`prompt` is `name@version` (resolved in the project) or a loaded `Prompt`; scorers default to the built-ins."""
         prompt = resolve(prompt, settings.prompts_dir) if isinstance(prompt, str) else prompt
         built = build_scorers(list(DEFAULT_SCORERS) if scorers is None else scorers, settings)
@@ -57,12 +59,12 @@ class RunContext:
             if cache is not None:
                 cache.close()
             raise
-        return cls(prompt, settings, client, built, retriever, budget, cache)
+        return cls(prompt, settings, client, built, retriever, budget, cache, on_call)
 
     async def arun(self, dataset: Dataset, repeats: int = 1, seed_offset: int = 0, progress: bool = True) -> RunResult:
         """Every case of `dataset` (x `repeats`) through the runner."""
         return await arun(self.prompt, dataset, self.scorers, self.client, retriever=self.retriever, repeats=repeats,
-                          seed_offset=seed_offset, budget=self.budget, progress=progress)
+                          seed_offset=seed_offset, budget=self.budget, progress=progress, on_call=self.on_call)
 
     def run(self, dataset: Dataset, repeats: int = 1, seed_offset: int = 0, progress: bool = True) -> RunResult:
         """`arun` from plain code or a notebook."""

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import time
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from tqdm.auto import tqdm
 
@@ -33,12 +33,14 @@ class Retriever(Protocol):
 
 async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: ModelClient,
                retriever: Retriever | None = None, repeats: int = 1, seed_offset: int = 0,
-               budget: Budget | None = None, progress: bool = True) -> RunResult:
+               budget: Budget | None = None, progress: bool = True,
+               on_call: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
     """Evaluate every case `repeats` times; a model or scorer error is recorded on its case and the run completes.
 
     With `repeats` > 1 or a `seed_offset`, repeat r uses seed `configuration seed + seed_offset + r` and
     bypasses the cache, so the runs measure the model's non-determinism rather than replay it.
     With a `budget`, calls that would exceed it are not made: the result keeps what ran and says why it stopped.
+    `on_call(row)` sees each call's record row (see `results.RECORD`) as soon as it is recorded (live metrics).
     """
     dataset.check_variables(prompt.variables)
     start = time.perf_counter()
@@ -105,6 +107,8 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
                        "model": response.model, "tags": ",".join(case.tags), "chunks": chunks if retrieval else None,
                        "guardrails": ",".join(dict.fromkeys(triggered)) or None, "blocked": blocked,
                        "scores": await score_case(scorers, sample, response.error)}
+        if on_call is not None:
+            on_call(rows[index])
 
     with tqdm(total=len(work), desc=prompt.ref, unit="call", disable=not progress) as bar:
         async def tracked(index: int, case: Case, repeat: int) -> None:

@@ -77,7 +77,8 @@ class Retriever:
             c["metadata"]["index_version"] = self.version
         return chunks
 
-    def format(self, chunks: list[dict[str, Any]]) -> str:
+    @staticmethod
+    def format(chunks: list[dict[str, Any]]) -> str:
         """Numbered chunks with their sources: the text that fills `{context}`."""
         if not chunks:
             return "(no documents found)"

@@ -8,6 +8,7 @@ from ..feedback import Feedback, FeedbackStore
 from .comparison_view import ComparisonView
 from .feedback import FeedbackCollector
 from .retrieval_inspector import RetrievalInspector
+from .review_queue import ReviewQueue
 from .score_board import ScoreBoard
 
-__all__ = ["ComparisonView", "Feedback", "FeedbackCollector", "FeedbackStore", "RetrievalInspector", "ScoreBoard"]
+__all__ = ["ComparisonView", "Feedback", "FeedbackCollector", "FeedbackStore", "RetrievalInspector", "ReviewQueue", "ScoreBoard"]
