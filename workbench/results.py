@@ -12,6 +12,8 @@ import pandas as pd
 
 COLUMNS = ["case_id", "repeat", "scorer", "value", "passed", "label", "reason", "output", "error", "latency_s",
            "input_tokens", "output_tokens", "cost", "cached", "model", "tags", "chunks", "inputs", "guardrails", "blocked"]
+#: How a scorer's own error starts in the `error` column; it marks that row only, never the call.
+SCORER_ERROR = "scorer "
 
 
 @dataclass
@@ -37,7 +39,8 @@ class RunResult:
         """One row per case (and repeat): output, error, latency, tokens, cost, retrieved chunks."""
         keep = ["case_id", "repeat", "inputs", "output", "error", "latency_s", "input_tokens", "output_tokens", "cost",
                 "cached", "model", "tags", "chunks", "guardrails", "blocked"]
-        return self.frame.drop_duplicates(["case_id", "repeat"])[keep].reset_index(drop=True)
+        frame = self.frame.assign(error=self.frame["error"].mask(self.frame["error"].str.startswith(SCORER_ERROR, na=False)))
+        return frame.drop_duplicates(["case_id", "repeat"])[keep].reset_index(drop=True)
 
     def case_scores(self) -> pd.DataFrame:
         """Case x scorer: each case's value averaged over repeats (NaN where unscored or errored)."""
@@ -115,7 +118,8 @@ class RunResult:
         head = (f"{self.prompt_ref} on {self.dataset_ref} ({self.dataset_hash[:12]})"
                 + (f"  run {self.run_id}" if self.run_id else ""))
         lines = [head, self.summary().to_string(float_format=lambda x: f"{x:.3f}"),
-                 f"cases {t['cases']}  errors {t['errors']}  latency p50 {t['latency_p50_s']:.2f}s p95 {t['latency_p95_s']:.2f}s  "
+                 f"cases {t['cases']}  errors {t['errors']}  latency p50 {_seconds(t['latency_p50_s'])} "
+                 f"p95 {_seconds(t['latency_p95_s'])}  "
                  f"tokens in {t['input_tokens']} out {t['output_tokens']}  cost {cost}  "
                  f"cached {t['cached']}  model calls {t['model_calls']}  {t['duration_s']:.1f}s"]
         if self.stopped:
@@ -154,3 +158,7 @@ class RunResult:
                 frame[column] = False if column == "blocked" else None
         known = {f for f in cls.__dataclass_fields__}
         return cls(frame=frame[COLUMNS], **{k: v for k, v in meta.items() if k in known})
+
+
+def _seconds(value: float) -> str:
+    return "n/a" if np.isnan(value) else f"{value:.2f}s"

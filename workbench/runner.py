@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import numbers
 import threading
 import time
 from dataclasses import replace
 from typing import Any, Coroutine, Protocol, TypeVar
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -17,7 +20,7 @@ from .guardrails.policy import aapply_input_guardrails, aapply_output_guardrails
 from .budget import Budget, BudgetGuard
 from .models import ModelClient, Response
 from .prompts import Prompt
-from .results import COLUMNS, RunResult
+from .results import COLUMNS, SCORER_ERROR, RunResult
 from .scorers import Sample, Scorer
 
 T = TypeVar("T")
@@ -138,14 +141,18 @@ async def score_sample(scorer: Scorer, sample: Sample, error: str | None = None)
     try:
         score = await scorer.score(sample)
     except Exception as exc:  # a broken scorer marks its rows, not the run
-        return {**row, "error": f"scorer {scorer.name}: {type(exc).__name__}: {exc}"}
+        return {**row, "error": f"{SCORER_ERROR}{scorer.name}: {type(exc).__name__}: {exc}"}
     value = score.value
-    if isinstance(value, bool):
-        row.update(value=float(value), passed=value)
-    elif isinstance(value, (int, float)):
+    if isinstance(value, (bool, np.bool_)):
+        row.update(value=float(value), passed=bool(value))
+    elif isinstance(value, numbers.Real) and math.isfinite(value):
         row.update(value=float(value), passed=score.passed)
     elif isinstance(value, str):
         row.update(label=value)
+    elif value is not None:  # NaN, inf, a dict...: this row's scorer error, never a number in the statistics
+        shown = repr(value)[:80] if isinstance(value, numbers.Real) else type(value).__name__
+        return {**row, "error": f"{SCORER_ERROR}{scorer.name}: returned {shown}; return a bool, a finite number, "
+                                f"a label (str) or a Score"}
     row["reason"] = score.reason
     return row
 

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import WorkbenchError
+from ..files import locked
 from ..settings import Settings
 
 THUMBS = ("up", "down")
@@ -76,7 +77,7 @@ class FeedbackStore:
         """Write one line and fsync it: a record is on disk when this returns."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(asdict(feedback), ensure_ascii=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as handle:
+        with locked(self.path), open(self.path, "a", encoding="utf-8") as handle:  # whole lines, one writer at a time
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
