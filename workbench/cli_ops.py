@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Callable
 
+from .cli import check_root, fraction, positive
 from .errors import WorkbenchError
+from .files import read_text
 from .settings import Settings
 
 Command = Callable[..., argparse.ArgumentParser]
@@ -21,7 +24,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
                        "day and month, across versions and models", cost)
     estimate.add_argument("refs", nargs="+", metavar="REF", help="name@version (one or more)")
     estimate.add_argument("--dataset", required=True)
-    estimate.add_argument("--requests-per-day", type=float, required=True)
+    estimate.add_argument("--requests-per-day", type=_positive_number, required=True)
     estimate.add_argument("--price-as", action="append", default=[], metavar="MODEL",
                           help="also price the measured tokens as this model of the pricing table (repeatable)")
 
@@ -37,8 +40,8 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     calibrate.add_argument("scorer", help="scorer name or module:function, e.g. llm_judge")
     calibrate.add_argument("labels", type=Path, help="labeled JSONL, e.g. datasets/judge-labels/labels.jsonl")
     calibrate.add_argument("--args", default="{}", help="scorer arguments as JSON")
-    calibrate.add_argument("--pass-at", type=int, default=4, help="human grades at or above this pass (1-5 labels)")
-    calibrate.add_argument("--threshold", type=float, default=0.5, help="a numeric score passes at this value")
+    calibrate.add_argument("--pass-at", type=_grade, default=4, help="human grades at or above this pass (1-5 labels)")
+    calibrate.add_argument("--threshold", type=_number, default=0.5, help="a numeric score passes at this value")
     calibrate.add_argument("--log", action="store_true", help="log the calibration to MLflow")
 
     drift = command("drift", _drift, "input and output drift between two windows of logged traffic; exit 1 on drift",
@@ -46,7 +49,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     drift.add_argument("traffic", type=Path)
     drift.add_argument("--reference", required=True, metavar="START:END", help="ISO dates, end excluded")
     drift.add_argument("--current", required=True, metavar="START:END")
-    drift.add_argument("--alpha", type=float, default=0.05)
+    drift.add_argument("--alpha", type=fraction, default=0.05)
     drift.add_argument("--out", type=Path, help="write drift- and quality-over-time plots (PNG) here")
 
     replay = command("replay", _replay, "shadow replay: a candidate over logged traffic, against production's answers",
@@ -54,8 +57,8 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     replay.add_argument("candidate", help="name@version")
     replay.add_argument("traffic", type=Path)
     replay.add_argument("--window", metavar="START:END", help="only requests in this window")
-    replay.add_argument("--limit", type=int, help="the first N requests")
-    replay.add_argument("--sample", type=int, help="a seeded random N requests")
+    replay.add_argument("--limit", type=positive, help="the first N requests")
+    replay.add_argument("--sample", type=positive, help="a seeded random N requests")
     replay.add_argument("--scorer", action="append", dest="scorers", help="reference-free scorers (repeatable)")
     replay.add_argument("--log", action="store_true", help="log the candidate's run to MLflow")
     feedback = commands.add_parser("feedback", help="the feedback loop").add_subparsers(title="feedback commands")
@@ -68,14 +71,38 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     harvest.add_argument("--dataset", required=True, help="the dataset version the run used, e.g. support@1")
     harvest.add_argument("--into", help="the dataset that gets the cases (default: --dataset's name)")
     harvest.add_argument("--annotations", nargs="*", type=Path, default=[], help="feedback files (JSONL or CSV)")
-    harvest.add_argument("--max-rating", type=int, default=2, help="ratings at or below this count as low")
+    harvest.add_argument("--max-rating", type=_grade, default=2, help="ratings at or below this count as low")
     harvest.add_argument("--reviewer", help="who decided, recorded in the provenance")
     for sub in (estimate, check, calibrate, drift, replay, summary, harvest):
         sub.add_argument("--tracking-uri", help="MLflow tracking URI")
 
 
 def _settings(args) -> Settings:
+    check_root(args.root)
     return Settings.load(root=args.root, tracking_uri=getattr(args, "tracking_uri", None))
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not above 0")
+    return value
+
+
+def _grade(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 5:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1 and 5")
+    return int(text)
 
 
 def _span(text: str) -> tuple[str, str]:
@@ -105,7 +132,7 @@ def _guardrails_check(args) -> int:
     from .prompts import resolve
 
     settings = _settings(args)
-    text = args.file.read_text(encoding="utf-8") if args.file else args.text
+    text = read_text(args.file, "the text") if args.file else args.text
     if text is None:
         raise WorkbenchError("give the text to check, or --file PATH")
     prompt = resolve(args.prompt, settings.prompts_dir) if args.prompt else None

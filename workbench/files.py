@@ -30,7 +30,7 @@ def read_text(path: str | Path, what: str = "file") -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise WorkbenchError(f"byte 0x{data[exc.start]:02x} at column {column} is not UTF-8", file=path, line=line,
+        raise WorkbenchError(f"byte 0x{data[exc.start]:02x} is not UTF-8 (column {column})", file=path, line=line,
                              field="encoding", fix="save the file as UTF-8") from None
 
 
