@@ -183,8 +183,10 @@ def _drift(args) -> int:
 
 def _replay(args) -> int:
     from .drift import load_traffic, window
+    from .names import split_ref
     from .replay import replay
 
+    split_ref(args.candidate, "configuration")  # before the traffic file is read
     traffic = load_traffic(args.traffic)
     if args.window:
         traffic = window(traffic, *_span(args.window))
@@ -206,7 +208,12 @@ def _feedback_harvest(args) -> int:
     from .experiment import result_for
     from .feedback import harvest, load_annotations, select_cases
 
+    from .names import split_ref
+
     settings = _settings(args)
+    for option, ref in (("--dataset", args.dataset), ("--into", args.into)):
+        if ref is not None:
+            split_ref(ref, "dataset", option)  # checked before any run or file is read
     if not (args.run.startswith("run:") or args.run.endswith(".parquet")):
         raise WorkbenchError(f"'{args.run}' is not a run; give run:<id> or a saved .parquet")
     run = result_for(args.run, args.dataset, settings)
