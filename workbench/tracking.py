@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .datasets import Dataset
-from .errors import InfrastructureError, WorkbenchError
+from .errors import Exit, InfrastructureError, WorkbenchError
 from .names import check_name
 from .prompts import Prompt
 from .results import RunResult
@@ -140,11 +140,12 @@ def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Setti
     saved = save_local(result, settings)
     try:
         return _log_run(result, prompt, dataset, settings, traces)
-    except (KeyboardInterrupt, WorkbenchError):
-        raise
     except Exception as exc:
-        raise InfrastructureError(f"logging to MLflow ({settings.tracking_uri}) failed: {type(exc).__name__}: "
-                                  f"{str(exc)[:300]}; the results are kept in {saved}",
+        if isinstance(exc, WorkbenchError) and exc.code == Exit.BAD_INPUT:
+            raise
+        reason = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {str(exc)[:300]}"
+        raise InfrastructureError(f"logging to MLflow ({settings.tracking_uri}) failed: {reason}; the results are "
+                                  f"kept in {saved}",
                                   fix=f"log them later with: workbench runs log {saved}") from None
 
 
