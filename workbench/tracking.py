@@ -59,7 +59,8 @@ def _open_store(uri: str, path: Path) -> None:
         client.search_experiments(max_results=1)  # creates or migrates the tracking tables
         client.search_registered_models(max_results=1)  # and the registry's (the prompt registry)
     except Exception as exc:
-        raise InfrastructureError(f"the MLflow store cannot be opened: {type(exc).__name__}: {str(exc)[:300]}",
+        first = (str(exc).splitlines() or [""])[0][:300]
+        raise InfrastructureError(f"the MLflow store cannot be opened: {type(exc).__name__}: {first}",
                                   file=path, fix="move the file aside to start a new store (or restore it from a "
                                                  "backup), or point --tracking-uri at another store") from None
 
