@@ -130,11 +130,12 @@ def declared_type(entry: dict[str, Any]) -> tuple[str | None, bool]:
     return (kind, True) if kind in TYPES else (None, True)
 
 
-def typed_parameter(key: str, value: Any, entry: dict[str, Any], source: str, notebook: str) -> Any:
-    """`value` checked against the notebook's declaration; text from the command line is read as YAML unless
-    the parameter is a string. A mismatch is bad input (exit 2) before anything runs."""
+def typed_parameter(key: str, value: Any, entry: dict[str, Any], source: str, notebook: str,
+                    text: bool = False) -> Any:
+    """`value` checked against the notebook's declaration; command-line `text` is read as YAML unless the
+    parameter is a string. A mismatch is bad input (exit 2) before anything runs."""
     kind, optional = declared_type(entry)
-    if isinstance(value, str) and kind not in (None, "str"):
+    if text and isinstance(value, str) and kind != "str":
         value = parse_parameters([[key, value]])[key]
     if kind is None or (value is None and optional):
         return value
@@ -175,7 +176,8 @@ def plan(config: CIConfig, root: Path, overrides: dict[str, Any], only: list[str
                                  f"it takes {', '.join(declared) or 'none'}")
         params = {k: typed_parameter(k, v, declared[k], f"{spec.label}: parameters:", spec.path)
                   for k, v in spec.parameters.items()}
-        params |= {k: typed_parameter(k, v, declared[k], "-p", spec.path) for k, v in overrides.items() if k in declared}
+        params |= {k: typed_parameter(k, v, declared[k], "-p", spec.path, text=True)
+                   for k, v in overrides.items() if k in declared}
         params |= {k: v for k, v in (shared or {}).items() if k in declared and k not in overrides}
         used |= set(overrides) & set(declared)
         runs.append((spec, params))
