@@ -133,9 +133,10 @@ def declared_type(entry: dict[str, Any]) -> tuple[str | None, bool]:
 def typed_parameter(key: str, value: Any, entry: dict[str, Any], source: str, notebook: str,
                     text: bool = False) -> Any:
     """`value` checked against the notebook's declaration; command-line `text` is read as YAML unless the
-    parameter is a string. A mismatch is bad input (exit 2) before anything runs."""
+    parameter is a string (`null` is still None where None is allowed). A mismatch is bad input (exit 2)
+    before anything runs."""
     kind, optional = declared_type(entry)
-    if text and isinstance(value, str) and kind != "str":
+    if text and isinstance(value, str) and (kind != "str" or (optional and value in ("null", "~"))):
         value = parse_parameters([[key, value]])[key]
     if kind is None or (value is None and optional):
         return value
