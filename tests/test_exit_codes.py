@@ -134,3 +134,73 @@ def test_ctrl_c_is_one_line_and_exit_130(project):
         out, err = process.communicate(timeout=60)
     assert process.returncode == 130 and err == "interrupted\n", err
     assert [p.name for p in (project.datasets_dir / "tiny").glob("*.jsonl")] == ["1.jsonl"]
+
+
+def frame_of(rows: list[dict]) -> RunResult:
+    base = {c: None for c in COLUMNS} | {"repeat": 0, "latency_s": 0.5, "cached": False, "blocked": False}
+    frame = pd.DataFrame([base | row for row in rows], columns=COLUMNS)
+    return RunResult(prompt_ref="tiny@1.0.0", prompt_hash="a" * 64, dataset_ref="tiny@1", dataset_hash="b" * 64,
+                     frame=frame, scorers=[{"name": "exact_match", "args": {}}, {"name": "mine", "args": {}}])
+
+
+def test_error_rate_limit_names_the_error_kinds():
+    from workbench.health import check_run
+
+    rows = []
+    for i, error in enumerate(["APIConnectionError: refused", "TimeoutError: 30s", None, None]):
+        for scorer in ("exact_match", "mine"):
+            rows.append({"case_id": f"c{i}", "scorer": scorer, "error": error, "value": None if error else 1.0,
+                         "passed": None if error else True})
+    result = frame_of(rows)
+    check_run(result)  # 50% failed: under the default limit (only a run where every call failed)
+    check_run(result, 0.5)
+    with pytest.raises(InfrastructureError, match=r"2 of 4 calls failed \(50%, limit 25%\): "
+                                                  r"APIConnectionError x1, TimeoutError x1; first: APIConnectionError") as caught:
+        check_run(result, 0.25)
+    assert caught.value.code == 3
+    everything = frame_of([{"case_id": "c", "scorer": s, "error": "OpenAIConnectionError: x"} for s in ("exact_match", "mine")])
+    with pytest.raises(InfrastructureError, match=r"1 of 1 calls failed \(100%, limit 100%\)"):
+        check_run(everything)
+    assert "latency p50 n/a p95 n/a" in everything.report()  # never "nans"
+
+
+def test_a_scorer_error_is_not_a_call_error():
+    """A scorer that raises (or returns NaN) marks its own rows; the calls did not fail."""
+    from workbench.health import check_run
+
+    rows = [{"case_id": f"c{i}", "scorer": s, "output": "ok", "value": 1.0 if s == "exact_match" else None,
+             "passed": True if s == "exact_match" else None,
+             "error": None if s == "exact_match" else "scorer mine: returned nan; return a bool, ..."}
+            for i in range(3) for s in ("mine", "exact_match")]  # the broken scorer comes first
+    result = frame_of(rows)
+    totals = result.totals()
+    assert totals["errors"] == 0 and totals["error_rate"] == 0.0 and totals["latency_p50_s"] == 0.5
+    assert result.summary().loc["mine", "errors"] == 3 and result.summary().loc["exact_match", "errors"] == 0
+    with pytest.raises(WorkbenchError, match="scorer 'mine' failed on all 3 rows it scored; first: scorer mine: "
+                                             "returned nan") as caught:
+        check_run(result)
+    assert caught.value.code == 2
+    rows[0]["error"] = None  # one case scored: the scorer works, its failures stay visible per row
+    check_run(frame_of(rows))
+
+
+@pytest.mark.parametrize("value, error", [(float("nan"), "returned nan"), (float("inf"), "returned inf"),
+                                          ({"a": 1}, "returned dict"), ([1], "returned list"),
+                                          (True, None), (0.25, None), ("label", None), (None, None)])
+def test_score_values_that_are_not_scores_are_errors(value, error):
+    import asyncio
+
+    import numpy as np
+
+    from workbench.datasets import Case
+    from workbench.runner import score_sample
+    from workbench.scorers import Sample, Scorer
+
+    sample = Sample("out", Case(id="c", inputs={"q": "x"}), [], None)
+    row = asyncio.run(score_sample(Scorer(name="mine", args={}, fn=lambda s: value), sample))
+    if error:
+        assert row["error"].startswith(f"scorer mine: {error}") and row["value"] is None
+    else:
+        assert "error" not in row
+    row = asyncio.run(score_sample(Scorer(name="mine", args={}, fn=lambda s: np.float32(0.5)), sample))
+    assert row["value"] == 0.5 and "error" not in row

@@ -29,7 +29,8 @@ def start(*args: str, cwd: Path) -> subprocess.Popen:
 
 
 def finish(processes: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
-    return [(p.returncode, *p.communicate(timeout=600)) for p in processes]
+    outputs = [p.communicate(timeout=900) for p in processes]
+    return [(p.returncode, out, err) for p, (out, err) in zip(processes, outputs)]
 
 
 @pytest.mark.slow
