@@ -44,7 +44,7 @@ def use(settings: Settings) -> None:
 
 
 def store_lock(settings: Settings):
-    """The lock that serializes creating, migrating and writing the local MLflow store."""
+    """The lock that serializes creating and migrating the local MLflow store (`<home>/.mlflow.db.lock`)."""
     from .files import locked
 
     return locked(Path(settings.tracking_uri.removeprefix("sqlite:///")), timeout=600)
