@@ -15,6 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
+from .cli_args import check_root, fraction, non_negative, positive
 from .errors import Exit, WorkbenchError
 from .settings import Settings
 
@@ -53,7 +54,9 @@ def save_traceback(args: argparse.Namespace | None) -> Path:
     text = f"workbench {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}"
     folders = []
     try:
-        folders.append(Settings.load(root=getattr(args, "root", None)).home / "logs")
+        settings = Settings.load(root=getattr(args, "root", None))
+        if settings.prompts_dir.is_dir() or settings.datasets_dir.is_dir():  # a project: its own logs folder
+            folders.append(settings.home / "logs")
     except Exception:  # the project itself is what is broken
         pass
     folders.append(Path(tempfile.gettempdir()) / "workbench-logs")
@@ -65,34 +68,6 @@ def save_traceback(args: argparse.Namespace | None) -> Path:
         except OSError:
             continue
     return Path(os.devnull)
-
-
-def _count(minimum: int):
-    """An argparse type: a whole number of at least `minimum`."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is below {minimum}; give {minimum} or more")
-        return value
-
-    return parse
-
-
-def fraction(text: str) -> float:
-    """An argparse type: a number from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
-    return value
-
-
-positive, non_negative = _count(1), _count(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,18 +174,6 @@ def _settings(args) -> Settings:
     check_root(args.root)
     return Settings.load(root=args.root, tracking_uri=getattr(args, "tracking_uri", None),
                          cache=not getattr(args, "no_cache", False))
-
-
-def check_root(root: str | None) -> None:
-    """`--root` must be a project: a folder holding prompts/ or datasets/."""
-    if root is None:
-        return
-    path = Path(root)
-    if not path.is_dir():
-        raise WorkbenchError(f"{root}: no such folder", field="--root", fix="give the project folder")
-    if not (path / "prompts").is_dir() and not (path / "datasets").is_dir():
-        raise WorkbenchError(f"{root} is not a workbench project (it has no prompts/ or datasets/ folder)",
-                             field="--root", fix="give the folder that holds prompts/ and datasets/")
 
 
 def _prompts_lint(args) -> int:

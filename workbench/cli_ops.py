@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Callable
 
-from .cli import check_root, fraction, positive
+from .cli_args import check_root, fraction, grade, number, positive, positive_number
 from .errors import WorkbenchError
 from .files import read_text
 from .settings import Settings
@@ -24,7 +23,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
                        "day and month, across versions and models", cost)
     estimate.add_argument("refs", nargs="+", metavar="REF", help="name@version (one or more)")
     estimate.add_argument("--dataset", required=True)
-    estimate.add_argument("--requests-per-day", type=_positive_number, required=True)
+    estimate.add_argument("--requests-per-day", type=positive_number, required=True)
     estimate.add_argument("--price-as", action="append", default=[], metavar="MODEL",
                           help="also price the measured tokens as this model of the pricing table (repeatable)")
 
@@ -40,8 +39,8 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     calibrate.add_argument("scorer", help="scorer name or module:function, e.g. llm_judge")
     calibrate.add_argument("labels", type=Path, help="labeled JSONL, e.g. datasets/judge-labels/labels.jsonl")
     calibrate.add_argument("--args", default="{}", help="scorer arguments as JSON")
-    calibrate.add_argument("--pass-at", type=_grade, default=4, help="human grades at or above this pass (1-5 labels)")
-    calibrate.add_argument("--threshold", type=_number, default=0.5, help="a numeric score passes at this value")
+    calibrate.add_argument("--pass-at", type=grade, default=4, help="human grades at or above this pass (1-5 labels)")
+    calibrate.add_argument("--threshold", type=number, default=0.5, help="a numeric score passes at this value")
     calibrate.add_argument("--log", action="store_true", help="log the calibration to MLflow")
 
     drift = command("drift", _drift, "input and output drift between two windows of logged traffic; exit 1 on drift",
@@ -71,7 +70,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     harvest.add_argument("--dataset", required=True, help="the dataset version the run used, e.g. support@1")
     harvest.add_argument("--into", help="the dataset that gets the cases (default: --dataset's name)")
     harvest.add_argument("--annotations", nargs="*", type=Path, default=[], help="feedback files (JSONL or CSV)")
-    harvest.add_argument("--max-rating", type=_grade, default=2, help="ratings at or below this count as low")
+    harvest.add_argument("--max-rating", type=grade, default=2, help="ratings at or below this count as low")
     harvest.add_argument("--reviewer", help="who decided, recorded in the provenance")
     for sub in (estimate, check, calibrate, drift, replay, summary, harvest):
         sub.add_argument("--tracking-uri", help="MLflow tracking URI")
@@ -80,29 +79,6 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
 def _settings(args) -> Settings:
     check_root(args.root)
     return Settings.load(root=args.root, tracking_uri=getattr(args, "tracking_uri", None))
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
-    return value
-
-
-def _positive_number(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is not above 0")
-    return value
-
-
-def _grade(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 5:
-        raise argparse.ArgumentTypeError(f"{text} is not between 1 and 5")
-    return int(text)
 
 
 def _span(text: str) -> tuple[str, str]:
