@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,8 +184,8 @@ def add_cases(dataset: Dataset, new_cases: list[Case | dict[str, Any]], provenan
         raise WorkbenchError("\n".join(problems[:20]) + _more(len(problems), 20))
     if provenance:
         added = [c.model_copy(update={"metadata": {**c.metadata, "provenance": provenance}}) for c in added]
-    ids = [c.id for c in dataset.cases]
-    clashes = sorted({c.id for c in added} & set(ids) | {c.id for c in added if [a.id for a in added].count(c.id) > 1})
+    counts = Counter(c.id for c in added)
+    clashes = sorted(set(counts) & {c.id for c in dataset.cases} | {i for i, n in counts.items() if n > 1})
     if clashes:
         raise WorkbenchError(f"{dataset.path}: id: new case id(s) already used: {', '.join(clashes)}; give them new ids")
     folder = dataset.path.parent
