@@ -62,7 +62,11 @@ def test_concurrent_dataset_adds_never_lose_cases(project, tmp_path):
     """Two `datasets add` of 40,000 rows each at once: whoever is second is refused (exit 2) unless the first
     had finished before it read; the newest version always holds every case of every command that exited 0."""
     rows = 40_000
+    folder = project.datasets_dir / "tiny"
     for attempt in range(REPEATS):
+        for version in folder.glob("*.jsonl"):  # each attempt starts from tiny@1 again
+            if version.name != "1.jsonl":
+                version.unlink()
         files = []
         for who in "ab":
             path = tmp_path / f"{who}{attempt}.jsonl"
@@ -83,9 +87,9 @@ def test_concurrent_dataset_adds_never_lose_cases(project, tmp_path):
         for path in won:
             assert {f"{path.stem}-{i}" for i in range(rows)} <= ids
         assert {c.id for c in before.cases} <= ids
-        for version in (project.datasets_dir / "tiny").glob("*.jsonl"):  # every file whole, nothing half-written
+        for version in folder.glob("*.jsonl"):  # every file whole, nothing half-written
             assert not parse(version)[2]
-        assert not list((project.datasets_dir / "tiny").glob(".*.tmp"))
+        assert not list(folder.glob(".*.tmp"))
 
 
 def test_lock_and_atomic_write_in_process(tmp_path):
