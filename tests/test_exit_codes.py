@@ -131,7 +131,7 @@ def test_ctrl_c_is_one_line_and_exit_130(project):
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(3)  # imported, parsed, now waiting for the lock
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and err == "interrupted\n", err
     assert [p.name for p in (project.datasets_dir / "tiny").glob("*.jsonl")] == ["1.jsonl"]
 

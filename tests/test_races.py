@@ -99,8 +99,7 @@ def test_lock_and_atomic_write_in_process(tmp_path):
     target = tmp_path / "file.txt"
     atomic_write(target, "one\n")
     with locked(target):
-        with pytest.raises(InfrastructureError, match="another workbench command has held"):
-            with locked(target, timeout=0.2):
-                pass
+        with pytest.raises(InfrastructureError, match="another workbench command has held"), locked(target, timeout=0.2):
+            pass
         atomic_write(target, "two\n")
     assert target.read_text() == "two\n" and sorted(p.name for p in tmp_path.iterdir()) == [".file.txt.lock", "file.txt"]

@@ -19,8 +19,17 @@ from workbench.errors import InfrastructureError, WorkbenchError
 from workbench.prompts import resolve
 from workbench.results import COLUMNS, RunResult
 from workbench.settings import Settings
-from workbench.tracking import (COMPLETE_TAG, HOST_TAG, PID_TAG, find_runs, load_run, log_run, mark_stale_runs,
-                                run_status, use)
+from workbench.tracking import (
+    COMPLETE_TAG,
+    HOST_TAG,
+    PID_TAG,
+    find_runs,
+    load_run,
+    log_run,
+    mark_stale_runs,
+    run_status,
+    use,
+)
 
 from .test_exit_codes import REPO, cli
 

@@ -19,7 +19,7 @@ from .names import check_name, split_ref
 
 VERSION_FILE = re.compile(r"^(\d+)\.jsonl$")
 #: The largest inputs one case may have (UTF-8 bytes of its JSON), checked before anything is sent or cached.
-MAX_INPUT_BYTES = int(os.environ.get("WORKBENCH_MAX_INPUT_BYTES", 1_000_000))
+MAX_INPUT_BYTES = int(os.environ.get("WORKBENCH_MAX_INPUT_BYTES") or 1_000_000)
 
 
 class Checks(BaseModel):
