@@ -317,7 +317,20 @@ def _runs_log(args) -> int:
     return 0
 
 
+def _check_refs(refs: list[str], dataset: str) -> None:
+    """Names first, before the heavy imports of a run: a typo fails in a fraction of a second."""
+    from .names import check_name, split_ref
+
+    split_ref(dataset, "dataset", "--dataset")
+    for ref in refs:
+        if ref.startswith("run:"):
+            check_name(ref.removeprefix("run:"), "run")
+        elif not ref.endswith(".parquet"):
+            split_ref(ref, "configuration")
+
+
 def _run(args) -> int:
+    _check_refs([args.ref], args.dataset)
     from .experiment import evaluate
     from .health import check_run
 
@@ -331,12 +344,13 @@ def _run(args) -> int:
 
 
 def _compare(args) -> int:
+    if len(args.refs) > 2:
+        raise WorkbenchError("compare takes [BASELINE] CANDIDATE: at most two references")
+    _check_refs(args.refs, args.dataset)
     from .experiment import compare_refs
     from .gate import GatePolicy
     from .health import check_run
 
-    if len(args.refs) > 2:
-        raise WorkbenchError("compare takes [BASELINE] CANDIDATE: at most two references")
     baseline, candidate = (None, args.refs[0]) if len(args.refs) == 1 else args.refs
     settings = _settings(args)
     policy_path = args.policy or (settings.root / "gate.yaml" if (settings.root / "gate.yaml").exists() else None)
