@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from workbench.cli import main
 
 from .conftest import TINY_PROMPT
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -63,3 +68,65 @@ def test_saved_runs_compare_offline(project, capsys, tmp_path):
     code, _, err = run(capsys, "--root", root, "compare", str(tmp_path / "junk.parquet"), str(saved), "--dataset", "tiny",
                        "--no-log", "--quiet")
     assert code == 2 and "junk.parquet: not a saved workbench run" in err
+
+
+def test_usage_errors_exit_2_before_anything_runs(project, capsys):
+    root = str(project.root)
+    for args in (["run", "tiny@1.0.0", "--dataset", "tiny", "--repeats", "0"],
+                 ["run", "tiny@1.0.0", "--dataset", "tiny", "--concurrency", "-3"],
+                 ["compare", "tiny@1.0.0", "--dataset", "tiny", "--max-error-rate", "1.5"]):
+        with pytest.raises(SystemExit) as caught:  # argparse's own exit; the console script returns it
+            main(["--root", root, *args])
+        assert caught.value.code == 2
+    assert "below 1" in capsys.readouterr().err
+    assert not project.home.exists()  # nothing was created
+
+
+def test_root_must_be_a_project(tmp_path, capsys):
+    code, _, err = run(capsys, "--root", str(tmp_path), "prompts", "list")
+    assert code == 2 and "is not a workbench project" in err and "give the folder that holds prompts/" in err
+
+
+def test_datasets_add_keeps_the_variables(project, capsys, tmp_path):
+    root = str(project.root)
+    (project.prompts_dir / "two").mkdir()
+    (project.prompts_dir / "two" / "1.0.0.yaml").write_text(
+        TINY_PROMPT.replace("name: tiny", "name: two").replace("variables: [question]", "variables: [question, topic]")
+        .replace('content: "{question}"', 'content: "{topic}: {question}"'))
+    extra = tmp_path / "new.jsonl"
+    extra.write_text(json.dumps({"id": "moon", "inputs": {"question": "Is the moon a planet?", "topic": "space"}}) + "\n")
+    code, out, _ = run(capsys, "--root", root, "datasets", "add", "tiny", str(extra), "--prompt", "two@1.0.0")
+    assert code == 0 and "tiny@2, 4 cases (+1)" in out
+    extra.write_text(json.dumps({"id": "sun", "inputs": {"question": "Is the sun a star?"}}) + "\n")
+    code, _, err = run(capsys, "--root", root, "datasets", "add", "tiny", str(extra), "--prompt", "two@1.0.0")
+    assert code == 2 and "new case 'sun': inputs: lacks variable(s) topic that tiny@2 needs" in err
+    code, out, _ = run(capsys, "--root", root, "datasets", "add", "tiny", str(extra))  # the shared variables suffice
+    assert code == 0 and "tiny@3, 5 cases (+1)" in out
+
+
+def test_notebook_parameters_are_typed(tmp_path):
+    import shutil
+
+    from workbench.ci import CIConfig, plan
+    from workbench.errors import WorkbenchError
+
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(REPO / "notebooks" / "gate.ipynb", tmp_path / "notebooks" / "gate.ipynb")
+    (tmp_path / "ci.yaml").write_text("notebooks:\n  - path: notebooks/gate.ipynb\n")
+    config = CIConfig.load(tmp_path / "ci.yaml")
+    (_, params), = plan(config, tmp_path, {"repeats": "3", "candidate": "1.10", "log": "false", "baseline": "null",
+                                           "scorers": "[case_checks]"}, None)
+    assert params == {"repeats": 3, "candidate": "1.10", "log": False, "baseline": None, "scorers": ["case_checks"]}
+    (_, params), = plan(config, tmp_path, {"repeats": 2, "baseline": None}, None)  # typed values from Python
+    assert params == {"repeats": 2, "baseline": None}
+    for key, value, message in (("repeats", "2.5", "-p repeats: 2.5 is not an int"),
+                                ("repeats", "true", "-p repeats: True is not an int"),
+                                ("log", "1", "-p log: 1 is not a bool"),
+                                ("candidate", "[a, b]", None)):
+        if message is None:  # a string parameter takes the text as written
+            assert plan(config, tmp_path, {key: value}, None)[0][1] == {key: value}
+            continue
+        with pytest.raises(WorkbenchError, match=message):
+            plan(config, tmp_path, {key: value}, None)
+    # a type the notebook does not declare (its default is a literal): None stays allowed ("policy = None: default")
+    assert plan(config, tmp_path, {"policy": "null"}, None)[0][1] == {"policy": None}

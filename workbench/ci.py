@@ -15,12 +15,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import WorkbenchError
+from .errors import Exit, WorkbenchError
 from .settings import Settings
 from .yamlfiles import load_model
 
 CONFIG_FILE = "ci.yaml"
-EXIT_OK, EXIT_REGRESSION, EXIT_ERROR, EXIT_INCONCLUSIVE = 0, 1, 3, 4
+EXIT_OK, EXIT_REGRESSION, EXIT_ERROR, EXIT_INCONCLUSIVE = Exit.OK, Exit.REGRESSION, Exit.INFRASTRUCTURE, Exit.INCONCLUSIVE
 ERROR_TAG = "papermill-error-cell-tag"
 
 
@@ -110,6 +110,49 @@ def parse_parameters(pairs: list[list[str]] | None) -> dict[str, Any]:
     return out
 
 
+#: Parameter types a notebook can declare (`x: int = 3`, `x = 3  # type: int`, or by its literal default).
+TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
+                                      "list": (list,), "dict": (dict,)}
+
+
+def declared_type(entry: dict[str, Any]) -> tuple[str | None, bool]:
+    """A papermill parameter's type name (None: any) and whether None is allowed, from its annotation or,
+    without one, from its literal default (a None default allows anything)."""
+    import ast
+
+    name = (entry.get("inferred_type_name") or "None").strip()
+    optional = name.startswith("Optional[")
+    name = name.removeprefix("Optional[").removesuffix("]") if optional else name
+    base = name.split("[")[0].strip().lower()
+    if base in TYPES:
+        return base, optional
+    try:
+        default = ast.literal_eval(entry.get("default") or "None")
+    except (ValueError, SyntaxError):
+        return None, True
+    kind = type(default).__name__
+    return (kind, True) if kind in TYPES else (None, True)
+
+
+def typed_parameter(key: str, value: Any, entry: dict[str, Any], source: str, notebook: str,
+                    text: bool = False) -> Any:
+    """`value` checked against the notebook's declaration; command-line `text` is read as YAML unless the
+    parameter is a string (`null` is still None where None is allowed). A mismatch is bad input (exit 2)
+    before anything runs."""
+    kind, optional = declared_type(entry)
+    if text and isinstance(value, str) and (kind != "str" or (optional and value in ("null", "~"))):
+        value = parse_parameters([[key, value]])[key]
+    if kind is None or (value is None and optional):
+        return value
+    allowed = TYPES[kind]
+    if isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed):
+        return value
+    shown = "null" if value is None else repr(value)
+    raise WorkbenchError(f"{shown} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}; {notebook} declares "
+                         f"{key} = {entry.get('default')}", field=f"{source} {key}",
+                         fix=f"give {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
+
+
 def declared_parameters(notebook: Path) -> dict[str, Any]:
     import papermill
 
@@ -136,7 +179,11 @@ def plan(config: CIConfig, root: Path, overrides: dict[str, Any], only: list[str
         if unknown:
             raise WorkbenchError(f"ci: {spec.label}: parameters: {', '.join(unknown)} not declared in {spec.path}; "
                                  f"it takes {', '.join(declared) or 'none'}")
-        params = {**spec.parameters, **{k: v for k, v in {**(shared or {}), **overrides}.items() if k in declared}}
+        params = {k: typed_parameter(k, v, declared[k], f"{spec.label}: parameters:", spec.path)
+                  for k, v in spec.parameters.items()}
+        params |= {k: typed_parameter(k, v, declared[k], "-p", spec.path, text=True)
+                   for k, v in overrides.items() if k in declared}
+        params |= {k: v for k, v in (shared or {}).items() if k in declared and k not in overrides}
         used |= set(overrides) & set(declared)
         runs.append((spec, params))
     unused = sorted(set(overrides) - used)

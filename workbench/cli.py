@@ -1,13 +1,23 @@
-"""The `workbench` command line. Exit codes: 0 ok, 1 failed check, 2 bad input."""
+"""The `workbench` command line, and the one place where exceptions become exit codes.
+
+Exit codes: 0 pass, 1 regression (only from a gate verdict), 2 bad input, 3 infrastructure failure,
+130 interrupted. No traceback reaches the terminal: an unexpected exception is one line and a saved file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import tempfile
+import time
+import traceback
 from pathlib import Path
 
 from . import cli_ops, cli_review, cli_stats
-from .errors import WorkbenchError
+from .cli_args import check_root, fraction, non_negative, positive
+from .errors import Exit, WorkbenchError
 from .metrics import add_options, published
 from .settings import Settings
 
@@ -15,16 +25,51 @@ DEMO_BASELINE, DEMO_CANDIDATE = "support@1.0.0", "support@1.1.0"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "handler"):
-        parser.print_help()
-        return 2
+    args = None
     try:
-        return args.handler(args) or 0
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "handler"):
+            parser.print_help(sys.stderr)
+            return Exit.BAD_INPUT
+        return int(args.handler(args) or 0)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return int(exc.code)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, lambda *_: os._exit(Exit.INTERRUPTED))  # a second Ctrl-C stops the clean-up
+        print("interrupted", file=sys.stderr)
+        return Exit.INTERRUPTED
+    except BrokenPipeError:  # `workbench runs list | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return Exit.OK
+    except Exception as exc:
+        saved = save_traceback(args)
+        print(f"error: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]} "
+              f"(an unexpected failure; the traceback is in {saved})", file=sys.stderr)
+        return Exit.INFRASTRUCTURE
+
+
+def save_traceback(args: argparse.Namespace | None) -> Path:
+    """The current exception's traceback in `<home>/logs/`, or a temporary folder if the project is unusable."""
+    name = f"error-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}.txt"
+    text = f"workbench {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}"
+    folders = []
+    try:
+        settings = Settings.load(root=getattr(args, "root", None))
+        if settings.prompts_dir.is_dir() or settings.datasets_dir.is_dir():  # a project: its own logs folder
+            folders.append(settings.home / "logs")
+    except Exception:  # the project itself is what is broken
+        pass
+    folders.append(Path(tempfile.gettempdir()) / "workbench-logs")
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text, encoding="utf-8")
+            return folder / name
+        except OSError:
+            continue
+    return Path(os.devnull)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs_list = command("list", _runs_list, "find runs by configuration and dataset hash", runs)
     runs_list.add_argument("--prompt", help="name or name@version")
     runs_list.add_argument("--dataset-hash", help="a dataset hash or its prefix")
-    runs_list.add_argument("--limit", type=int, default=20)
+    runs_list.add_argument("--limit", type=positive, default=20)
     runs_list.add_argument("--tracking-uri")
 
     datasets = commands.add_parser("datasets", help="golden datasets").add_subparsers(title="datasets commands")
@@ -63,11 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--prompt", help="also check the variables this configuration needs")
     dshow = command("show", _datasets_show, "print a dataset's version, hash and cases", datasets)
     dshow.add_argument("ref")
-    dshow.add_argument("--limit", type=int, default=10)
+    dshow.add_argument("--limit", type=non_negative, default=10)
     add = command("add", _datasets_add, "write a new dataset version with the cases of a JSONL file appended", datasets)
     add.add_argument("ref")
     add.add_argument("file", type=Path)
     add.add_argument("--source", help="provenance recorded on each new case (a run id, a reviewer)")
+    add.add_argument("--prompt", action="append", dest="prompts", metavar="REF",
+                     help="check the new cases against this configuration's variables (repeatable; default: the "
+                          "variables every existing case has)")
+    log = command("log", _runs_log, "log a saved run (Parquet under .workbench/runs/) whose logging failed", runs)
+    log.add_argument("path", type=Path)
+    log.add_argument("--tracking-uri")
 
     for name, handler, help in [("run", _run, "evaluate a configuration version on a dataset"),
                                 ("compare", _compare, "compare two versions (or runs) on a dataset and apply the gate; "
@@ -87,14 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--dataset", required=True, help="name or name@version")
             sub.add_argument("--scorer", action="append", dest="scorers",
                              help="scorer name or module:factory (repeatable; default: the built-ins)")
-            sub.add_argument("--repeats", type=int, default=1, help="run each case N times with different seeds, bypassing the cache")
+            sub.add_argument("--repeats", type=positive, default=1, help="run each case N times with different seeds, bypassing the cache")
         sub.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)")
         sub.add_argument("--no-cache", action="store_true", help="call the model even when an identical request is cached")
         sub.add_argument("--no-log", action="store_true", help="do not log to MLflow")
         sub.add_argument("--traces", type=_traces, default=25, metavar="N|all",
                          help="how many cases get an MLflow trace, failures first (default 25; 'all' for every case)")
-        sub.add_argument("--concurrency", type=int, help="concurrent model calls (default: from the configuration)")
+        sub.add_argument("--concurrency", type=positive, help="concurrent model calls (default: from the configuration)")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
+        sub.add_argument("--max-error-rate", type=fraction, default=1.0, metavar="R",
+                         help="exit 3 when more than this share of calls fail (default 1: only when all fail)")
 
     ci = command("ci", _ci, "execute the gate notebooks (papermill), write HTML reports (nbconvert), log them to MLflow; "
                             "exit 1 on a regression, 3 on a notebook error")
@@ -120,6 +173,7 @@ def _traces(text: str) -> int | None:
 
 
 def _settings(args) -> Settings:
+    check_root(args.root)
     return Settings.load(root=args.root, tracking_uri=getattr(args, "tracking_uri", None),
                          cache=not getattr(args, "no_cache", False))
 
@@ -210,11 +264,17 @@ def _datasets_show(args) -> int:
 def _datasets_add(args) -> int:
     from .datasets import add_cases, load_dataset, parse
 
-    dataset = load_dataset(args.ref, _settings(args).datasets_dir)
+    from .prompts import resolve
+
+    settings = _settings(args)
+    dataset = load_dataset(args.ref, settings.datasets_dir)
+    variables = None
+    if args.prompts:
+        variables = sorted({v for ref in args.prompts for v in resolve(ref, settings.prompts_dir).variables})
     cases, _, problems = parse(args.file)
     if problems:
-        raise WorkbenchError("\n".join(problems))
-    new = add_cases(dataset, cases, provenance={"source": args.source or str(args.file)})
+        raise WorkbenchError("\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""))
+    new = add_cases(dataset, cases, provenance={"source": args.source or str(args.file)}, variables=variables)
     print(f"wrote {new.path}: {new.ref}, {len(new)} cases (+{len(cases)}), hash {new.hash[:12]}")
     return 0
 
@@ -236,8 +296,13 @@ def _prompts_promote(args) -> int:
 def _runs_list(args) -> int:
     import pandas as pd
 
+    from .names import split_ref
     from .tracking import find_runs
 
+    if args.prompt:
+        split_ref(args.prompt, "configuration", "--prompt")
+    if args.dataset_hash and not args.dataset_hash.isalnum():
+        raise WorkbenchError(f"'{args.dataset_hash}' is not a hash", field="--dataset-hash", fix="give hex digits")
     runs = find_runs(_settings(args), prompt=args.prompt, dataset_hash=args.dataset_hash, max_results=args.limit)
     if runs.empty:
         print("no runs")
@@ -248,8 +313,29 @@ def _runs_list(args) -> int:
     return 0
 
 
+def _runs_log(args) -> int:
+    from .tracking import log_saved
+
+    print(f"logged {args.path} as MLflow run {log_saved(args.path, _settings(args))}")
+    return 0
+
+
+def _check_refs(refs: list[str], dataset: str) -> None:
+    """Names first, before the heavy imports of a run: a typo fails in a fraction of a second."""
+    from .names import check_name, split_ref
+
+    split_ref(dataset, "dataset", "--dataset")
+    for ref in refs:
+        if ref.startswith("run:"):
+            check_name(ref.removeprefix("run:"), "run")
+        elif not ref.endswith(".parquet"):
+            split_ref(ref, "configuration")
+
+
 def _run(args) -> int:
+    _check_refs([args.ref], args.dataset)
     from .experiment import evaluate
+    from .health import check_run
 
     with published(args.metrics_port, args.metrics_file, args.pushgateway) as metrics:
         result = evaluate(args.ref, args.dataset, scorers=args.scorers, settings=_settings(args), concurrency=args.concurrency,
@@ -258,15 +344,18 @@ def _run(args) -> int:
     if args.save:
         result.save(args.save)
     print(result.report())
+    check_run(result, args.max_error_rate)
     return metrics.exit_code()
 
 
 def _compare(args) -> int:
-    from .experiment import compare_refs
-    from .gate import GatePolicy
-
     if len(args.refs) > 2:
         raise WorkbenchError("compare takes [BASELINE] CANDIDATE: at most two references")
+    _check_refs(args.refs, args.dataset)
+    from .experiment import compare_refs
+    from .gate import GatePolicy
+    from .health import check_run
+
     baseline, candidate = (None, args.refs[0]) if len(args.refs) == 1 else args.refs
     settings = _settings(args)
     policy_path = args.policy or (settings.root / "gate.yaml" if (settings.root / "gate.yaml").exists() else None)
@@ -275,6 +364,8 @@ def _compare(args) -> int:
                                     log=not args.no_log, traces=args.traces, progress=not args.quiet)
     for result in (comparison.baseline, comparison.candidate):
         print(result.report(), end="\n\n")
+    for result in (comparison.baseline, comparison.candidate):
+        check_run(result, args.max_error_rate)  # a verdict on failed calls would be noise
     print(comparison.report(), end="\n\n")
     print(gate.report())
     return gate.exit_code
@@ -284,15 +375,16 @@ def _demo(args) -> int:
     """The main job on the embedded defaults: both demo versions evaluated, compared and gated."""
     print(f"MLflow store: {_settings(args).tracking_uri}")
     args.refs, args.dataset, args.policy, args.repeats, args.scorers = [DEMO_BASELINE, DEMO_CANDIDATE], "support", None, 1, None
-    _compare(args)
+    _compare(args)  # the demo shows a regression on purpose: its verdict is not the exit code
     return 0
 
 
 def _ci(args) -> int:
-    from .ci import exit_code, parse_parameters, run_ci
+    from .ci import exit_code, run_ci
 
     shared = {**({"tracking_uri": args.tracking_uri} if args.tracking_uri else {}), **({"log": False} if args.no_log else {})}
-    runs = run_ci(_settings(args), config_path=args.config, overrides=parse_parameters(args.parameters),
+    overrides = {key: text for key, text in args.parameters or []}  # text, typed against each notebook's declaration
+    runs = run_ci(_settings(args), config_path=args.config, overrides=overrides,
                   only=args.notebooks, output=args.output, log=not args.no_log, show_code=args.show_code, shared=shared)
     for run in runs:
         print(run.line())

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from .cli_args import check_root, fraction, grade, number, positive, positive_number
 from .errors import WorkbenchError
+from .files import read_text
 from .metrics import add_options, published
 from .settings import Settings
 
@@ -22,7 +24,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
                        "day and month, across versions and models", cost)
     estimate.add_argument("refs", nargs="+", metavar="REF", help="name@version (one or more)")
     estimate.add_argument("--dataset", required=True)
-    estimate.add_argument("--requests-per-day", type=float, required=True)
+    estimate.add_argument("--requests-per-day", type=positive_number, required=True)
     estimate.add_argument("--price-as", action="append", default=[], metavar="MODEL",
                           help="also price the measured tokens as this model of the pricing table (repeatable)")
 
@@ -40,8 +42,8 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     calibrate.add_argument("--reviewed", metavar="RUN", help="instead, the review labels of a run (run:<id> or a saved "
                            ".parquet), written as a labeled set under .workbench/review/labels/")
     calibrate.add_argument("--args", default="{}", help="scorer arguments as JSON")
-    calibrate.add_argument("--pass-at", type=int, default=4, help="human grades at or above this pass (1-5 labels)")
-    calibrate.add_argument("--threshold", type=float, default=0.5, help="a numeric score passes at this value")
+    calibrate.add_argument("--pass-at", type=grade, default=4, help="human grades at or above this pass (1-5 labels)")
+    calibrate.add_argument("--threshold", type=number, default=0.5, help="a numeric score passes at this value")
     calibrate.add_argument("--log", action="store_true", help="log the calibration to MLflow")
 
     drift = command("drift", _drift, "input and output drift between two windows of logged traffic; exit 1 on drift",
@@ -49,7 +51,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     drift.add_argument("traffic", type=Path)
     drift.add_argument("--reference", required=True, metavar="START:END", help="ISO dates, end excluded")
     drift.add_argument("--current", required=True, metavar="START:END")
-    drift.add_argument("--alpha", type=float, default=0.05)
+    drift.add_argument("--alpha", type=fraction, default=0.05)
     drift.add_argument("--out", type=Path, help="write drift- and quality-over-time plots (PNG) here")
 
     replay = command("replay", _replay, "shadow replay: a candidate over logged traffic, against production's answers",
@@ -57,8 +59,8 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     replay.add_argument("candidate", help="name@version")
     replay.add_argument("traffic", type=Path)
     replay.add_argument("--window", metavar="START:END", help="only requests in this window")
-    replay.add_argument("--limit", type=int, help="the first N requests")
-    replay.add_argument("--sample", type=int, help="a seeded random N requests")
+    replay.add_argument("--limit", type=positive, help="the first N requests")
+    replay.add_argument("--sample", type=positive, help="a seeded random N requests")
     replay.add_argument("--scorer", action="append", dest="scorers", help="reference-free scorers (repeatable)")
     replay.add_argument("--log", action="store_true", help="log the candidate's run to MLflow")
     add_options(replay)
@@ -76,7 +78,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     harvest.add_argument("--which", default="low", help="reviews that select a case: low (thumbs down or rated at most "
                          "--max-rating), down, up, rated<=N, reviewed (labelled pass/fail or rated), corrected, all "
                          "(default: low)")
-    harvest.add_argument("--max-rating", type=int, default=2, help="ratings at or below this count as low")
+    harvest.add_argument("--max-rating", type=grade, default=2, help="ratings at or below this count as low")
     harvest.add_argument("--failed", action=argparse.BooleanOptionalAction, default=True,
                          help="take cases with an error or a failed check (default: yes)")
     harvest.add_argument("--guardrails", action=argparse.BooleanOptionalAction, default=True,
@@ -87,6 +89,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
 
 
 def _settings(args) -> Settings:
+    check_root(args.root)
     return Settings.load(root=args.root, tracking_uri=getattr(args, "tracking_uri", None))
 
 
@@ -124,7 +127,7 @@ def _guardrails_check(args) -> int:
     from .prompts import resolve
 
     settings = _settings(args)
-    text = args.file.read_text(encoding="utf-8") if args.file else args.text
+    text = read_text(args.file, "the text") if args.file else args.text
     if text is None:
         raise WorkbenchError("give the text to check, or --file PATH")
     prompt = resolve(args.prompt, settings.prompts_dir) if args.prompt else None
@@ -186,8 +189,10 @@ def _drift(args) -> int:
 
 def _replay(args) -> int:
     from .drift import load_traffic, window
+    from .names import split_ref
     from .replay import replay
 
+    split_ref(args.candidate, "configuration")  # before the traffic file is read
     traffic = load_traffic(args.traffic)
     if args.window:
         traffic = window(traffic, *_span(args.window))
@@ -211,7 +216,12 @@ def _feedback_harvest(args) -> int:
     from .experiment import result_for
     from .feedback import feedback_path, harvest, load_annotations, select_cases
 
+    from .names import split_ref
+
     settings = _settings(args)
+    for option, ref in (("--dataset", args.dataset), ("--into", args.into)):
+        if ref is not None:
+            split_ref(ref, "dataset", option)  # checked before any run or file is read
     run = result_for(finished_run(args.run), args.dataset, settings)
     source = load_dataset(args.dataset, settings.datasets_dir)
     into = load_dataset(args.into, settings.datasets_dir) if args.into else None

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +14,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import WorkbenchError
+from .files import atomic_write, locked
 from .jsonl import parse_jsonl, raise_problems
+from .names import check_name, split_ref
 
 VERSION_FILE = re.compile(r"^(\d+)\.jsonl$")
+#: The largest inputs one case may have (UTF-8 bytes of its JSON), checked before anything is sent or cached.
+MAX_INPUT_BYTES = int(os.environ.get("WORKBENCH_MAX_INPUT_BYTES") or 1_000_000)
 
 
 class Checks(BaseModel):
@@ -100,7 +104,7 @@ def names(root: Path) -> list[str]:
 def load_dataset(ref: str, root: Path) -> Dataset:
     """`name@3` or a bare `name` (its newest version); the hash recorded with every run pins it."""
     root = Path(root)
-    name, _, version = ref.partition("@")
+    name, version = split_ref(ref, "dataset")
     known = versions(name, root)
     if not known:
         raise WorkbenchError(f"no dataset named '{name}' under {root}/; known: {', '.join(names(root)) or 'none'}")
@@ -109,30 +113,58 @@ def load_dataset(ref: str, root: Path) -> Dataset:
     number = int(version) if version else known[-1]
     path = root / name / f"{number}.jsonl"
     cases, lines, problems = parse(path)
-    raise_problems(problems)
+    raise_problems(problems or size_problems(cases, lines, path))
     return Dataset(name=name, version=number, path=path, cases=cases, lines=lines)
 
 
-def add_cases(dataset: Dataset, new_cases: list[Case | dict[str, Any]], provenance: dict[str, Any] | None = None) -> Dataset:
-    """Write a new version holding the old cases plus `new_cases`; the old file is never touched."""
+def size_problems(cases: list[Case], lines: list[int], path: Path) -> list[str]:
+    """One problem per case whose inputs exceed `MAX_INPUT_BYTES` (no model takes them; nothing is sent)."""
+    problems = []
+    for line, case in zip(lines, cases):
+        size = len(json.dumps(case.inputs, ensure_ascii=False).encode())
+        if size > MAX_INPUT_BYTES:
+            problems.append(f"{path}:{line}: inputs: case '{case.id}' has {size:,} bytes of inputs, over the limit of "
+                            f"{MAX_INPUT_BYTES:,}; shorten them (or raise WORKBENCH_MAX_INPUT_BYTES)")
+    return problems
+
+
+def shared_variables(dataset: Dataset) -> list[str]:
+    """The input variables every case of the dataset has: what its configurations can rely on."""
+    keys = [set(c.inputs) for c in dataset.cases]
+    return sorted(set.intersection(*keys)) if keys else []
+
+
+def add_cases(dataset: Dataset, new_cases: list[Case | dict[str, Any]], provenance: dict[str, Any] | None = None,
+              variables: list[str] | None = None) -> Dataset:
+    """Write a new version holding the old cases plus `new_cases`; the old file is never touched.
+
+    Each new case must have `variables` (default: those every existing case has). The version is written
+    atomically under the dataset's lock, and only if `dataset` is still the newest version: a version
+    written by someone else since it was read is an error, never silently left out.
+    """
     added = [c if isinstance(c, Case) else Case.model_validate(c) for c in new_cases]
+    problems = size_problems(added, list(range(1, len(added) + 1)), Path("new cases"))
+    needed = shared_variables(dataset) if variables is None else variables
+    problems += [f"new case '{c.id}': inputs: lacks variable(s) {', '.join(missing)} that {dataset.ref} "
+                 f"{'has in every case' if variables is None else 'needs'}; add them"
+                 for c in added if (missing := [v for v in needed if v not in c.inputs])]
+    raise_problems(problems)
     if provenance:
         added = [c.model_copy(update={"metadata": {**c.metadata, "provenance": provenance}}) for c in added]
-    ids = [c.id for c in dataset.cases]
-    clashes = sorted({c.id for c in added} & set(ids) | {c.id for c in added if [a.id for a in added].count(c.id) > 1})
+    counts = Counter(c.id for c in added)
+    clashes = sorted(set(counts) & {c.id for c in dataset.cases} | {i for i, n in counts.items() if n > 1})
     if clashes:
         raise WorkbenchError(f"{dataset.path}: id: new case id(s) already used: {', '.join(clashes)}; give them new ids")
-    number = max(versions(dataset.name, dataset.path.parent.parent)) + 1
-    path = dataset.path.parent / f"{number}.jsonl"
+    folder = dataset.path.parent
+    check_name(dataset.name, "dataset")
     cases = dataset.cases + added
     body = "".join(json.dumps(c.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False) + "\n" for c in cases)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(body)
-    try:
-        os.link(tmp, path)  # fails if another writer took this version number: nothing is overwritten
-    except FileExistsError:
-        raise WorkbenchError(f"{path} appeared while writing; run the command again") from None
-    finally:
-        os.unlink(tmp)
-    return Dataset(name=dataset.name, version=number, path=path, cases=cases, lines=list(range(1, len(cases) + 1)))
+    with locked(folder):
+        newest = max(versions(dataset.name, folder.parent))
+        if newest != dataset.version:
+            raise WorkbenchError(f"{dataset.ref} is not the newest version: {dataset.name}@{newest} exists (another "
+                                 f"command may have written it since {dataset.ref} was read); nothing was written",
+                                 file=folder, fix=f"add the cases to {dataset.name}@{newest}, e.g. run the command again")
+        path = folder / f"{newest + 1}.jsonl"
+        atomic_write(path, body)
+    return Dataset(name=dataset.name, version=newest + 1, path=path, cases=cases, lines=list(range(1, len(cases) + 1)))

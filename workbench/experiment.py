@@ -54,10 +54,22 @@ def result_for(ref: str, dataset_ref: str, settings: Settings, **run_options) ->
     """`run:<id>` loads a logged run, `path.parquet` a saved one; `name@version` evaluates it
     (answers come from the cache when nothing changed)."""
     if ref.endswith(".parquet"):
-        return RunResult.load(ref)
+        return _same_dataset(RunResult.load(ref), dataset_ref, ref)
     if ref.startswith("run:"):
-        return load_run(ref.removeprefix("run:"), settings)
+        return _same_dataset(load_run(ref.removeprefix("run:"), settings), dataset_ref, ref)
     return evaluate(ref, dataset_ref, settings=settings, **run_options)
+
+
+def _same_dataset(result: RunResult, dataset_ref: str, source: str) -> RunResult:
+    """A saved or logged run must be of the dataset asked for (`name`, or exactly `name@version`); an empty
+    reference asks for none (commands that read a run for what it is: review, export)."""
+    if not dataset_ref:
+        return result
+    name, _, version = dataset_ref.partition("@")
+    if result.dataset_ref.partition("@")[0] != name or (version and result.dataset_ref != dataset_ref):
+        raise WorkbenchError(f"{source} ran on {result.dataset_ref}, not {dataset_ref}", field="--dataset",
+                             fix=f"pass --dataset {result.dataset_ref}, or compare runs of the dataset you name")
+    return result
 
 
 def compare_refs(baseline: str | None, candidate: str, dataset_ref: str, policy: GatePolicy | None = None,
@@ -81,6 +93,10 @@ def compare_refs(baseline: str | None, candidate: str, dataset_ref: str, policy:
     options = {"scorers": scorers, "log": log, "repeats": repeats, "traces": traces, "progress": progress}
     base = result_for(baseline, dataset_ref, settings, **options)
     cand = result_for(candidate, dataset_ref, settings, **options, seed_offset=repeats if repeats > 1 else 0)
+    if base.dataset_hash != cand.dataset_hash:
+        raise WorkbenchError(f"{baseline} ran on {base.dataset_ref} ({base.dataset_hash[:12]}) and {candidate} on "
+                             f"{cand.dataset_ref} ({cand.dataset_hash[:12]})", field="--dataset",
+                             fix="compare two runs of the same dataset version")
     comparison = compare(base, cand, alpha=policy.alpha, min_effect=policy.min_effect,
                          min_effect_by_scorer=policy.min_effect_by_scorer, family=policy.critical, power=policy.power)
     gate = check_gate(comparison, policy, calibrate_judges(cand, policy, settings))

@@ -16,12 +16,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .compare import Comparison
-from .errors import WorkbenchError
+from .errors import Exit, WorkbenchError
 from .stats.calls import CallComparison, compare_calls
 from .yamlfiles import load_model
 
 #: Exit codes of a gate verdict (2 bad input and 3 infrastructure failure come from the CLI).
-EXIT_PASSED, EXIT_REGRESSION, EXIT_INCONCLUSIVE = 0, 1, 4
+EXIT_PASSED, EXIT_REGRESSION, EXIT_INCONCLUSIVE = Exit.OK, Exit.REGRESSION, Exit.INCONCLUSIVE
 PASSED, REGRESSED, INCONCLUSIVE, NOT_COMPARABLE = "passed", "regressed", "inconclusive", "not comparable"
 
 

@@ -40,6 +40,8 @@ def record_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
             frame[column] = [default if _missing(v) else v for v in frame[column]]
     frame["scores"] = frame["scores"].map(lambda v: list(v) if v is not None and not _missing(v) else [])
     return frame.astype(RECORD)
+#: How a scorer's own error starts in the `error` column; it marks that row only, never the call.
+SCORER_ERROR = "scorer "
 
 
 @dataclass
@@ -157,7 +159,8 @@ class RunResult:
         head = (f"{self.prompt_ref} on {self.dataset_ref} ({self.dataset_hash[:12]})"
                 + (f"  run {self.run_id}" if self.run_id else ""))
         lines = [head, self.summary().to_string(float_format=lambda x: f"{x:.3f}"),
-                 f"cases {t['cases']}  errors {t['errors']}  latency p50 {t['latency_p50_s']:.2f}s p95 {t['latency_p95_s']:.2f}s  "
+                 f"cases {t['cases']}  errors {t['errors']}  latency p50 {_seconds(t['latency_p50_s'])} "
+                 f"p95 {_seconds(t['latency_p95_s'])}  "
                  f"tokens in {t['input_tokens']} out {t['output_tokens']}  cost {cost}  "
                  f"cached {t['cached']}  model calls {t['model_calls']}  {t['duration_s']:.1f}s"]
         if self.stopped:
@@ -215,7 +218,7 @@ def fold(frame: pd.DataFrame) -> pd.DataFrame:
         scores, call_error = [], None
         for row in group.itertuples(index=False):
             error = row.error if isinstance(row.error, str) else None
-            own = error if error and isinstance(row.scorer, str) and error.startswith(f"scorer {row.scorer}:") else None
+            own = error if error and isinstance(row.scorer, str) and error.startswith(f"{SCORER_ERROR}{row.scorer}:") else None
             call_error = call_error or (None if own else error)
             if isinstance(row.scorer, str):
                 scores.append({"scorer": row.scorer, "value": _none(row.value), "passed": _none(row.passed),
@@ -264,3 +267,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return _none(value)
+
+
+def _seconds(value: float) -> str:
+    return "n/a" if np.isnan(value) else f"{value:.2f}s"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
+import numbers
 import time
 from dataclasses import replace
 from typing import Any, Callable, Protocol
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from .datasets import Case, Dataset
@@ -15,7 +18,7 @@ from .guardrails.policy import aapply_input_guardrails, aapply_output_guardrails
 from .budget import Budget, BudgetGuard
 from .models import ModelClient, Response
 from .prompts import Prompt
-from .results import RunResult, record_frame
+from .results import SCORER_ERROR, RunResult, record_frame
 from .scorers import Sample, Score, Scorer
 
 class Retriever(Protocol):
@@ -161,20 +164,26 @@ def _attempt(fn: Any, sample: Sample) -> Any:
 
 
 def _row(scorer: Scorer, outcome: Any) -> dict[str, Any]:
-    """A scorer's value, `Score` or exception as the frame's columns (None: the case had no output to score)."""
+    """A scorer's value, `Score` or exception as the frame's columns (None: the case had no output to score).
+    A value that is not a bool, a finite number, a label or None (NaN, inf, a dict...) is this row's scorer
+    error, never a number in the statistics."""
     row: dict[str, Any] = {"scorer": scorer.name, "value": None, "passed": None, "label": None, "reason": None,
                            "error": None}
     if outcome is None:
         return row
     if isinstance(outcome, Exception):
-        return {**row, "error": f"scorer {scorer.name}: {type(outcome).__name__}: {outcome}"}
+        return {**row, "error": f"{SCORER_ERROR}{scorer.name}: {type(outcome).__name__}: {outcome}"}
     score = outcome if isinstance(outcome, Score) else Score(outcome)
     value = score.value
-    if isinstance(value, bool):
-        row.update(value=float(value), passed=value)
-    elif isinstance(value, (int, float)):
+    if isinstance(value, (bool, np.bool_)):
+        row.update(value=float(value), passed=bool(value))
+    elif isinstance(value, numbers.Real) and math.isfinite(value):
         row.update(value=float(value), passed=score.passed)
     elif isinstance(value, str):
         row.update(label=value)
+    elif value is not None:
+        shown = repr(value)[:80] if isinstance(value, numbers.Real) else type(value).__name__
+        return {**row, "error": f"{SCORER_ERROR}{scorer.name}: returned {shown}; return a bool, a finite number, "
+                                f"a label (str) or a Score"}
     row["reason"] = score.reason
     return row

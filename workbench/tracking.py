@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .datasets import Dataset
-from .errors import WorkbenchError
+from .errors import Exit, InfrastructureError, WorkbenchError
+from .names import check_name
 from .prompts import Prompt
 from .results import RunResult
 from .settings import Settings
@@ -27,15 +28,41 @@ if TYPE_CHECKING:
 HASH_TAG = "workbench.hash"
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 logging.getLogger("alembic").setLevel(logging.WARNING)
+_READY: set[str] = set()  # stores this process has opened (created or migrated under the lock)
 
 
 def use(settings: Settings) -> None:
-    """Point MLflow at the settings' store; a local SQLite store is created on first use."""
+    """Point MLflow at the settings' store; a local SQLite store is created (or migrated) once, under a lock."""
     import mlflow
 
-    if settings.tracking_uri.startswith("sqlite:///"):
-        settings.home.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.tracking_uri)
+    if settings.tracking_uri.startswith("sqlite:///") and settings.tracking_uri not in _READY:
+        path = Path(settings.tracking_uri.removeprefix("sqlite:///"))
+        with store_lock(settings):
+            _open_store(settings.tracking_uri, path)
+        _READY.add(settings.tracking_uri)
+
+
+def store_lock(settings: Settings):
+    """The lock that serializes creating and migrating the local MLflow store (`<home>/.mlflow.db.lock`)."""
+    from .files import locked
+
+    return locked(Path(settings.tracking_uri.removeprefix("sqlite:///")), timeout=600)
+
+
+def _open_store(uri: str, path: Path) -> None:
+    from mlflow import MlflowClient
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        client = MlflowClient(uri)
+        client.search_experiments(max_results=1)  # creates or migrates the tracking tables
+        client.search_registered_models(max_results=1)  # and the registry's (the prompt registry)
+    except Exception as exc:
+        first = (str(exc).splitlines() or [""])[0][:300]
+        raise InfrastructureError(f"the MLflow store cannot be opened: {type(exc).__name__}: {first}",
+                                  file=path, fix="move the file aside to start a new store (or restore it from a "
+                                                 "backup), or point --tracking-uri at another store") from None
 
 
 def experiment_id(name: str, settings: Settings) -> str:
@@ -91,18 +118,48 @@ def register_prompt(prompt: Prompt) -> Any:
         model_config={k: v for k, v in config.items() if v is not None})
 
 
+COMPLETE_TAG, PID_TAG, HOST_TAG = "workbench.complete", "workbench.pid", "workbench.host"
+
+
+def save_local(result: RunResult, settings: Settings) -> Path:
+    """The run's results as Parquet under `<home>/runs/`, written before MLflow sees them."""
+    import time
+
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    slug = f"{result.prompt_ref}-{result.dataset_ref}".replace("@", "_")
+    return result.save(settings.home / "runs" / f"{stamp}-{slug}-{os.getpid()}.parquet")
+
+
 def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings,
             traces: int | None = DEFAULT_TRACES) -> str:
-    """Log one run completely, or not at all: a run that fails while logging is deleted.
+    """Log one run; the completion tag is written last, so a run that died while logging shows as incomplete.
 
-    `traces` cases get an MLflow trace (failures first); None traces every case.
+    The results are first saved under `<home>/runs/`; when logging fails they stay there, and the error
+    says how to log them later (`workbench runs log <file>`). `traces` cases get an MLflow trace
+    (failures first); None traces every case.
     """
+    saved = save_local(result, settings)
+    try:
+        return _log_run(result, prompt, dataset, settings, traces)
+    except Exception as exc:
+        if isinstance(exc, WorkbenchError) and exc.code == Exit.BAD_INPUT:
+            raise
+        reason = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {str(exc)[:300]}"
+        raise InfrastructureError(f"logging to MLflow ({settings.tracking_uri}) failed: {reason}; the results are "
+                                  f"kept in {saved}",
+                                  fix=f"log them later with: workbench runs log {saved}") from None
+
+
+def _log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings, traces: int | None) -> str:
+    import socket
+
     import mlflow
 
     use(settings)
     registered = register_prompt(prompt)
     experiment = experiment_id(prompt.name, settings)
-    run = mlflow.start_run(experiment_id=experiment, run_name=f"{prompt.ref} {dataset.ref}")
+    run = mlflow.start_run(experiment_id=experiment, run_name=f"{prompt.ref} {dataset.ref}",
+                           tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
     try:
         mlflow.log_params(params(result, prompt, dataset))
         mlflow.log_metrics(result.metrics())
@@ -121,6 +178,7 @@ def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Setti
         if traces != 0:
             traced = log_traces(result, {c.id: c for c in dataset.cases}, experiment, traces)
             mlflow.set_tag("workbench.traces", traced)  # exported by MLflow's background queue, flushed at exit
+        mlflow.set_tag(COMPLETE_TAG, "true")  # last: everything above is in the run
     except BaseException:
         mlflow.end_run(status="FAILED")
         mlflow.delete_run(run.info.run_id)
@@ -128,6 +186,59 @@ def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Setti
     mlflow.end_run()
     result.run_id = run.info.run_id
     return run.info.run_id
+
+
+def log_saved(path: str | Path, settings: Settings, traces: int | None = DEFAULT_TRACES) -> str:
+    """Log a run saved under `<home>/runs/` (or with `--save`) whose logging failed; its configuration and
+    dataset must still have the hashes it ran with."""
+    from .datasets import load_dataset
+    from .prompts import resolve
+
+    result = RunResult.load(path)
+    prompt = resolve(result.prompt_ref, settings.prompts_dir)
+    dataset = load_dataset(result.dataset_ref, settings.datasets_dir)
+    for what, now, then in (("configuration", prompt, result.prompt_hash), ("dataset", dataset, result.dataset_hash)):
+        if now.hash != then:
+            raise WorkbenchError(f"the {what} {now.ref} changed since this run (hash {then[:12]}, now {now.hash[:12]})",
+                                 file=path, fix=f"restore {now.ref} as it was, or run it again")
+    return _log_run(result, prompt, dataset, settings, traces)
+
+
+def run_status(status: str, tags: dict[str, Any]) -> str:
+    """complete | running | killed | failed | incomplete, from an MLflow run's status and workbench tags."""
+    if status == "FINISHED":
+        # runs logged before the completion tag existed have no pid tag: FINISHED was written last for them
+        return "complete" if tags.get(COMPLETE_TAG) == "true" or PID_TAG not in tags else "incomplete"
+    return {"RUNNING": "running", "KILLED": "killed", "FAILED": "failed"}.get(status, "incomplete")
+
+
+def mark_stale_runs(settings: Settings) -> list[str]:
+    """RUNNING runs whose process (recorded as pid and host tags) is gone on this host are marked KILLED."""
+    import socket
+
+    from mlflow import MlflowClient
+
+    use(settings)
+    client, host, killed = MlflowClient(), socket.gethostname(), []
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return killed
+    for run in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000):
+        pid = run.data.tags.get(PID_TAG, "")
+        if run.data.tags.get(HOST_TAG) == host and pid.isdigit() and not _alive(int(pid)):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            killed.append(run.info.run_id)
+    return killed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def params(result: RunResult, prompt: Prompt, dataset: Dataset) -> dict[str, Any]:
@@ -156,9 +267,21 @@ def git_commit(root: Path) -> str | None:
 def load_run(run_id: str, settings: Settings) -> RunResult:
     """A logged run's results, from its Parquet artifact."""
     import mlflow
+    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    check_name(run_id, "run")
     use(settings)
+    mark_stale_runs(settings)
+    try:
+        run = MlflowClient().get_run(run_id)
+    except MlflowException as exc:
+        raise WorkbenchError(f"run '{run_id}' not found in {settings.tracking_uri} ({exc.message[:200]})",
+                             fix="list runs with: workbench runs list") from None
+    status = run_status(run.info.status, run.data.tags)
+    if status != "complete":
+        raise WorkbenchError(f"run '{run_id}' is {status}: it did not finish logging, so its results may be partial",
+                             fix="run the configuration again (cached answers make it cheap), or compare another run")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="results.parquet", dst_path=tmp)
@@ -175,6 +298,7 @@ def find_runs(settings: Settings, prompt: str | None = None, dataset_hash: str |
     import mlflow
 
     use(settings)
+    mark_stale_runs(settings)
     filters = []
     if prompt:
         filters.append(f"tags.`workbench.prompt` = '{prompt}'" if "@" in prompt else f"params.`prompt.name` = '{prompt}'")
@@ -185,7 +309,10 @@ def find_runs(settings: Settings, prompt: str | None = None, dataset_hash: str |
     runs = runs[runs["tags.workbench.prompt"].notna()] if "tags.workbench.prompt" in runs else runs.iloc[0:0]
     if dataset_hash:
         runs = runs[runs["tags.workbench.dataset_hash"].str.startswith(dataset_hash)]
-    columns = {"run_id": "run_id", "start_time": "start", "tags.workbench.prompt": "prompt",
+    tags = runs[[c for c in runs.columns if c.startswith("tags.")]].rename(columns=lambda c: c.removeprefix("tags."))
+    runs = runs.assign(state=[run_status(status, {k: v for k, v in row.items() if isinstance(v, str)})
+                              for status, row in zip(runs["status"], tags.to_dict("records"))])
+    columns = {"run_id": "run_id", "state": "status", "start_time": "start", "tags.workbench.prompt": "prompt",
                "tags.workbench.prompt_hash": "prompt_hash", "tags.workbench.dataset": "dataset",
                "tags.workbench.dataset_hash": "dataset_hash", "params.run.repeats": "repeats",
                "tags.workbench.gate": "gate"}

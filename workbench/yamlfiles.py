@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import WorkbenchError
+from .files import read_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -18,9 +19,7 @@ def load_model(model: type[M], path: str | Path, what: str) -> M:
     """Read `path` as YAML and validate it as `model`; `what` names the file in messages ("the gate policy")."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise WorkbenchError(f"{path}: cannot read {what}: {exc.strerror}") from None
+        data = yaml.safe_load(read_text(path, what)) or {}
     except yaml.YAMLError as exc:
         raise WorkbenchError(f"{path}: {what} is not valid YAML: {exc}") from None
     return validate(model, data, str(path))

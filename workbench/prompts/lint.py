@@ -64,6 +64,10 @@ def check(path: Path, locked_hash: str | None = None) -> tuple[PromptSpec | None
     except OSError as exc:
         add(1, "file", f"cannot read: {exc.strerror}")
         return None, problems
+    except UnicodeDecodeError as exc:
+        data = path.read_bytes()
+        add(data.count(b"\n", 0, exc.start) + 1, "encoding", f"byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8")
+        return None, problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         context = f" ({exc.context} on line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""

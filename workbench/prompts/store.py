@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import WorkbenchError
+from ..files import atomic_write, locked, read_text
+from ..names import split_ref
 from .lint import SEMVER, check
 from .schema import PromptSpec, content_hash
 
@@ -77,7 +77,7 @@ def names(root: Path) -> list[str]:
 def resolve(ref: str, root: Path) -> Prompt:
     """`name@1.2.0` to its Prompt. A bare name or `latest` is refused: a run must pin a version."""
     root = Path(root)
-    name, _, version = ref.partition("@")
+    name, version = split_ref(ref, "configuration")
     known = versions(name, root)
     if not known:
         raise WorkbenchError(f"no configuration named '{name}' under {root}/; known: {', '.join(names(root)) or 'none'}")
@@ -94,25 +94,24 @@ def read_lock(root: Path) -> dict[str, str]:
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text())
+        lock = json.loads(read_text(path, "the hash lock"))
     except json.JSONDecodeError as exc:
         raise WorkbenchError(f"{path}:{exc.lineno}: lock: not valid JSON ({exc.msg}); restore it from git") from None
+    if not isinstance(lock, dict) or not all(isinstance(v, str) for v in lock.values()):
+        raise WorkbenchError("expected one \"name@version\": \"hash\" entry per run configuration", file=path,
+                             field="lock", fix="restore it from git")
+    return lock
 
 
 def lock_hash(prompt: Prompt, root: Path) -> None:
-    """Record the hash a run used, so a later edit without a version bump is caught."""
-    lock = read_lock(root)
-    if lock.get(prompt.ref) == prompt.hash:
+    """Record the hash a run used, so a later edit without a version bump is caught (atomic, under a lock)."""
+    path = Path(root) / LOCK_FILE
+    if read_lock(root).get(prompt.ref) == prompt.hash:
         return
-    lock[prompt.ref] = prompt.hash
-    _atomic_write(Path(root) / LOCK_FILE, json.dumps(dict(sorted(lock.items())), indent=2) + "\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    with locked(path):
+        lock = read_lock(root)  # read again under the lock: another run may have added its entry
+        lock[prompt.ref] = prompt.hash
+        atomic_write(path, json.dumps(dict(sorted(lock.items())), indent=2) + "\n")
 
 
 def diff(a: Prompt, b: Prompt) -> str:
@@ -136,26 +135,41 @@ def diff(a: Prompt, b: Prompt) -> str:
     return "".join(difflib.unified_diff(lines(a), lines(b), fromfile=a.ref, tofile=b.ref))
 
 
-def production(name: str, root: Path) -> str | None:
-    """The version marked as production for a configuration family (`prompts/production.yaml`), if any."""
+def _production_marks(path: Path) -> dict[str, str]:
     import yaml
 
-    path = Path(root) / PRODUCTION_FILE
     if not path.exists():
-        return None
-    marks = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(marks, dict):
-        raise WorkbenchError(f"{path}: write one 'name: version' line per configuration family")
-    version = marks.get(name)
+        return {}
+    try:
+        marks = yaml.safe_load(read_text(path, "the production marker")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise WorkbenchError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=path,
+                             line=mark.line + 1 if mark else None, field="yaml",
+                             fix="write one 'name: version' line per configuration family") from None
+    if not isinstance(marks, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in marks.items()):
+        raise WorkbenchError("expected 'name: version' lines", file=path, field="file",
+                             fix="write one 'name: version' line per configuration family, e.g. support: 1.0.0")
+    return marks
+
+
+def production(name: str, root: Path) -> str | None:
+    """The version marked as production for a configuration family (`prompts/production.yaml`), if any."""
+    path = Path(root) / PRODUCTION_FILE
+    version = _production_marks(path).get(name)
+    if version is not None and not SEMVER.match(version):
+        raise WorkbenchError(f"'{version}' is not a version", file=path, field=name,
+                             fix="write the version as in the file name, e.g. 1.0.0")
     return f"{name}@{version}" if version else None
 
 
 def promote(prompt: Prompt, root: Path) -> None:
-    """Mark a version as production: the baseline that comparisons default to."""
+    """Mark a version as production: the baseline that comparisons default to (atomic, under a lock)."""
     import yaml
 
     path = Path(root) / PRODUCTION_FILE
-    marks = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
-    marks[prompt.name] = prompt.version
-    _atomic_write(path, "# The production version of each configuration family: the default baseline.\n"
-                  + yaml.safe_dump(dict(sorted(marks.items())), sort_keys=False))
+    with locked(path):
+        marks = _production_marks(path)
+        marks[prompt.name] = prompt.version
+        atomic_write(path, "# The production version of each configuration family: the default baseline.\n"
+                     + yaml.safe_dump(dict(sorted(marks.items())), sort_keys=False))

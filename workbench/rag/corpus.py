@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WorkbenchError
+from ..names import check_name
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html"}
 #: HTML elements whose text is never document content.
@@ -38,6 +39,7 @@ class Document:
 
 def corpus_dir(datasets_dir: Path, corpus: str) -> Path:
     """`<datasets>/<corpus>/corpus/`, which must exist."""
+    check_name(corpus, "corpus", "retrieval.corpus")
     folder = Path(datasets_dir) / corpus / "corpus"
     if not folder.is_dir():
         known = sorted(p.parent.name for p in Path(datasets_dir).glob("*/corpus") if p.is_dir())

@@ -1,0 +1,73 @@
+"""Command-line argument types and the `--root` check, shared by `cli` and `cli_ops`: a bad value is a
+usage error (exit 2) before anything runs."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from .errors import WorkbenchError
+
+
+def _count(minimum: int):
+    """A whole number of at least `minimum`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}; give {minimum} or more")
+        return value
+
+    return parse
+
+
+positive, non_negative = _count(1), _count(0)
+
+
+def number(text: str) -> float:
+    """A finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A finite number above 0."""
+    value = number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not above 0")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number from 0 to 1."""
+    value = number(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return value
+
+
+def grade(text: str) -> int:
+    """A human grade, 1 to 5."""
+    if not text.isdigit() or not 1 <= int(text) <= 5:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1 and 5")
+    return int(text)
+
+
+def check_root(root: str | None) -> None:
+    """`--root` must be a project: a folder holding prompts/ or datasets/."""
+    if root is None:
+        return
+    path = Path(root)
+    if not path.is_dir():
+        raise WorkbenchError(f"{root}: no such folder", field="--root", fix="give the project folder")
+    if not (path / "prompts").is_dir() and not (path / "datasets").is_dir():
+        raise WorkbenchError(f"{root} is not a workbench project (it has no prompts/ or datasets/ folder)",
+                             field="--root", fix="give the folder that holds prompts/ and datasets/")
