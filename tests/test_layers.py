@@ -126,11 +126,20 @@ HEAVY = {
 }
 
 
+#: Modules whose functions import what they use, and why.
+LAZY_MODULES = {
+    "cli.py": "each command imports what it runs, so `workbench --help` and quick commands start fast",
+    "cli_ops.py": "as cli.py", "cli_stats.py": "as cli.py", "cli_review.py": "as cli.py",
+}
+
+
 def test_imports_inside_functions_are_heavy_dependencies_or_say_why():
     import ast
 
     bad = []
     for path in sorted((REPO / "workbench").rglob("*.py")):
+        if path.name in LAZY_MODULES:
+            continue
         lines = path.read_text().splitlines()
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):

@@ -31,6 +31,7 @@ from .run_context import build_scorers
 from .runner import score_sample
 from .scorers import Sample
 from .settings import Settings
+from .tracking import experiment_id, use
 
 LABELS = ["pass", "fail"]
 
@@ -97,8 +98,6 @@ class CalibrationReport:
     def log_to_mlflow(self, settings: Any, experiment: str = "judge-calibration") -> str:
         """One MLflow run: params, metrics, the items and confusion matrix as tables, a heat map. All or nothing."""
         import mlflow
-
-        from .tracking import experiment_id, use
 
         use(settings)
         run = mlflow.start_run(experiment_id=experiment_id(experiment, settings),

@@ -6,6 +6,7 @@ Exit codes: 0 every gate passed, 1 a gate found a regression, 3 a notebook faile
 
 from __future__ import annotations
 
+import ast
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -17,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import Exit, WorkbenchError
 from .settings import Settings
+from .tracking import use
+from .widgets.verdict import VERDICT_MIME, render_verdict, verdict_record
 from .yamlfiles import load_model
 
 CONFIG_FILE = "ci.yaml"
@@ -35,8 +38,6 @@ class GateInconclusive(AssertionError):
 def record_verdict(comparison: Any, gate: Any, policy: Any = None) -> dict[str, Any]:
     """In a notebook: show the verdict banner and store the verdict record in the output, for `workbench ci`."""
     from IPython.display import display
-
-    from .widgets.verdict import VERDICT_MIME, render_verdict, verdict_record
 
     record = verdict_record(comparison, gate, policy)
     display({VERDICT_MIME: record, "text/html": render_verdict(record), "text/plain": gate.report()}, raw=True)
@@ -118,8 +119,6 @@ TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (in
 def declared_type(entry: dict[str, Any]) -> tuple[str | None, bool]:
     """A papermill parameter's type name (None: any) and whether None is allowed, from its annotation or,
     without one, from its literal default (a None default allows anything)."""
-    import ast
-
     name = (entry.get("inferred_type_name") or "None").strip()
     optional = name.startswith("Optional[")
     name = name.removeprefix("Optional[").removesuffix("]") if optional else name
@@ -223,8 +222,6 @@ def execute(spec: NotebookSpec, parameters: dict[str, Any], root: Path, out_dir:
 
 def read_verdict(executed: Path) -> dict[str, Any] | None:
     """The verdict record a gate notebook displayed (the last one), or None."""
-    from .widgets.verdict import VERDICT_MIME
-
     nb = json.loads(executed.read_text())
     found = None
     for cell in nb.get("cells", []):
@@ -261,8 +258,6 @@ def log_report(run: NotebookRun, settings: Settings) -> str | None:
     if not run_id:
         return None
     from mlflow import MlflowClient
-
-    from .tracking import use
 
     use(settings)
     client = MlflowClient()

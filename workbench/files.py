@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from .errors import InfrastructureError, WorkbenchError
 
 LOCK_TIMEOUT_S = 120.0
@@ -60,8 +62,6 @@ def lock_path(path: str | Path) -> Path:
 @contextmanager
 def locked(path: str | Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     """Hold the lock of `path` (a file or a folder) across processes; waits up to `timeout` seconds."""
-    from filelock import FileLock, Timeout
-
     target = lock_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import string
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .datasets import Dataset
+from .datasets import Dataset, load_dataset
 from .errors import Exit, InfrastructureError, WorkbenchError
+from .files import locked
 from .names import check_name
-from .prompts import Prompt
+from .prompts import Prompt, resolve
 from .results import RunResult
 from .settings import Settings
 from .traces import DEFAULT_TRACES, log_traces
@@ -26,13 +29,13 @@ if TYPE_CHECKING:
     from .gate import GateResult
 
 HASH_TAG = "workbench.hash"
-os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 logging.getLogger("alembic").setLevel(logging.WARNING)
 _READY: set[str] = set()  # stores this process has opened (created or migrated under the lock)
 
 
 def use(settings: Settings) -> None:
     """Point MLflow at the settings' store; a local SQLite store is created (or migrated) once, under a lock."""
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")  # read by mlflow when it logs: runs log in order
     import mlflow
 
     mlflow.set_tracking_uri(settings.tracking_uri)
@@ -45,8 +48,6 @@ def use(settings: Settings) -> None:
 
 def store_lock(settings: Settings):
     """The lock that serializes creating and migrating the local MLflow store (`<home>/.mlflow.db.lock`)."""
-    from .files import locked
-
     return locked(Path(settings.tracking_uri.removeprefix("sqlite:///")), timeout=600)
 
 
@@ -123,8 +124,6 @@ COMPLETE_TAG, PID_TAG, HOST_TAG = "workbench.complete", "workbench.pid", "workbe
 
 def save_local(result: RunResult, settings: Settings) -> Path:
     """The run's results as Parquet under `<home>/runs/`, written before MLflow sees them."""
-    import time
-
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     slug = f"{result.prompt_ref}-{result.dataset_ref}".replace("@", "_")
     return result.save(settings.home / "runs" / f"{stamp}-{slug}-{os.getpid()}.parquet")
@@ -151,8 +150,6 @@ def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Setti
 
 
 def _log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings, traces: int | None) -> str:
-    import socket
-
     import mlflow
 
     use(settings)
@@ -191,9 +188,6 @@ def _log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Sett
 def log_saved(path: str | Path, settings: Settings, traces: int | None = DEFAULT_TRACES) -> str:
     """Log a run saved under `<home>/runs/` (or with `--save`) whose logging failed; its configuration and
     dataset must still have the hashes it ran with."""
-    from .datasets import load_dataset
-    from .prompts import resolve
-
     result = RunResult.load(path)
     prompt = resolve(result.prompt_ref, settings.prompts_dir)
     dataset = load_dataset(result.dataset_ref, settings.datasets_dir)
@@ -214,8 +208,6 @@ def run_status(status: str, tags: dict[str, Any]) -> str:
 
 def mark_stale_runs(settings: Settings) -> list[str]:
     """RUNNING runs whose process (recorded as pid and host tags) is gone on this host are marked KILLED."""
-    import socket
-
     from mlflow import MlflowClient
 
     use(settings)

@@ -13,10 +13,10 @@ from typing import Any
 from .. import secrets
 from ..plugins import provider
 from ..prompts import ModelSpec, PromptSpec
-from . import retry
 from .cache import ResponseCache, request_key
 from .factory import chat_model
 from .pricing import cost
+from .retry import Failed, Policy, call
 
 #: Fields of a model spec that change how a call is made, not what it answers.
 OPERATIONAL = {"timeout", "max_retries", "backoff", "max_wait", "max_concurrency", "requests_per_second"}
@@ -39,7 +39,7 @@ class Response:
 
 class ModelClient:
     """Calls one configuration's model, then each fallback, each with its own retry budget
-    (`retry.Policy`); `calls` counts requests that reached a model."""
+    (`Policy`); `calls` counts requests that reached a model."""
 
     def __init__(self, spec: PromptSpec, cache: ResponseCache | None = None,
                  pricing: dict[str, dict[str, float]] | None = None, concurrency: int | None = None,
@@ -58,7 +58,7 @@ class ModelClient:
     @property
     def deadline(self) -> float:
         """The longest one call can take: the sum of each model's retry budget, waits included."""
-        return sum(retry.Policy.of(m).budget for m, _ in self.chain)
+        return sum(Policy.of(m).budget for m, _ in self.chain)
 
     def price(self, input_tokens: int, output_tokens: int) -> float | None:
         """What a call of the primary model with this usage costs (None when the pricing table lacks it)."""
@@ -99,9 +99,9 @@ class ModelClient:
             errors = []
             for spec, model in self.chain:
                 try:
-                    message = await retry.call(lambda model=model: model.ainvoke(chat, **options), retry.Policy.of(spec))
+                    message = await call(lambda model=model: model.ainvoke(chat, **options), Policy.of(spec))
                     break
-                except retry.Failed as exc:  # recorded per case; the next model is tried, the run goes on
+                except Failed as exc:  # recorded per case; the next model is tried, the run goes on
                     errors.append(f"{spec.name}: {exc}" if len(self.chain) > 1 else str(exc))
             else:
                 return Response(text=None, model=self.spec.model.name, latency_s=time.perf_counter() - start,

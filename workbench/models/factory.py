@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.rate_limiters import InMemoryRateLimiter
@@ -73,8 +74,6 @@ def openai_arguments(spec: ModelSpec, params: dict[str, Any]) -> dict[str, Any]:
 
 def is_openai(base_url: str | None) -> bool:
     """Whether requests go to OpenAI's own API (no base URL, or api.openai.com)."""
-    from urllib.parse import urlsplit
-
     return base_url is None or (urlsplit(base_url).hostname or "").endswith("api.openai.com")
 
 

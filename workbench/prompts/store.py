@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ..errors import WorkbenchError
 from ..files import atomic_write, locked, read_text
@@ -116,10 +119,6 @@ def lock_hash(prompt: Prompt, root: Path) -> None:
 
 def diff(a: Prompt, b: Prompt) -> str:
     """A unified diff of two configurations' canonical YAML: messages, model and parameters."""
-    import difflib
-
-    import yaml
-
     class Dumper(yaml.SafeDumper):
         pass
 
@@ -136,8 +135,6 @@ def diff(a: Prompt, b: Prompt) -> str:
 
 
 def _production_marks(path: Path) -> dict[str, str]:
-    import yaml
-
     if not path.exists():
         return {}
     try:
@@ -165,8 +162,6 @@ def production(name: str, root: Path) -> str | None:
 
 def promote(prompt: Prompt, root: Path) -> None:
     """Mark a version as production: the baseline that comparisons default to (atomic, under a lock)."""
-    import yaml
-
     path = Path(root) / PRODUCTION_FILE
     with locked(path):
         marks = _production_marks(path)
