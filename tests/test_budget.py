@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
@@ -61,8 +60,9 @@ def test_per_request_limit_is_an_error_on_the_case_without_a_call(tmp_path):
 
 def test_cost_budget_uses_the_pricing_table(tmp_path):
     """A priced model: the local GGUF served under a priced name would be the same; here the price is what matters."""
-    from workbench.budget import BudgetGuard
     import asyncio
+
+    from workbench.budget import BudgetGuard
 
     async def scenario() -> tuple[int, str]:
         guard = BudgetGuard(Budget(max_cost_usd=0.001), 100, price=lambda i, o: (i + o) * 1e-6)

@@ -9,7 +9,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workbench.ci import CIConfig, GateFailed, GateInconclusive, NotebookRun, assert_gate, exit_code, parse_parameters, plan, render_report
+from workbench.ci import (
+    CIConfig,
+    GateFailed,
+    GateInconclusive,
+    NotebookRun,
+    assert_gate,
+    exit_code,
+    parse_parameters,
+    plan,
+    render_report,
+)
 from workbench.cli import main
 from workbench.errors import WorkbenchError
 from workbench.gate import GateResult, RuleOutcome

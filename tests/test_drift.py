@@ -10,8 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.drift import (drift_over_time, drift_report, languages, load_traffic, plot_drift_over_time, plot_lengths,
-                             plot_quality, plot_shares, quality_over_time, score_traffic, window)
+from workbench.drift import (
+    drift_over_time,
+    drift_report,
+    languages,
+    load_traffic,
+    plot_drift_over_time,
+    plot_lengths,
+    plot_quality,
+    plot_shares,
+    quality_over_time,
+    score_traffic,
+    window,
+)
 from workbench.drift.stats import categorical_test, classifier_test, embedding_tests, holm
 from workbench.errors import WorkbenchError
 

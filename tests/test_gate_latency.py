@@ -10,12 +10,12 @@ import time
 
 import pytest
 
+from workbench.aio import run_sync
 from workbench.compare import compare
 from workbench.datasets import load_dataset
 from workbench.gate import GatePolicy, check_gate
 from workbench.models import ModelClient
 from workbench.prompts import resolve
-from workbench.aio import run_sync
 from workbench.runner import arun
 from workbench.scorers import from_spec
 
@@ -62,7 +62,7 @@ def latency_outcome(base, cand):
 @pytest.mark.slow  # three rounds with both versions, about 20 s with the load
 def test_equal_quality_under_cpu_load_never_fails_the_latency_rule(tmp_path):
     write_project(tmp_path, cases=40, versions={"1.0.0": {"seed": 0}, "1.1.0": {"seed": 1}})
-    for round in range(3):
+    for _round in range(3):
         base = evaluate(tmp_path, "sim@1.0.0", concurrency=8)
         with cpu_load():
             cand = evaluate(tmp_path, "sim@1.1.0", concurrency=2)  # and a queue behind the concurrency bound

@@ -9,7 +9,6 @@ import tomllib
 from pathlib import Path
 
 import grimp
-import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import WorkbenchError
-from workbench.results import RunResult
 from workbench.plugins import provider, provider_names
+from workbench.results import RunResult
 
 from .conftest import write_project
 

@@ -51,7 +51,7 @@ def test_two_runs_at_once_on_a_fresh_store(project):
         shutil.rmtree(project.artifacts_dir, ignore_errors=True)
         results = finish([start("run", "tiny@1.0.0", "--dataset", "tiny", "--quiet", "--traces", "0", cwd=project.root)
                           for _ in range(2)])
-        for code, out, err in results:
+        for code, _out, err in results:
             assert code == 0 and "Traceback" not in err, (attempt, code, err)
         listed = cli("runs", "list", cwd=project.root)
         assert listed.returncode == 0 and listed.stdout.count(" complete ") == 2, listed.stdout

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from .rag_fixtures import DOCS, write_corpus
 from workbench.errors import WorkbenchError
 from workbench.rag import corpus_dir, load_corpus, split
+
+from .rag_fixtures import DOCS, write_corpus
 
 
 def test_loads_markdown_text_and_html_with_sections_and_titles(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from workbench.errors import WorkbenchError
-from workbench.rag import Embedder, retriever_for, IndexSpec, client, collection, load_corpus, split, sync
+from workbench.rag import Embedder, IndexSpec, client, collection, load_corpus, retriever_for, split, sync
 from workbench.rag.corpus import corpus_dir
 
 from .conftest import free_port

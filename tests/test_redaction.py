@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from workbench.experiment import evaluate
@@ -57,9 +56,10 @@ def test_model_output_is_redacted_before_the_cache(tmp_path):
 
 @pytest.mark.slow
 def test_api_key_and_email_reach_no_store_over_a_real_server(tmp_path, monkeypatch):
-    from .test_servers import SECRET, start, stop
-    from .conftest import free_port
     from workbench.models import model_path
+
+    from .conftest import free_port
+    from .test_servers import SECRET, start, stop
 
     port = free_port()
     server = start([__import__("sys").executable, "-m", "llama_cpp.server", "--model", str(model_path("smollm2-135m")),
@@ -76,8 +76,9 @@ def test_api_key_and_email_reach_no_store_over_a_real_server(tmp_path, monkeypat
         result = evaluate("tiny@1.0.0", "tiny", settings=settings, progress=False, traces=None)
         result.save(settings.home / "saved.parquet")
         # The report too: `workbench ci` runs the gate notebook on this configuration and renders it.
-        from .test_ci import copy_ci_files
         from workbench.cli import main
+
+        from .test_ci import copy_ci_files
 
         copy_ci_files(project)
         (project / "ci.yaml").write_text("notebooks:\n  - name: gate\n    path: notebooks/gate.ipynb\n")

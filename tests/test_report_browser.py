@@ -110,7 +110,7 @@ def test_the_report_shows_the_verdict_and_tables_and_planted_markup_stays_text(t
     assert f"It costs {SCRIPT} {IMG}" in text  # the planted output, visible as text
     assert f"Price? {SCRIPT}" in text and planted_id in text
     assert "GATE FAILED: shop@1.1.0 against shop@1.0.0 on shop@1" in text
-    assert "checks regressed: 1.000 -> 0.000" in text and f"failing cases (12)" in text
+    assert "checks regressed: 1.000 -> 0.000" in text and "failing cases (12)" in text
     headers = [t.strip() for t in dom.text]
     assert "baseline [95% CI]" in headers and "cost and latency" in headers and "verdict" in headers
     assert text.index("GATE FAILED") < text.index("Cases that got worse")

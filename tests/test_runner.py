@@ -8,12 +8,12 @@ import sys
 
 import pandas as pd
 
+from workbench.aio import run_sync
 from workbench.datasets import load_dataset
 from workbench.experiment import evaluate
 from workbench.models import LocalChatModel, ModelClient
 from workbench.prompts import resolve
 from workbench.results import RunResult
-from workbench.aio import run_sync
 from workbench.runner import arun
 from workbench.scorers import DEFAULT_SCORERS, from_spec, scorer
 

@@ -6,7 +6,18 @@ import pytest
 
 from workbench.datasets import Case
 from workbench.errors import WorkbenchError
-from workbench.scorers import REGISTRY, Sample, Score, case_checks, contains, exact_match, forbidden_terms, from_spec, get_scorer, scorer
+from workbench.scorers import (
+    REGISTRY,
+    Sample,
+    Score,
+    case_checks,
+    contains,
+    exact_match,
+    forbidden_terms,
+    from_spec,
+    get_scorer,
+    scorer,
+)
 
 CASE = Case(id="c", inputs={}, expected="Paris", checks={"must_contain": ["paris"], "must_not_contain": ["London"]})
 

@@ -12,9 +12,18 @@ from workbench.datasets import Case
 from workbench.errors import WorkbenchError
 from workbench.scorers import REGISTRY
 from workbench.scorers.base import Sample
-from workbench.scorers.ragas import (RagasMetricError, _judge_llm, parse_json, ragas_answer_relevancy,
-                                     ragas_context_precision, ragas_context_recall, ragas_faithfulness, ragas_rouge,
-                                     ragas_string_similarity, response_format)
+from workbench.scorers.ragas import (
+    RagasMetricError,
+    _judge_llm,
+    parse_json,
+    ragas_answer_relevancy,
+    ragas_context_precision,
+    ragas_context_recall,
+    ragas_faithfulness,
+    ragas_rouge,
+    ragas_string_similarity,
+    response_format,
+)
 
 CASE = Case(id="reset", inputs={"question": "How long is the password reset link valid?"},
             expected="The reset link expires after 1 hour.")

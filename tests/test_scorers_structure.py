@@ -6,8 +6,17 @@ import pytest
 
 from workbench.datasets import Case
 from workbench.errors import WorkbenchError
-from workbench.scorers import (Sample, contains_all, contains_any, from_spec, json_schema, length_bounds, regex,
-                               valid_json, valid_python)
+from workbench.scorers import (
+    Sample,
+    contains_all,
+    contains_any,
+    from_spec,
+    json_schema,
+    length_bounds,
+    regex,
+    valid_json,
+    valid_python,
+)
 
 CASE = Case(id="c", inputs={})
 SCHEMA = {"type": "object", "required": ["answer"], "properties": {"answer": {"type": "string"}}}

@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from workbench.aio import run_sync
 from workbench.compare import compare
 from workbench.datasets import load_dataset
 from workbench.models import ModelClient
 from workbench.prompts import resolve
-from workbench.aio import run_sync
 from workbench.runner import arun
 from workbench.scorers import from_spec
 from workbench.stats.power import mcnemar_power

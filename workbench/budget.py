@@ -11,8 +11,8 @@ does not fit, the run stops scheduling calls and keeps what it has.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 DEFAULT_OUTPUT_TOKENS = 1024  # the estimate when a configuration sets no max_tokens
 TEMPLATE_TOKENS = 8  # per message, for role markers and separators

@@ -263,7 +263,6 @@ def _datasets_show(args) -> int:
 
 def _datasets_add(args) -> int:
     from .datasets import add_cases, load_dataset, parse
-
     from .prompts import resolve
 
     settings = _settings(args)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .cli_args import check_root, fraction, grade, number, positive, positive_number
 from .errors import WorkbenchError
@@ -171,8 +171,15 @@ def _calibrate(args) -> int:
 
 
 def _drift(args) -> int:
-    from .drift import (drift_over_time, drift_report, load_traffic, plot_drift_over_time, plot_quality,
-                        quality_over_time, window)
+    from .drift import (
+        drift_over_time,
+        drift_report,
+        load_traffic,
+        plot_drift_over_time,
+        plot_quality,
+        quality_over_time,
+        window,
+    )
 
     traffic = load_traffic(args.traffic)
     reference, current = window(traffic, *_span(args.reference)), window(traffic, *_span(args.current))
@@ -215,7 +222,6 @@ def _feedback_harvest(args) -> int:
     from .datasets import load_dataset
     from .experiment import result_for
     from .feedback import feedback_path, harvest, load_annotations, select_cases
-
     from .names import split_ref
 
     settings = _settings(args)

@@ -22,7 +22,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, push_to_gateway, start_http_server, write_to_textfile
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    push_to_gateway,
+    start_http_server,
+    write_to_textfile,
+)
 from prometheus_client.exposition import generate_latest
 
 from .errors import WorkbenchError

@@ -4,7 +4,8 @@ cost against quality, latency. Each function returns a `Figure` (no pyplot state
 from __future__ import annotations
 
 import io
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

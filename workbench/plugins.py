@@ -14,10 +14,11 @@ workbench's own `pyproject.toml`: nothing else in the package names a provider. 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any
 
 from .errors import WorkbenchError
 

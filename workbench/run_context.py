@@ -8,9 +8,9 @@ it closes the cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any
 
 from .aio import run_sync
 from .budget import Budget

@@ -7,19 +7,21 @@ import inspect
 import math
 import numbers
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from .budget import Budget, BudgetGuard
 from .datasets import Case, Dataset
 from .guardrails.policy import aapply_input_guardrails, aapply_output_guardrails
-from .budget import Budget, BudgetGuard
 from .models import ModelClient, Response
 from .prompts import Prompt
 from .results import SCORER_ERROR, RunResult, record_frame
 from .scorers import Sample, Score, Scorer
+
 
 class Retriever(Protocol):
     """What the runner needs of retrieval (built by `workbench.rag` from a configuration's retrieval block)."""

@@ -36,7 +36,7 @@ def ab_kpis(result: Any) -> Plot:
     figure = Plot(figsize=(7, 0.5 + 0.55 * len(table)))
     ax = figure.add_subplot()
     colors = {"improved": "#1a7f37", "degraded": "#cf222e", "inconclusive": "#bf8700"}
-    for y, (name, row) in enumerate(table.iterrows()):
+    for y, (_name, row) in enumerate(table.iterrows()):
         scale = abs(row["control"]) or 1.0
         low, high, diff = (row[k] / scale for k in ("ci_low", "ci_high", "diff"))
         color = colors.get(row["verdict"], "#57606a")

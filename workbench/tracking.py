@@ -285,7 +285,7 @@ def load_run(run_id: str, settings: Settings) -> RunResult:
 
 
 def find_runs(settings: Settings, prompt: str | None = None, dataset_hash: str | None = None,
-              max_results: int = 50) -> "pd.DataFrame":
+              max_results: int = 50) -> pd.DataFrame:
     """Runs by configuration (`name` or `name@version`) and dataset hash (a prefix is enough), newest first."""
     import mlflow
 
@@ -312,7 +312,7 @@ def find_runs(settings: Settings, prompt: str | None = None, dataset_hash: str |
     return runs[list(present)].rename(columns=present).head(max_results).reset_index(drop=True)
 
 
-def log_comparison(comparison: "Comparison", gate: "GateResult", settings: Settings) -> None:
+def log_comparison(comparison: Comparison, gate: GateResult, settings: Settings) -> None:
     """Attach the comparison and the gate's verdict to the candidate's run."""
     from mlflow import MlflowClient
 

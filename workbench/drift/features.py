@@ -60,7 +60,7 @@ def topics(texts: list[str], vectors: np.ndarray, named: dict[str, str] | None =
 
     k = max(1, min(k, len(set(texts))))
     labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(vectors)
-    words = {f"c{c}": ", ".join(_distinctive([t for t, l in zip(texts, labels) if l == c], texts)) for c in range(k)}
+    words = {f"c{c}": ", ".join(_distinctive([t for t, label in zip(texts, labels) if label == c], texts)) for c in range(k)}
     return [f"c{label}" for label in labels], words
 
 

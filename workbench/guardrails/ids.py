@@ -8,8 +8,8 @@ naming the scheme stands shortly before it, as Presidio's context words do.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from stdnum.de import idnr
 from stdnum.es import dni, nie

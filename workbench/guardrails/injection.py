@@ -13,14 +13,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..aio import run_sync
 from ..errors import WorkbenchError
+from ..models.judges import judge as build_judge
+from ..models.judges import parse_verdict
 from ..prompts.schema import DEFAULT_THRESHOLD
-from ..models.judges import judge as build_judge, parse_verdict
 from ..settings import Settings
-
 
 #: (name, weight, pattern): matched against the text casefolded, NFKC-normalised, whitespace collapsed.
 PATTERNS: tuple[tuple[str, float, str], ...] = (

@@ -10,8 +10,8 @@ Presidio would add named entities (people, places) but needs a spaCy model that 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email

@@ -9,16 +9,17 @@ rule that fired (`pii:EMAIL`, `injection:ignore_instructions`, `forbidden:<term>
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..aio import run_sync
-from ..checks import normalise, schema_problem as _schema_problem
+from ..checks import normalise
+from ..checks import schema_problem as _schema_problem
 from ..errors import WorkbenchError
 from ..prompts.schema import GuardrailPolicy
 from ..settings import Settings
 from .injection import InjectionResult, adetect_injection
 from .pii import find_pii, replace_findings
+
 
 @dataclass(frozen=True)
 class GuardrailOutcome:

@@ -3,8 +3,14 @@
 from .base import REGISTRY, Sample, Score, Scorer, from_spec, get_scorer, scorer
 from .guardrails import guardrail_policy, injection_free, pii_free
 from .judge import JudgeParseError, llm_judge, parse_verdict
-from .ragas import (ragas_answer_relevancy, ragas_context_precision, ragas_context_recall, ragas_faithfulness,
-                    ragas_rouge, ragas_string_similarity)
+from .ragas import (
+                    ragas_answer_relevancy,
+                    ragas_context_precision,
+                    ragas_context_recall,
+                    ragas_faithfulness,
+                    ragas_rouge,
+                    ragas_string_similarity,
+)
 from .retrieval import hit_rate, mrr, ndcg_at_k, precision_at_k, recall_at_k
 from .similarity import bleu, rouge_l, semantic_similarity
 from .structure import contains_all, contains_any, json_schema, length_bounds, regex, valid_json, valid_python

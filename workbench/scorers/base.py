@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..datasets import Case
 from ..errors import WorkbenchError
@@ -22,7 +23,7 @@ from ..plugins import load_scorer_plugins
 from ..settings import Settings
 
 Value = bool | int | float | str | None
-REGISTRY: dict[str, Callable[..., "Scorer"]] = {}
+REGISTRY: dict[str, Callable[..., Scorer]] = {}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from .base import Sample, Score, scorer
 
 
 @scorer
-def pii_free(kinds: list[str] | None = None, allow: list[str] = [], regions: list[str] | None = None):
+def pii_free(kinds: list[str] | None = None, allow: list[str] = [], regions: list[str] | None = None):  # noqa: B006 (a spec records its defaults as lists; never mutated)
     """The output holds no personal data of `kinds` (all: EMAIL, PHONE, CARD, IBAN, NATIONAL_ID); `allow`
     lists values that are fine here, such as the product's support address."""
 

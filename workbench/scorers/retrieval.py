@@ -9,7 +9,8 @@ question the corpus cannot answer.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .base import Sample, Score, scorer
 

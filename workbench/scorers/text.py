@@ -29,7 +29,7 @@ def contains(ignore_case: bool = True):
 
 
 @scorer
-def forbidden_terms(terms: list[str] = list(DEFAULT_FORBIDDEN), ignore_case: bool = True):
+def forbidden_terms(terms: list[str] = list(DEFAULT_FORBIDDEN), ignore_case: bool = True):  # noqa: B006 (a spec records its defaults as lists; never mutated)
     """None of `terms` appears in the output."""
     wanted = [normalise(t, ignore_case) for t in terms]
 

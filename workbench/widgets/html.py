@@ -6,7 +6,8 @@ import difflib
 import html
 import math
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 #: Scoped styles (every class starts with `wb-`), included once per rendered view.
 STYLE = """<style>
