@@ -26,7 +26,11 @@ class InstantChatModel(BaseChatModel):
 
     def _result(self, messages: list[BaseMessage]) -> ChatResult:
         text = "Paris is the capital of France."
-        usage = {"input_tokens": sum(len(str(m.content).split()) for m in messages), "output_tokens": 6, "total_tokens": 0}
+        usage = {
+            "input_tokens": sum(len(str(m.content).split()) for m in messages),
+            "output_tokens": 6,
+            "total_tokens": 0,
+        }
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text, usage_metadata=usage))])
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
@@ -42,9 +46,17 @@ def make_project(model_block: str, cases: int, name: str = "bench", root: Path |
     (root / "prompts" / name).mkdir(parents=True)
     (root / "prompts" / name / "1.0.0.yaml").write_text(
         f"name: {name}\ndescription: Benchmark configuration.\nmodel:\n{model_block}\nvariables: [question]\n"
-        "messages:\n  - role: system\n    content: Answer briefly.\n  - role: user\n    content: \"{question}\"\n")
+        'messages:\n  - role: system\n    content: Answer briefly.\n  - role: user\n    content: "{question}"\n'
+    )
     (root / "datasets" / name).mkdir(parents=True)
-    rows = [{"id": f"case-{i}", "inputs": {"question": f"{name} question {i}: what is the capital of France?"},
-             "expected": "Paris", "checks": {"must_contain": ["Paris"]}} for i in range(cases)]
+    rows = [
+        {
+            "id": f"case-{i}",
+            "inputs": {"question": f"{name} question {i}: what is the capital of France?"},
+            "expected": "Paris",
+            "checks": {"must_contain": ["Paris"]},
+        }
+        for i in range(cases)
+    ]
     (root / "datasets" / name / "1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return Settings.load(root=root)

@@ -47,8 +47,13 @@ async def raw_client(base_url: str, cases: int, concurrency: int) -> float:
 
     async def one(i: int) -> None:
         async with semaphore:
-            await client.chat.completions.create(model="slow", messages=[
-                {"role": "system", "content": "Answer briefly."}, {"role": "user", "content": f"raw question {i}"}])
+            await client.chat.completions.create(
+                model="slow",
+                messages=[
+                    {"role": "system", "content": "Answer briefly."},
+                    {"role": "user", "content": f"raw question {i}"},
+                ],
+            )
 
     start = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(cases)))
@@ -64,8 +69,14 @@ def ours(base_url: str, cases: int, concurrency: int) -> float:
     settings = type(settings)(**{**settings.__dict__, "cache": False})
     evaluate("warmup@1.0.0", "warmup", scorers=["exact_match"], settings=settings, log=False, progress=False)
     start = time.perf_counter()
-    result = evaluate("bench@1.0.0", "bench", scorers=["exact_match", "contains", "case_checks"], settings=settings,
-                      log=False, progress=False)
+    result = evaluate(
+        "bench@1.0.0",
+        "bench",
+        scorers=["exact_match", "contains", "case_checks"],
+        settings=settings,
+        log=False,
+        progress=False,
+    )
     elapsed = time.perf_counter() - start
     assert result.totals()["errors"] == 0 and result.model_calls == cases
     return cases / elapsed
@@ -91,7 +102,9 @@ def main() -> None:
     ideal = args.concurrency / args.delay
     print(f"ideal:            {ideal:7.1f} cases/s (concurrency {args.concurrency} / {args.delay * 1000:.0f} ms)")
     print(f"raw openai client:{raw:7.1f} cases/s ({raw / ideal:.0%} of ideal)")
-    print(f"workbench runner: {rate:7.1f} cases/s ({rate / ideal:.0%} of ideal, goal >= 90%; {rate / raw:.2f}x raw client)")
+    print(
+        f"workbench runner: {rate:7.1f} cases/s ({rate / ideal:.0%} of ideal, goal >= 90%; {rate / raw:.2f}x raw client)"
+    )
 
 
 if __name__ == "__main__":

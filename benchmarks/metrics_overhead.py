@@ -22,8 +22,15 @@ def rate(settings, metrics) -> float:
 
     settings.cache_path.unlink(missing_ok=True)  # every round calls the model: nothing cached
     start = time.perf_counter()
-    result = evaluate("bench@1.0.0", "bench", scorers=SCORERS, settings=settings, log=False, progress=False,
-                      on_call=metrics.recorder("bench@1.0.0") if metrics else None)
+    result = evaluate(
+        "bench@1.0.0",
+        "bench",
+        scorers=SCORERS,
+        settings=settings,
+        log=False,
+        progress=False,
+        on_call=metrics.recorder("bench@1.0.0") if metrics else None,
+    )
     elapsed = time.perf_counter() - start
     assert result.totals()["errors"] == 0
     return len(result.record) / elapsed

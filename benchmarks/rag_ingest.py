@@ -44,8 +44,13 @@ def synthetic_corpus(folder: Path, chunks: int, chunk_size: int = 500, seed: int
 def load_corpus_one(path: Path, folder: Path):
     from workbench.rag.corpus import Document
 
-    return Document(source=path.relative_to(folder).as_posix(), text=path.read_text(), format="markdown", title="",
-                    metadata={"section": path.parent.name})
+    return Document(
+        source=path.relative_to(folder).as_posix(),
+        text=path.read_text(),
+        format="markdown",
+        title="",
+        metadata={"section": path.parent.name},
+    )
 
 
 def main() -> None:
@@ -68,12 +73,14 @@ def main() -> None:
         model.encode(texts[:64], batch_size=64)  # warm up
         for run in range(args.repeats):
             start = time.perf_counter()
-            model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
-                         show_progress_bar=False)
+            model.encode(
+                texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
             raw_times.append(time.perf_counter() - start)
 
-            client = chromadb.PersistentClient(path=str(Path(tmp) / f"chroma-{run}"),
-                                               settings=ChromaSettings(anonymized_telemetry=False))
+            client = chromadb.PersistentClient(
+                path=str(Path(tmp) / f"chroma-{run}"), settings=ChromaSettings(anonymized_telemetry=False)
+            )
             spec = IndexSpec.of("bench", args.chunk_size, args.chunk_size // 10)
             start = time.perf_counter()
             report = sync(collection(client, spec), spec, load_corpus(folder), Embedder())
@@ -81,12 +88,18 @@ def main() -> None:
             assert report.embedded == len(texts), (report.embedded, len(texts))
 
     raw, ingest = min(raw_times), min(ingest_times)
-    print(f"documents {len(docs)}, chunks {len(texts)} (chunk_size {args.chunk_size}), torch threads "
-          f"{__import__('torch').get_num_threads()}, best of {args.repeats} interleaved runs, "
-          f"load average {os.getloadavg()[0]:.2f}")
-    print(f"raw encode : {raw:7.2f} s  {len(texts) / raw:7.1f} chunks/s   (runs: {', '.join(f'{t:.1f}' for t in raw_times)} s)")
-    print(f"rag ingest : {ingest:7.2f} s  {len(texts) / ingest:7.1f} chunks/s   (runs: {', '.join(f'{t:.1f}' for t in ingest_times)} s;"
-          f" load + split + embed + Chroma write)")
+    print(
+        f"documents {len(docs)}, chunks {len(texts)} (chunk_size {args.chunk_size}), torch threads "
+        f"{__import__('torch').get_num_threads()}, best of {args.repeats} interleaved runs, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"raw encode : {raw:7.2f} s  {len(texts) / raw:7.1f} chunks/s   (runs: {', '.join(f'{t:.1f}' for t in raw_times)} s)"
+    )
+    print(
+        f"rag ingest : {ingest:7.2f} s  {len(texts) / ingest:7.1f} chunks/s   (runs: {', '.join(f'{t:.1f}' for t in ingest_times)} s;"
+        f" load + split + embed + Chroma write)"
+    )
     ratio = raw / ingest
     print(f"ratio ingest/raw throughput: {ratio:.1%}  (goal >= 90%: {'met' if ratio >= 0.9 else 'NOT met'})")
 

@@ -42,25 +42,35 @@ def main() -> None:
     if not corpus.is_dir():
         synthetic_corpus(corpus, args.chunks)
     settings = Settings(root=args.home, home=args.home / "state", tracking_uri="sqlite:///unused", cache=False)
-    questions = [json.loads(line)["inputs"]["question"]
-                 for line in (ROOT / "datasets" / "rag-support" / "1.jsonl").read_text().splitlines()]
+    questions = [
+        json.loads(line)["inputs"]["question"]
+        for line in (ROOT / "datasets" / "rag-support" / "1.jsonl").read_text().splitlines()
+    ]
     queries = [questions[i % len(questions)] + ("" if i < len(questions) else f" ({i})") for i in range(args.queries)]
 
     start = time.perf_counter()
     base = Retrieval(corpus=corpus.parent.name, k=4, chunk_size=500, chunk_overlap=50)
     semantic = retriever_for(base, settings)
-    print(f"index: {semantic.report.chunks} chunks, {semantic.report.documents} documents, "
-          f"{semantic.report.embedded} embedded now, ready in {time.perf_counter() - start:.1f} s")
+    print(
+        f"index: {semantic.report.chunks} chunks, {semantic.report.documents} documents, "
+        f"{semantic.report.embedded} embedded now, ready in {time.perf_counter() - start:.1f} s"
+    )
 
     embedder, coll = Embedder(), semantic.collection
 
     def raw(q: str) -> None:
-        coll.query(query_embeddings=[embedder.encode_one(q)], n_results=4, include=["documents", "metadatas", "distances"])
+        coll.query(
+            query_embeddings=[embedder.encode_one(q)], n_results=4, include=["documents", "metadatas", "distances"]
+        )
 
     runners = {"raw encode + chroma query": raw}
-    for label, overrides in [("rag semantic", {}), ("rag bm25", {"mode": "bm25"}), ("rag hybrid", {"mode": "hybrid"}),
-                             ("rag semantic + mmr", {"rerank": "mmr"}),
-                             ("rag hybrid + embedding rerank", {"mode": "hybrid", "rerank": "embedding"})]:
+    for label, overrides in [
+        ("rag semantic", {}),
+        ("rag bm25", {"mode": "bm25"}),
+        ("rag hybrid", {"mode": "hybrid"}),
+        ("rag semantic + mmr", {"rerank": "mmr"}),
+        ("rag hybrid + embedding rerank", {"mode": "hybrid", "rerank": "embedding"}),
+    ]:
         retriever = retriever_for(base.model_copy(update=overrides), settings)
         retriever.retrieve(queries[0])  # builds the BM25 index once per index version
         runners[label] = retriever.retrieve
@@ -78,6 +88,7 @@ def main() -> None:
         if label == "rag semantic":
             line += f"  vs goal {p50 / GOAL_P50_MS:.0%} of {GOAL_P50_MS:.0f} ms ({'met' if p50 <= GOAL_P50_MS else 'NOT met'})"
         print(line)
+
 
 if __name__ == "__main__":
     sys.exit(main())

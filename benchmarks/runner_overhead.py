@@ -43,8 +43,11 @@ def mlflow_genai(cases: int) -> float:
     settings = make_project(INSTANT_MODEL, 1)
     mlflow.set_tracking_uri(f"sqlite:///{settings.home}/mlflow.db")
     settings.home.mkdir(parents=True, exist_ok=True)
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment(
-        "genai-baseline", artifact_location=(settings.home / "artifacts").as_uri()))  # not ./mlruns
+    mlflow.set_experiment(
+        experiment_id=mlflow.create_experiment(
+            "genai-baseline", artifact_location=(settings.home / "artifacts").as_uri()
+        )
+    )  # not ./mlruns
     model = InstantChatModel()
 
     def predict(question: str) -> str:
@@ -62,8 +65,13 @@ def mlflow_genai(cases: int) -> float:
     def case_checks(outputs, expectations) -> bool:
         return all(t.casefold() in outputs.casefold() for t in expectations["must_contain"])
 
-    data = [{"inputs": {"question": f"Question number {i}: what is the capital of France?"},
-             "expectations": {"expected": "Paris", "must_contain": ["Paris"]}} for i in range(cases)]
+    data = [
+        {
+            "inputs": {"question": f"Question number {i}: what is the capital of France?"},
+            "expectations": {"expected": "Paris", "must_contain": ["Paris"]},
+        }
+        for i in range(cases)
+    ]
     start = time.perf_counter()
     mlflow.genai.evaluate(data=data, predict_fn=predict, scorers=[exact_match, contains, case_checks])
     return cases / (time.perf_counter() - start)
@@ -80,11 +88,14 @@ def main() -> None:
     ours_rate, exported = ours(args.cases, traces=25)
     untraced, _ = ours(args.cases, traces=0)
     theirs = mlflow_genai(args.mlflow_cases)
-    print(f"workbench runner:      {args.cases} cases, {ours_rate:8.1f} cases/s, run logged, 25 traces queued (goal >= 1000)")
+    print(
+        f"workbench runner:      {args.cases} cases, {ours_rate:8.1f} cases/s, run logged, 25 traces queued (goal >= 1000)"
+    )
     print(f"workbench runner:      {args.cases} cases, {exported:8.1f} cases/s, 25 traces exported too")
     print(f"workbench runner:      {args.cases} cases, {untraced:8.1f} cases/s, no traces")
     print(f"mlflow.genai.evaluate: {args.mlflow_cases} cases, {theirs:8.1f} cases/s (traces every row)")
     print(f"ratio: {ours_rate / theirs:.1f}x mlflow.genai.evaluate ({exported / theirs:.1f}x counting trace export)")
+
 
 if __name__ == "__main__":
     main()

@@ -49,10 +49,14 @@ def main() -> None:
     rng = np.random.default_rng(11)
     looks = np.arange(args.batch, args.cases + 1, args.batch)
     started = time.perf_counter()
-    print(f"{args.sims} simulated pairs per scenario, {args.cases} cases, batches of {args.batch}, alpha {args.alpha}, "
-          f"min_effect {args.min_effect}")
-    print("| scenario | fixed: regressed | fixed: MDE | sequential: regressed | sequential: no regression "
-          "| sequential: inconclusive at the end | model calls (mean) | saved |")
+    print(
+        f"{args.sims} simulated pairs per scenario, {args.cases} cases, batches of {args.batch}, alpha {args.alpha}, "
+        f"min_effect {args.min_effect}"
+    )
+    print(
+        "| scenario | fixed: regressed | fixed: MDE | sequential: regressed | sequential: no regression "
+        "| sequential: inconclusive at the end | model calls (mean) | saved |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, p_base, p_cand, shared in SCENARIOS:
         base, cand = simulate(rng, args.sims, args.cases, p_base, p_cand, shared)
@@ -63,8 +67,10 @@ def main() -> None:
         used = looks[index]
         calls = 2 * used.mean()
         mde = mcnemar_mde(args.cases, float((worse + better).mean()) / args.cases, args.alpha)
-        print(f"| {name} | {fixed.mean():.1%} | {mde:.3f} | {(verdict == REGRESSED).mean():.1%} | {(verdict == NO_REGRESSION).mean():.1%} "
-              f"| {np.isin(verdict, ['continue']).mean():.1%} | {calls:.0f} of {2 * args.cases} | {1 - calls / (2 * args.cases):.0%} |")
+        print(
+            f"| {name} | {fixed.mean():.1%} | {mde:.3f} | {(verdict == REGRESSED).mean():.1%} | {(verdict == NO_REGRESSION).mean():.1%} "
+            f"| {np.isin(verdict, ['continue']).mean():.1%} | {calls:.0f} of {2 * args.cases} | {1 - calls / (2 * args.cases):.0%} |"
+        )
     print(f"\n{time.perf_counter() - started:.1f} s, load average {os.getloadavg()[0]:.2f}")
 
 

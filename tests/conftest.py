@@ -30,11 +30,21 @@ tags: [test]
 """
 
 TINY_CASES = [
-    {"id": "capital", "inputs": {"question": "What is the capital of France?"}, "expected": "Paris",
-     "checks": {"must_contain": ["Paris"]}, "tags": ["geo"]},
+    {
+        "id": "capital",
+        "inputs": {"question": "What is the capital of France?"},
+        "expected": "Paris",
+        "checks": {"must_contain": ["Paris"]},
+        "tags": ["geo"],
+    },
     {"id": "sum", "inputs": {"question": "What is 2 + 2?"}, "expected": "4", "checks": {"must_contain": ["4"]}},
-    {"id": "color", "inputs": {"question": "What color is the sky on a clear day?"}, "expected": "Blue",
-     "checks": {"must_contain": ["blue"], "must_not_contain": ["As an AI"]}, "tags": ["edge"]},
+    {
+        "id": "color",
+        "inputs": {"question": "What color is the sky on a clear day?"},
+        "expected": "Blue",
+        "checks": {"must_contain": ["blue"], "must_not_contain": ["As an AI"]},
+        "tags": ["edge"],
+    },
 ]
 
 
@@ -47,7 +57,13 @@ def write_project(root: Path, prompt: str = TINY_PROMPT, cases: list[dict] = TIN
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
-    for name in ("WORKBENCH_ROOT", "WORKBENCH_HOME", "WORKBENCH_PRICING", "WORKBENCH_TRACKING_URI", "MLFLOW_TRACKING_URI"):
+    for name in (
+        "WORKBENCH_ROOT",
+        "WORKBENCH_HOME",
+        "WORKBENCH_PRICING",
+        "WORKBENCH_TRACKING_URI",
+        "MLFLOW_TRACKING_URI",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RAGAS_DO_NOT_TRACK", "true")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -11,4 +11,5 @@ def shouts(sample: Sample) -> bool:
 def max_exclamations(limit: int = 1):
     def score(sample: Sample) -> bool:
         return sample.output.count("!") <= limit
+
     return score

@@ -38,10 +38,21 @@ class FaultServer:
     """`script`: behaviours for the first requests in order (a list), or per model name (a dict); then
     `fault_rate` of random `faults` (seeded), else `default`. `answer(model, question)` writes answers."""
 
-    def __init__(self, script: list[str] | dict[str, list[str]] | None = None, fault_rate: float = 0.0,
-                 faults: tuple[str, ...] = FAULTS, default: str = "ok", retry_after: float | str | Callable[[], str] = 1, seed: int = 0,
-                 hang_s: float = 30.0, slow_s: float = 0.5, answer: Callable[[str, str], str] | None = None):
-        self.script = {k: list(v) for k, v in script.items()} if isinstance(script, dict) else {None: list(script or [])}
+    def __init__(
+        self,
+        script: list[str] | dict[str, list[str]] | None = None,
+        fault_rate: float = 0.0,
+        faults: tuple[str, ...] = FAULTS,
+        default: str = "ok",
+        retry_after: float | str | Callable[[], str] = 1,
+        seed: int = 0,
+        hang_s: float = 30.0,
+        slow_s: float = 0.5,
+        answer: Callable[[str, str], str] | None = None,
+    ):
+        self.script = (
+            {k: list(v) for k, v in script.items()} if isinstance(script, dict) else {None: list(script or [])}
+        )
         self.fault_rate, self.faults, self.default = fault_rate, faults, default
         self.retry_after, self.hang_s, self.slow_s = retry_after, hang_s, slow_s
         self.answer = answer or (lambda model, question: f"An answer to: {question[:60]}")
@@ -99,12 +110,19 @@ class FaultServer:
                 authorization = self.headers.get("Authorization", "")
                 with server._lock:
                     server.requests.append(Request(time.monotonic(), model, behaviour, authorization, body))
-                question = next((m.get("content", "") for m in reversed(body.get("messages", []))
-                                 if m.get("role") == "user"), "")
+                question = next(
+                    (m.get("content", "") for m in reversed(body.get("messages", [])) if m.get("role") == "user"), ""
+                )
                 if behaviour == "429":
-                    self._send(429, {"error": {"message": "Rate limit reached, slow down", "type": "rate_limit"}},
-                               {"Retry-After": str(server.retry_after() if callable(server.retry_after)
-                                                   else server.retry_after)})
+                    self._send(
+                        429,
+                        {"error": {"message": "Rate limit reached, slow down", "type": "rate_limit"}},
+                        {
+                            "Retry-After": str(
+                                server.retry_after() if callable(server.retry_after) else server.retry_after
+                            )
+                        },
+                    )
                 elif behaviour in ("500", "401"):
                     self._send(int(behaviour), {"error": {"message": f"upstream failed for key {authorization}"}})
                 elif behaviour == "hang":
@@ -144,10 +162,21 @@ def completion(model: str, text: str | None, request: dict) -> dict:
     limit = request.get("max_tokens") or request.get("max_completion_tokens")
     if limit:
         words = words[:limit]
-    choices = [] if text is None else [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": " ".join(words)}}]
+    choices = (
+        []
+        if text is None
+        else [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": " ".join(words)}}]
+    )
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in request.get("messages", []))
-    return {"id": "chatcmpl-fault", "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),
-                      "total_tokens": prompt_tokens + len(words)}}
+    return {
+        "id": "chatcmpl-fault",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(words),
+            "total_tokens": prompt_tokens + len(words),
+        },
+    }

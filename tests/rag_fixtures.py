@@ -62,5 +62,6 @@ def rag_project(root: Path, corpus: str = "docs") -> Settings:
 
 
 def retrieval(**overrides) -> Retrieval:
-    return Retrieval(**{"corpus": "docs", "mode": "semantic", "k": 3, "chunk_size": 200, "chunk_overlap": 20,
-                        **overrides})
+    return Retrieval(
+        **{"corpus": "docs", "mode": "semantic", "k": 3, "chunk_size": 200, "chunk_overlap": 20, **overrides}
+    )

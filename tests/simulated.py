@@ -55,17 +55,26 @@ class SimulatedChatModel(BaseChatModel):
         answer = text.rsplit(" ", 1)[-1] if right else "no idea"
         u = min(max(self._draw(text, "latency", seed), 1e-9), 1 - 1e-9)
         z = math.sqrt(2) * _erfinv(2 * u - 1)
-        message = AIMessage(content=answer, usage_metadata={"input_tokens": len(text.split()), "output_tokens": 2,
-                                                            "total_tokens": len(text.split()) + 2})
+        message = AIMessage(
+            content=answer,
+            usage_metadata={
+                "input_tokens": len(text.split()),
+                "output_tokens": 2,
+                "total_tokens": len(text.split()) + 2,
+            },
+        )
         return ChatResult(generations=[ChatGeneration(message=message)]), self.latency * math.exp(self.jitter * z)
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         result, wait = self._answer(messages, kwargs.get("seed"))
         time.sleep(wait)
         return result
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                         **kwargs: Any) -> ChatResult:
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         result, wait = self._answer(messages, kwargs.get("seed"))
         await asyncio.sleep(wait)
         return result
@@ -77,14 +86,30 @@ def _erfinv(y: float) -> float:
     if w < 5:
         w -= 2.5
         p = 2.81022636e-08
-        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164,
-                  0.246640727, 1.50140941):
+        for c in (
+            3.43273939e-07,
+            -3.5233877e-06,
+            -4.39150654e-06,
+            0.00021858087,
+            -0.00125372503,
+            -0.00417768164,
+            0.246640727,
+            1.50140941,
+        ):
             p = c + p * w
     else:
         w = math.sqrt(w) - 3
         p = -0.000200214257
-        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
-                  1.00167406, 2.83297682):
+        for c in (
+            0.000100950558,
+            0.00134934322,
+            -0.00367342844,
+            0.00573950773,
+            -0.0076224613,
+            0.00943887047,
+            1.00167406,
+            2.83297682,
+        ):
             p = c + p * w
     return p * y
 
@@ -99,6 +124,14 @@ def write_project(root, cases: int = 40, versions: dict[str, dict] | None = None
         values = {"name": "sim", "seed": 0, "accuracy": 0.7, "latency": 0.02, "concurrency": 4, **settings}
         (folder / f"{version}.yaml").write_text(PROMPT.format(**values))
     (root / "datasets" / "sim").mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({"id": f"case-{i:03d}", "inputs": {"question": f"Question {i}?", "answer": f"word{i}"},
-                         "checks": {"must_contain": [f"word{i}"]}}) for i in range(cases)]
+    lines = [
+        json.dumps(
+            {
+                "id": f"case-{i:03d}",
+                "inputs": {"question": f"Question {i}?", "answer": f"word{i}"},
+                "checks": {"must_contain": [f"word{i}"]},
+            }
+        )
+        for i in range(cases)
+    ]
     (root / "datasets" / "sim" / "1.jsonl").write_text("\n".join(lines) + "\n")

@@ -12,8 +12,10 @@ from workbench.tracking import use
 
 from .conftest import write_project
 
-CASES = [{"id": f"q{i}", "inputs": {"question": f"Name a color, number {i}."}, "checks": {"must_contain": ["a"]}}
-         for i in range(10)]
+CASES = [
+    {"id": f"q{i}", "inputs": {"question": f"Name a color, number {i}."}, "checks": {"must_contain": ["a"]}}
+    for i in range(10)
+]
 
 
 def test_token_budget_stops_the_run_before_exceeding_it(tmp_path):
@@ -26,7 +28,9 @@ def test_token_budget_stops_the_run_before_exceeding_it(tmp_path):
     spent = int(cases["input_tokens"].sum() + cases["output_tokens"].sum())
     assert spent <= 150
     assert 1 <= len(cases) < 10 and result.model_calls == len(cases)
-    assert result.stopped.startswith("token budget 150 reached") and result.stopped.endswith(f"{10 - len(cases)} of 10 calls not made")
+    assert result.stopped.startswith("token budget 150 reached") and result.stopped.endswith(
+        f"{10 - len(cases)} of 10 calls not made"
+    )
     assert cases["error"].isna().all() and result.summary().loc["case_checks", "n"] == len(cases)
     assert "STOPPED EARLY: token budget 150" in result.report()
     use(settings)
@@ -51,8 +55,14 @@ def test_per_request_limit_is_an_error_on_the_case_without_a_call(tmp_path):
     write_project(tmp_path, cases=long_case)
     from workbench.settings import Settings
 
-    result = evaluate("tiny@1.0.0", "tiny", settings=Settings.load(root=tmp_path), budget=Budget(max_request_tokens=100),
-                      log=False, progress=False)
+    result = evaluate(
+        "tiny@1.0.0",
+        "tiny",
+        settings=Settings.load(root=tmp_path),
+        budget=Budget(max_request_tokens=100),
+        log=False,
+        progress=False,
+    )
     cases = result.cases().set_index("case_id")
     assert cases.loc["long", "error"].startswith("request over the per-request token limit")
     assert pd.isna(cases.loc["short", "error"]) and result.model_calls == 1

@@ -21,22 +21,34 @@ def write(path: Path, rows: list[dict]) -> Path:
 
 
 def item(i: int, output: str, expected: str, label, reviewer: str = "ana") -> dict:
-    return {"id": f"i{i}", "input": "How much is Plus?", "output": output, "expected": expected, "human_label": label,
-            "reviewer": reviewer}
+    return {
+        "id": f"i{i}",
+        "input": "How much is Plus?",
+        "output": output,
+        "expected": expected,
+        "human_label": label,
+        "reviewer": reviewer,
+    }
 
 
 def test_pass_fail_agreement_matches_hand_computation(tmp_path):
     """`contains` judges: the expected answer inside the output passes. By construction the confusion
     matrix is human pass: 4 judged pass, 1 fail; human fail: 2 judged pass, 3 fail."""
     right, wrong = "Plus costs $6 per month.", "Plus costs $12 per month."
-    rows = ([item(i, right, "$6", "pass") for i in range(4)] + [item(4, wrong, "$6", "pass")]
-            + [item(5 + i, right, "$6", "fail", "bo") for i in range(2)] + [item(7 + i, wrong, "$6", "fail", "bo") for i in range(3)])
+    rows = (
+        [item(i, right, "$6", "pass") for i in range(4)]
+        + [item(4, wrong, "$6", "pass")]
+        + [item(5 + i, right, "$6", "fail", "bo") for i in range(2)]
+        + [item(7 + i, wrong, "$6", "fail", "bo") for i in range(3)]
+    )
     report = calibrate("contains", write(tmp_path / "labels.jsonl", rows))
     assert report.confusion.loc["pass"].tolist() == [4, 1] and report.confusion.loc["fail"].tolist() == [2, 3]
     po = (4 + 3) / 10
     pe = (5 * 6 + 5 * 4) / 100  # human pass 5 x judge pass 6, human fail 5 x judge fail 4
     m = report.metrics
-    assert m["accuracy"] == pytest.approx(po) and m["kappa"] == pytest.approx((po - pe) / (1 - pe)) == pytest.approx(0.4)
+    assert m["accuracy"] == pytest.approx(po) and m["kappa"] == pytest.approx((po - pe) / (1 - pe)) == pytest.approx(
+        0.4
+    )
     assert m["coverage"] == 1 and m["judge_pass_rate"] == 0.6 and m["human_pass_rate"] == 0.5
     assert m["fail_recall"] == pytest.approx(3 / 5) and m["fail_precision"] == pytest.approx(3 / 4)
     assert report.by_reviewer.loc["ana", "agreement"] == pytest.approx(4 / 5)
@@ -66,13 +78,18 @@ def test_graded_labels_against_a_grading_judge(project, monkeypatch):
     rows = [item(i, f"answer {i}", "ref", label) for i, label in enumerate([5, 4, 2, 1, 3])]
     report = calibrate({"name": "llm_judge", "args": {"judge": "judge@1.0.0"}}, write(project.root / "l.jsonl", rows))
     frame = report.frame.set_index("id")
-    assert frame.loc["i3", "error"].startswith("scorer llm_judge: JudgeParseError") and "it looks fine to me" in frame.loc["i3", "error"]
+    assert (
+        frame.loc["i3", "error"].startswith("scorer llm_judge: JudgeParseError")
+        and "it looks fine to me" in frame.loc["i3", "error"]
+    )
     m = report.metrics
     assert (m["n"], m["graded"], m["coverage"]) == (5, 4, 0.8)
     # graded: human 5/4/2/3 (pass, pass, fail, fail) vs judge 5/3/2/4 (pass, fail, fail, pass)
     assert m["accuracy"] == 0.5 and m["kappa"] == pytest.approx(0.0)
-    assert report.confusion.to_dict("index") == {"pass": {"pass": 1, "fail": 1, "error": 0},
-                                                 "fail": {"pass": 1, "fail": 1, "error": 1}}
+    assert report.confusion.to_dict("index") == {
+        "pass": {"pass": 1, "fail": 1, "error": 0},
+        "fail": {"pass": 1, "fail": 1, "error": 1},
+    }
     assert frame["judge_grade"].dropna().astype(int).tolist() == [5, 3, 2, 4]
     assert m["grade_exact"] == 0.5 and m["grade_within_one"] == 1.0
     human, judge = np.array([5, 4, 2, 3]), np.array([5, 3, 2, 4])
@@ -89,16 +106,22 @@ def test_graded_labels_against_a_grading_judge(project, monkeypatch):
 
 def test_label_file_errors_name_line_and_field(tmp_path):
     good = item(1, "x", "y", "pass")
-    rows = [good, {**good, "id": "i2", "human_label": "maybe"}, {**good, "id": "i3", "human_label": 7},
-            {k: v for k, v in {**good, "id": "i4"}.items() if k != "reviewer"}, {**good, "grade": 3, "id": "i5"}, good]
+    rows = [
+        good,
+        {**good, "id": "i2", "human_label": "maybe"},
+        {**good, "id": "i3", "human_label": 7},
+        {k: v for k, v in {**good, "id": "i4"}.items() if k != "reviewer"},
+        {**good, "grade": 3, "id": "i5"},
+        good,
+    ]
     path = write(tmp_path / "bad.jsonl", rows)
     with path.open("a") as handle:
         handle.write("{not json\n")
     with pytest.raises(WorkbenchError) as info:
         load_labels(path)
     lines = str(info.value).splitlines()
-    assert f"{path}:2: human_label: write \"pass\", \"fail\" or a grade from 1 to 5" in lines
-    assert f"{path}:3: human_label: 7 is outside 1-5; write \"pass\", \"fail\" or 1-5" in lines
+    assert f'{path}:2: human_label: write "pass", "fail" or a grade from 1 to 5' in lines
+    assert f'{path}:3: human_label: 7 is outside 1-5; write "pass", "fail" or 1-5' in lines
     assert f"{path}:4: reviewer: Field required" in lines
     assert f"{path}:5: grade: unknown key" in lines
     assert f"{path}:6: id: duplicate id 'i1' (first on line 1); ids must be unique" in lines
@@ -118,9 +141,16 @@ def test_report_is_logged_to_mlflow(tmp_path):
     run_id = report.log_to_mlflow(settings)
     run = mlflow.MlflowClient(settings.tracking_uri).get_run(run_id)
     assert run.data.metrics["accuracy"] == 0.5 and run.data.metrics["coverage"] == 1.0
-    assert run.data.params["labels.hash"] == report.labels_hash and json.loads(run.data.params["scorer"])["name"] == "contains"
+    assert (
+        run.data.params["labels.hash"] == report.labels_hash
+        and json.loads(run.data.params["scorer"])["name"] == "contains"
+    )
     artifacts = {a.path for a in mlflow.MlflowClient(settings.tracking_uri).list_artifacts(run_id, "calibration")}
-    assert {"calibration/items.json", "calibration/confusion_matrix.json", "calibration/confusion_matrix.png"} <= artifacts
+    assert {
+        "calibration/items.json",
+        "calibration/confusion_matrix.json",
+        "calibration/confusion_matrix.png",
+    } <= artifacts
 
 
 def test_demo_labels_are_balanced_and_valid():
@@ -164,7 +194,10 @@ def test_the_gate_calibrates_the_policy_judges_on_real_labels(project):
 
     labels = Path(__file__).parent.parent / "datasets" / "judge-labels" / "labels.jsonl"
     shutil.copy(labels, project.root / "labels.jsonl")
-    result = evaluate("tiny@1.0.0", "tiny", scorers=["semantic_similarity"], settings=project, log=False, progress=False)
-    kappas = calibrate_judges(result, GatePolicy(judges={"semantic_similarity": {"labels": "labels.jsonl",
-                                                                                 "threshold": 0.7}}), project)
+    result = evaluate(
+        "tiny@1.0.0", "tiny", scorers=["semantic_similarity"], settings=project, log=False, progress=False
+    )
+    kappas = calibrate_judges(
+        result, GatePolicy(judges={"semantic_similarity": {"labels": "labels.jsonl", "threshold": 0.7}}), project
+    )
     assert 0.2 < kappas["semantic_similarity"] < 0.6  # 0.376 measured at threshold 0.7

@@ -40,18 +40,20 @@ messages:
   - role: user
     content: "{{question}}"
 """
-FACTS = [("The support phone number is", "555-0199", "What is the support phone number?"),
-         ("The cafeteria opens at", "7:30", "When does the cafeteria open?"),
-         ("The project codename is", "Bluefin", "What is the project codename?"),
-         ("The company was founded in", "1987", "When was the company founded?"),
-         ("The printer on floor 3 is named", "Zephyr", "What is the floor 3 printer named?"),
-         ("The meeting room is called", "Orion", "What is the meeting room called?"),
-         ("The team mascot is a", "pelican", "What is the team mascot?"),
-         ("The warehouse is in", "Tilburg", "Where is the warehouse?"),
-         ("The intern's name is", "Priya", "What is the intern's name?"),
-         ("The server room code is", "9041", "What is the server room code?"),
-         ("The shuttle bus leaves at", "17:45", "When does the shuttle bus leave?"),
-         ("The lab is on floor", "12", "Which floor is the lab on?")]
+FACTS = [
+    ("The support phone number is", "555-0199", "What is the support phone number?"),
+    ("The cafeteria opens at", "7:30", "When does the cafeteria open?"),
+    ("The project codename is", "Bluefin", "What is the project codename?"),
+    ("The company was founded in", "1987", "When was the company founded?"),
+    ("The printer on floor 3 is named", "Zephyr", "What is the floor 3 printer named?"),
+    ("The meeting room is called", "Orion", "What is the meeting room called?"),
+    ("The team mascot is a", "pelican", "What is the team mascot?"),
+    ("The warehouse is in", "Tilburg", "Where is the warehouse?"),
+    ("The intern's name is", "Priya", "What is the intern's name?"),
+    ("The server room code is", "9041", "What is the server room code?"),
+    ("The shuttle bus leaves at", "17:45", "When does the shuttle bus leave?"),
+    ("The lab is on floor", "12", "Which floor is the lab on?"),
+]
 
 
 def copy_ci_files(root: Path) -> None:
@@ -67,14 +69,24 @@ def write_facts_project(root: Path) -> Path:
     (folder / "1.0.0.yaml").write_text(NOTE_PROMPT.format(variables="note, question", note=" {note}"))
     (folder / "1.1.0.yaml").write_text(NOTE_PROMPT.format(variables="question", note=""))  # drops the note
     (root / "datasets" / "facts").mkdir(parents=True)
-    cases = [{"id": f"fact-{i:02d}", "inputs": {"note": f"{lead} {answer}.", "question": question},
-              "checks": {"must_contain": [answer]}, "tags": ["office"]} for i, (lead, answer, question) in enumerate(FACTS)]
+    cases = [
+        {
+            "id": f"fact-{i:02d}",
+            "inputs": {"note": f"{lead} {answer}.", "question": question},
+            "checks": {"must_contain": [answer]},
+            "tags": ["office"],
+        }
+        for i, (lead, answer, question) in enumerate(FACTS)
+    ]
     (root / "datasets" / "facts" / "1.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
-    (root / "gate.yaml").write_text("critical: [case_checks]\nmin_effect: 0.05\nmax_latency_increase: null\n"
-                                    "max_cost_increase: null\n")
-    (root / "ci.yaml").write_text("notebooks:\n  - name: facts-gate\n    path: notebooks/gate.ipynb\n    parameters:\n"
-                                  "      baseline: facts@1.1.0\n      candidate: facts@1.0.0\n      dataset: facts\n"
-                                  "      scorers: [case_checks]\n")
+    (root / "gate.yaml").write_text(
+        "critical: [case_checks]\nmin_effect: 0.05\nmax_latency_increase: null\nmax_cost_increase: null\n"
+    )
+    (root / "ci.yaml").write_text(
+        "notebooks:\n  - name: facts-gate\n    path: notebooks/gate.ipynb\n    parameters:\n"
+        "      baseline: facts@1.1.0\n      candidate: facts@1.0.0\n      dataset: facts\n"
+        "      scorers: [case_checks]\n"
+    )
     copy_ci_files(root)
     return root
 
@@ -105,25 +117,44 @@ def test_the_repository_ci_yaml_is_valid_and_runs_the_gate_notebook():
 
 
 def test_parameters_are_read_as_yaml_scalars():
-    assert parse_parameters([["candidate", "support@1.0.0"], ["baseline", "null"], ["repeats", "3"],
-                             ["log", "false"], ["scorers", "[case_checks, contains]"], ["text", ""]]) == {
-        "candidate": "support@1.0.0", "baseline": None, "repeats": 3, "log": False,
-        "scorers": ["case_checks", "contains"], "text": ""}
+    assert parse_parameters(
+        [
+            ["candidate", "support@1.0.0"],
+            ["baseline", "null"],
+            ["repeats", "3"],
+            ["log", "false"],
+            ["scorers", "[case_checks, contains]"],
+            ["text", ""],
+        ]
+    ) == {
+        "candidate": "support@1.0.0",
+        "baseline": None,
+        "repeats": 3,
+        "log": False,
+        "scorers": ["case_checks", "contains"],
+        "text": "",
+    }
     assert parse_parameters([["policy", "{a: 1}"]]) == {"policy": "{a: 1}"}  # mappings stay text
 
 
 def test_plan_checks_parameters_against_the_notebook(tmp_path):
     copy_ci_files(tmp_path)
-    (tmp_path / "ci.yaml").write_text("notebooks:\n  - path: notebooks/gate.ipynb\n    parameters: {candidate: a@1.0.0}\n")
+    (tmp_path / "ci.yaml").write_text(
+        "notebooks:\n  - path: notebooks/gate.ipynb\n    parameters: {candidate: a@1.0.0}\n"
+    )
     config = CIConfig.load(tmp_path / "ci.yaml")
-    (_, params), = plan(config, tmp_path, {"candidate": "b@2.0.0"}, None, shared={"tracking_uri": "http://x"})
+    ((_, params),) = plan(config, tmp_path, {"candidate": "b@2.0.0"}, None, shared={"tracking_uri": "http://x"})
     assert params == {"candidate": "b@2.0.0", "tracking_uri": "http://x"}  # the command line wins
     with pytest.raises(WorkbenchError, match="-p colour: no selected notebook declares"):
         plan(config, tmp_path, {"colour": "red"}, None)
     with pytest.raises(WorkbenchError, match="--notebook: other not in the CI configuration; notebooks: gate"):
         plan(config, tmp_path, {}, ["other"])
-    (tmp_path / "ci.yaml").write_text("notebooks:\n  - path: notebooks/gate.ipynb\n    parameters: {candidat: a@1.0.0}\n")
-    with pytest.raises(WorkbenchError, match="candidat not declared in notebooks/gate.ipynb; it takes baseline, candidate"):
+    (tmp_path / "ci.yaml").write_text(
+        "notebooks:\n  - path: notebooks/gate.ipynb\n    parameters: {candidat: a@1.0.0}\n"
+    )
+    with pytest.raises(
+        WorkbenchError, match="candidat not declared in notebooks/gate.ipynb; it takes baseline, candidate"
+    ):
         plan(CIConfig.load(tmp_path / "ci.yaml"), tmp_path, {}, None)
     (tmp_path / "ci.yaml").write_text("notebooks:\n  - path: notebooks/nope.ipynb\n")
     with pytest.raises(WorkbenchError, match="notebooks/nope.ipynb: no such notebook"):
@@ -135,11 +166,15 @@ def test_exit_codes_and_the_gate_assertion():
     assert exit_code([run("passed")]) == 0
     assert exit_code([run("passed"), run("regressed")]) == 1
     assert exit_code([run("regressed"), run("error")]) == 3
-    assert exit_code([run("passed"), run("inconclusive")]) == 4 and exit_code([run("inconclusive"), run("regressed")]) == 1
+    assert (
+        exit_code([run("passed"), run("inconclusive")]) == 4 and exit_code([run("inconclusive"), run("regressed")]) == 1
+    )
     assert_gate(GateResult(()))
     with pytest.raises(GateFailed, match="GATE FAILED\n  - error rate 20.0% is above 10%"):
         assert_gate(GateResult((RuleOutcome("error_rate", "regressed", candidate=0.2, limit=0.1),)))
-    inconclusive = RuleOutcome("critical", "inconclusive", "checks", 0.5, 0.5, 0.0, -0.1, 0.1, 1.0, 1.0, 0.3, 0.05, n=20)
+    inconclusive = RuleOutcome(
+        "critical", "inconclusive", "checks", 0.5, 0.5, 0.0, -0.1, 0.1, 1.0, 1.0, 0.3, 0.05, n=20
+    )
     with pytest.raises(GateInconclusive, match="checks inconclusive: this dataset can detect drops of 0.30"):
         assert_gate(GateResult((inconclusive,)))
     assert_gate(GateResult((inconclusive,), inconclusive_fails=False))
@@ -151,18 +186,49 @@ def test_the_report_puts_the_verdict_first_hides_code_and_prefers_static_html(tm
     intro.metadata["tags"] = ["report-hide"]
     params = nbformat.v4.new_code_cell("candidate = 'x@1.0.0'")
     params.metadata["tags"] = ["parameters"]
-    later = nbformat.v4.new_code_cell("details()", outputs=[nbformat.v4.new_output(
-        "display_data", data={"text/plain": "details", "text/html": "<b>details table</b>"})])
-    verdict = nbformat.v4.new_code_cell("record_verdict()", outputs=[nbformat.v4.new_output("display_data", data={
-        VERDICT_MIME: {"passed": True}, "text/html": "<div>GATE PASSED banner</div>", "text/plain": "GATE PASSED"})])
+    later = nbformat.v4.new_code_cell(
+        "details()",
+        outputs=[
+            nbformat.v4.new_output("display_data", data={"text/plain": "details", "text/html": "<b>details table</b>"})
+        ],
+    )
+    verdict = nbformat.v4.new_code_cell(
+        "record_verdict()",
+        outputs=[
+            nbformat.v4.new_output(
+                "display_data",
+                data={
+                    VERDICT_MIME: {"passed": True},
+                    "text/html": "<div>GATE PASSED banner</div>",
+                    "text/plain": "GATE PASSED",
+                },
+            )
+        ],
+    )
     verdict.metadata["tags"] = ["verdict"]
-    widget = nbformat.v4.new_code_cell("view", outputs=[nbformat.v4.new_output("execute_result", execution_count=3, data={
-        "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": "abc"},
-        "text/html": "<div>static view of the widget</div>", "text/plain": "View()"})])
+    widget = nbformat.v4.new_code_cell(
+        "view",
+        outputs=[
+            nbformat.v4.new_output(
+                "execute_result",
+                execution_count=3,
+                data={
+                    "application/vnd.jupyter.widget-view+json": {
+                        "version_major": 2,
+                        "version_minor": 0,
+                        "model_id": "abc",
+                    },
+                    "text/html": "<div>static view of the widget</div>",
+                    "text/plain": "View()",
+                },
+            )
+        ],
+    )
     nb.cells = [intro, params, later, verdict, widget]
     nb.metadata["papermill"] = {"parameters": {"candidate": "x@1.0.0", "baseline": "<b>y</b>"}, "exception": False}
-    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"abc": {}}, "version_major": 2,
-                                                                             "version_minor": 0}}
+    nb.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {"state": {"abc": {}}, "version_major": 2, "version_minor": 0}
+    }
     path = tmp_path / "gate.ipynb"
     nbformat.write(nb, path)
     html = render_report(path, tmp_path / "gate.html", REPO / "nbconvert-config").read_text()
@@ -202,14 +268,31 @@ def test_ci_passes_writes_the_report_and_logs_it_to_the_candidate_run(facts, cap
     assert summary["logged_to"] == run_id
     use(Settings.load(root=facts))
     client = MlflowClient()
-    assert {a.path for a in client.list_artifacts(run_id, "reports")} == {"reports/facts-gate.html", "reports/facts-gate.ipynb"}
+    assert {a.path for a in client.list_artifacts(run_id, "reports")} == {
+        "reports/facts-gate.html",
+        "reports/facts-gate.ipynb",
+    }
     assert client.get_run(run_id).data.tags["workbench.ci"] == "passed"
 
 
 @pytest.mark.slow
 def test_ci_fails_on_a_regression_and_the_report_lists_the_failing_cases(facts, capsys):
-    code = main(["--root", str(facts), "ci", "-p", "candidate", "facts@1.1.0", "-p", "baseline", "facts@1.0.0",
-                 "--output", str(facts / "regressed"), "--no-log"])
+    code = main(
+        [
+            "--root",
+            str(facts),
+            "ci",
+            "-p",
+            "candidate",
+            "facts@1.1.0",
+            "-p",
+            "baseline",
+            "facts@1.0.0",
+            "--output",
+            str(facts / "regressed"),
+            "--no-log",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1, out
     assert out.startswith("REGRESSED facts-gate") and "failing cases: fact-" in out
@@ -227,8 +310,9 @@ def test_ci_fails_on_a_regression_and_the_report_lists_the_failing_cases(facts, 
 
 @pytest.mark.slow
 def test_ci_exits_3_on_a_notebook_error_and_still_writes_the_report(facts, capsys):
-    code = main(["--root", str(facts), "ci", "-p", "dataset", "nosuchdataset", "--output", str(facts / "broken"),
-                 "--no-log"])
+    code = main(
+        ["--root", str(facts), "ci", "-p", "dataset", "nosuchdataset", "--output", str(facts / "broken"), "--no-log"]
+    )
     out = capsys.readouterr().out
     assert code == 3, out
     assert out.startswith("ERROR     facts-gate") and "WorkbenchError" in out

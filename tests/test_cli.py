@@ -52,7 +52,9 @@ def test_datasets_validate_show_add(project, capsys, tmp_path):
 
 
 def test_run_prints_the_summary(project, capsys):
-    code, out, _ = run(capsys, "--root", str(project.root), "run", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet")
+    code, out, _ = run(
+        capsys, "--root", str(project.root), "run", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet"
+    )
     assert code == 0
     assert "tiny@1.0.0 on tiny@1" in out and "case_checks" in out and "latency p50" in out and "model calls 3" in out
 
@@ -60,21 +62,38 @@ def test_run_prints_the_summary(project, capsys):
 def test_saved_runs_compare_offline(project, capsys, tmp_path):
     root = str(project.root)
     saved = tmp_path / "base.parquet"
-    assert main(["--root", root, "run", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet", "--save", str(saved)]) == 0
+    assert (
+        main(["--root", root, "run", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet", "--save", str(saved)])
+        == 0
+    )
     capsys.readouterr()
-    code, out, _ = run(capsys, "--root", root, "compare", str(saved), str(saved), "--dataset", "tiny", "--no-log", "--quiet")
+    code, out, _ = run(
+        capsys, "--root", root, "compare", str(saved), str(saved), "--dataset", "tiny", "--no-log", "--quiet"
+    )
     assert code == 0 and "GATE PASSED" in out
     (tmp_path / "junk.parquet").write_text("not parquet")
-    code, _, err = run(capsys, "--root", root, "compare", str(tmp_path / "junk.parquet"), str(saved), "--dataset", "tiny",
-                       "--no-log", "--quiet")
+    code, _, err = run(
+        capsys,
+        "--root",
+        root,
+        "compare",
+        str(tmp_path / "junk.parquet"),
+        str(saved),
+        "--dataset",
+        "tiny",
+        "--no-log",
+        "--quiet",
+    )
     assert code == 2 and "junk.parquet: not a saved workbench run" in err
 
 
 def test_usage_errors_exit_2_before_anything_runs(project, capsys):
     root = str(project.root)
-    for args in (["run", "tiny@1.0.0", "--dataset", "tiny", "--repeats", "0"],
-                 ["run", "tiny@1.0.0", "--dataset", "tiny", "--concurrency", "-3"],
-                 ["compare", "tiny@1.0.0", "--dataset", "tiny", "--max-error-rate", "1.5"]):
+    for args in (
+        ["run", "tiny@1.0.0", "--dataset", "tiny", "--repeats", "0"],
+        ["run", "tiny@1.0.0", "--dataset", "tiny", "--concurrency", "-3"],
+        ["compare", "tiny@1.0.0", "--dataset", "tiny", "--max-error-rate", "1.5"],
+    ):
         with pytest.raises(SystemExit) as caught:  # argparse's own exit; the console script returns it
             main(["--root", root, *args])
         assert caught.value.code == 2
@@ -91,10 +110,14 @@ def test_datasets_add_keeps_the_variables(project, capsys, tmp_path):
     root = str(project.root)
     (project.prompts_dir / "two").mkdir()
     (project.prompts_dir / "two" / "1.0.0.yaml").write_text(
-        TINY_PROMPT.replace("name: tiny", "name: two").replace("variables: [question]", "variables: [question, topic]")
-        .replace('content: "{question}"', 'content: "{topic}: {question}"'))
+        TINY_PROMPT.replace("name: tiny", "name: two")
+        .replace("variables: [question]", "variables: [question, topic]")
+        .replace('content: "{question}"', 'content: "{topic}: {question}"')
+    )
     extra = tmp_path / "new.jsonl"
-    extra.write_text(json.dumps({"id": "moon", "inputs": {"question": "Is the moon a planet?", "topic": "space"}}) + "\n")
+    extra.write_text(
+        json.dumps({"id": "moon", "inputs": {"question": "Is the moon a planet?", "topic": "space"}}) + "\n"
+    )
     code, out, _ = run(capsys, "--root", root, "datasets", "add", "tiny", str(extra), "--prompt", "two@1.0.0")
     assert code == 0 and "tiny@2, 4 cases (+1)" in out
     extra.write_text(json.dumps({"id": "sun", "inputs": {"question": "Is the sun a star?"}}) + "\n")
@@ -114,15 +137,21 @@ def test_notebook_parameters_are_typed(tmp_path):
     shutil.copy(REPO / "notebooks" / "gate.ipynb", tmp_path / "notebooks" / "gate.ipynb")
     (tmp_path / "ci.yaml").write_text("notebooks:\n  - path: notebooks/gate.ipynb\n")
     config = CIConfig.load(tmp_path / "ci.yaml")
-    (_, params), = plan(config, tmp_path, {"repeats": "3", "candidate": "1.10", "log": "false", "baseline": "null",
-                                           "scorers": "[case_checks]"}, None)
+    ((_, params),) = plan(
+        config,
+        tmp_path,
+        {"repeats": "3", "candidate": "1.10", "log": "false", "baseline": "null", "scorers": "[case_checks]"},
+        None,
+    )
     assert params == {"repeats": 3, "candidate": "1.10", "log": False, "baseline": None, "scorers": ["case_checks"]}
-    (_, params), = plan(config, tmp_path, {"repeats": 2, "baseline": None}, None)  # typed values from Python
+    ((_, params),) = plan(config, tmp_path, {"repeats": 2, "baseline": None}, None)  # typed values from Python
     assert params == {"repeats": 2, "baseline": None}
-    for key, value, message in (("repeats", "2.5", "-p repeats: 2.5 is not an int"),
-                                ("repeats", "true", "-p repeats: True is not an int"),
-                                ("log", "1", "-p log: 1 is not a bool"),
-                                ("candidate", "[a, b]", None)):
+    for key, value, message in (
+        ("repeats", "2.5", "-p repeats: 2.5 is not an int"),
+        ("repeats", "true", "-p repeats: True is not an int"),
+        ("log", "1", "-p log: 1 is not a bool"),
+        ("candidate", "[a, b]", None),
+    ):
         if message is None:  # a string parameter takes the text as written
             assert plan(config, tmp_path, {key: value}, None)[0][1] == {key: value}
             continue

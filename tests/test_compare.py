@@ -12,20 +12,39 @@ from workbench.gate import GatePolicy, check_gate
 from workbench.results import COLUMNS, RunResult
 
 
-def run(values: dict[str, list], ref: str = "p@1.0.0", dataset_hash: str = "h" * 64, cost: float = 0.0,
-        latency: float = 1.0, repeats: int = 1, errors: set[str] = frozenset()) -> RunResult:
+def run(
+    values: dict[str, list],
+    ref: str = "p@1.0.0",
+    dataset_hash: str = "h" * 64,
+    cost: float = 0.0,
+    latency: float = 1.0,
+    repeats: int = 1,
+    errors: set[str] = frozenset(),
+) -> RunResult:
     rows = []
     for scorer, series in values.items():
         for i, value in enumerate(series):
             case = f"c{i // repeats}"
-            rows.append({"case_id": case, "repeat": i % repeats, "scorer": scorer,
-                         "value": None if case in errors else float(value),
-                         "passed": None if case in errors or not isinstance(value, bool) else value,
-                         "error": "boom" if case in errors else None, "latency_s": latency, "cost": cost,
-                         "cached": False, "input_tokens": 1, "output_tokens": 1, "output": "x"})
+            rows.append(
+                {
+                    "case_id": case,
+                    "repeat": i % repeats,
+                    "scorer": scorer,
+                    "value": None if case in errors else float(value),
+                    "passed": None if case in errors or not isinstance(value, bool) else value,
+                    "error": "boom" if case in errors else None,
+                    "latency_s": latency,
+                    "cost": cost,
+                    "cached": False,
+                    "input_tokens": 1,
+                    "output_tokens": 1,
+                    "output": "x",
+                }
+            )
     frame = pd.DataFrame(rows, columns=COLUMNS).astype({"value": "float64", "passed": "boolean", "cached": "bool"})
-    return RunResult(ref, "hash", "d@1", dataset_hash, frame, scorers=[{"name": s, "args": {}} for s in values],
-                     repeats=repeats)
+    return RunResult(
+        ref, "hash", "d@1", dataset_hash, frame, scorers=[{"name": s, "args": {}} for s in values], repeats=repeats
+    )
 
 
 def test_mcnemar_on_pass_fail():
@@ -33,7 +52,7 @@ def test_mcnemar_on_pass_fail():
     cand = run({"ok": [False] * 10 + [True] * 2 + [False] * 8}, ref="p@1.1.0")
     row = compare(base, cand).table.loc["ok"]
     assert row["test"] == "mcnemar" and row["n"] == 20
-    assert row["p_value"] == pytest.approx(2 * 0.5 ** 10)  # 10 discordant pairs, all one way
+    assert row["p_value"] == pytest.approx(2 * 0.5**10)  # 10 discordant pairs, all one way
     assert row["diff"] == pytest.approx(-0.5) and row["degraded"] == 10 and row["verdict"] == "regressed"
     assert row["ci_low"] < -0.5 < row["ci_high"] < 0
 
@@ -85,7 +104,9 @@ def test_different_datasets_are_refused():
 def test_gate_names_the_regressed_scorer_and_checks_the_scorecard():
     base = run({"ok": [True] * 12 + [False] * 8, "safe": [True] * 20}, cost=0.001, latency=1.0)
     cand = run({"ok": [False] * 10 + [True] * 2 + [False] * 8, "safe": [True] * 19 + [False]}, cost=0.002, latency=3.0)
-    gate = check_gate(compare(base, cand), GatePolicy(guardrails=["safe"], max_cost_increase=0.1, max_latency_increase=0.5))
+    gate = check_gate(
+        compare(base, cand), GatePolicy(guardrails=["safe"], max_cost_increase=0.1, max_latency_increase=0.5)
+    )
     assert not gate.passed
     text = gate.report()
     assert "ok regressed: 0.600 -> 0.100" in text and "guardrail safe dropped" in text
@@ -113,6 +134,8 @@ def test_gate_refuses_a_judge_below_its_agreement():
     base = run({"judge": [True] * 10})
     policy = GatePolicy(judges={"judge": {"labels": "labels.jsonl", "min_kappa": 0.4}})
     gate = check_gate(compare(base, base), policy, judge_kappa={"judge": 0.12})
-    assert not gate.passed and "judge judge refused: Cohen's kappa 0.120 with human labels is below 0.4" in gate.report()
+    assert (
+        not gate.passed and "judge judge refused: Cohen's kappa 0.120 with human labels is below 0.4" in gate.report()
+    )
     assert check_gate(compare(base, base), policy, judge_kappa={"judge": 0.55}).passed
     assert not check_gate(compare(base, base), policy, judge_kappa={"judge": float("nan")}).passed

@@ -17,5 +17,3 @@ def test_estimate_from_measured_tokens(project):
     assert mini["cost_per_request"] == pytest.approx(expected)
     assert mini["cost_per_month"] == pytest.approx(expected * 1000 * 30)
     assert pd.isna(unknown["cost_per_month"])
-
-

@@ -15,14 +15,17 @@ def write(path, lines):
 
 def test_problems_have_line_numbers(tmp_path):
     path = tmp_path / "d" / "1.jsonl"
-    write(path, [
-        json.dumps({"id": "a", "inputs": {"q": "x"}}),
-        "{not json",
-        json.dumps({"id": "a", "inputs": {"q": "y"}}),
-        json.dumps({"id": "b", "inputs": "not an object"}),
-        json.dumps({"id": "c", "inputs": {}, "extra": 1}),
-        json.dumps({"id": "d", "inputs": {}, "tags": "not-a-list"}),
-    ])
+    write(
+        path,
+        [
+            json.dumps({"id": "a", "inputs": {"q": "x"}}),
+            "{not json",
+            json.dumps({"id": "a", "inputs": {"q": "y"}}),
+            json.dumps({"id": "b", "inputs": "not an object"}),
+            json.dumps({"id": "c", "inputs": {}, "extra": 1}),
+            json.dumps({"id": "d", "inputs": {}, "tags": "not-a-list"}),
+        ],
+    )
     cases, lines, problems = parse(path)
     assert [c.id for c in cases] == ["a"] and lines == [1]
     assert problems[0].startswith(f"{path}:2: json: ")
@@ -33,8 +36,10 @@ def test_problems_have_line_numbers(tmp_path):
 
 
 def test_missing_variables_are_reported_by_line(tmp_path):
-    write(tmp_path / "d" / "1.jsonl", ["", json.dumps({"id": "a", "inputs": {"question": "x"}}),
-                                       json.dumps({"id": "b", "inputs": {"other": "y"}})])
+    write(
+        tmp_path / "d" / "1.jsonl",
+        ["", json.dumps({"id": "a", "inputs": {"question": "x"}}), json.dumps({"id": "b", "inputs": {"other": "y"}})],
+    )
     dataset = load_dataset("d", tmp_path)
     with pytest.raises(WorkbenchError, match=r"1.jsonl:3: inputs: case 'b' lacks variable\(s\) question"):
         dataset.check_variables(["question"])
@@ -83,7 +88,12 @@ def test_repository_datasets_are_valid():
 def test_a_non_utf8_byte_is_named_with_file_and_line(tmp_path):
     path = tmp_path / "d" / "1.jsonl"
     path.parent.mkdir(parents=True)
-    path.write_bytes(json.dumps({"id": "a", "inputs": {"q": "x"}}).encode() + b'\n{"id": "b", "inputs": {"q": "caf\xe9"}}\n')
-    with pytest.raises(WorkbenchError, match=r"1\.jsonl:2: encoding: byte 0xe9 at byte 33 of the line is not UTF-8; "
-                                             r"save the file as UTF-8"):
+    path.write_bytes(
+        json.dumps({"id": "a", "inputs": {"q": "x"}}).encode() + b'\n{"id": "b", "inputs": {"q": "caf\xe9"}}\n'
+    )
+    with pytest.raises(
+        WorkbenchError,
+        match=r"1\.jsonl:2: encoding: byte 0xe9 at byte 33 of the line is not UTF-8; "
+        r"save the file as UTF-8",
+    ):
         load_dataset("d", tmp_path)

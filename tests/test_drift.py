@@ -55,14 +55,28 @@ def test_categorical_shares_and_holm_by_hand():
     assert tvd == pytest.approx(0.4) and shares.loc["de"].tolist() == [0.1, 0.5]
     assert 0 < p < 0.2
     adjusted = holm(pd.Series([0.01, 0.04, np.nan, 0.03]))
-    assert adjusted.round(6).tolist()[:2] == [0.03, 0.06] and np.isnan(adjusted[2]) and adjusted[3] == pytest.approx(0.06)
+    assert (
+        adjusted.round(6).tolist()[:2] == [0.03, 0.06] and np.isnan(adjusted[2]) and adjusted[3] == pytest.approx(0.06)
+    )
 
 
 def test_traffic_file_errors_name_line_and_field(tmp_path):
-    good = {"ts": "2026-10-01T09:00:00Z", "prompt_ref": "support@1.1.0", "inputs": {"question": "hi"}, "output": "hello",
-            "latency_s": 0.5, "input_tokens": 10, "output_tokens": 2}
-    rows = [good, {**good, "ts": "yesterday"}, {k: v for k, v in good.items() if k != "output"},
-            {**good, "feedback": 3}, {**good, "ratng": 1}]
+    good = {
+        "ts": "2026-10-01T09:00:00Z",
+        "prompt_ref": "support@1.1.0",
+        "inputs": {"question": "hi"},
+        "output": "hello",
+        "latency_s": 0.5,
+        "input_tokens": 10,
+        "output_tokens": 2,
+    }
+    rows = [
+        good,
+        {**good, "ts": "yesterday"},
+        {k: v for k, v in good.items() if k != "output"},
+        {**good, "feedback": 3},
+        {**good, "ratng": 1},
+    ]
     path = tmp_path / "t.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "[1, 2\n")
     with pytest.raises(WorkbenchError) as info:
@@ -76,8 +90,10 @@ def test_traffic_file_errors_name_line_and_field(tmp_path):
 
 
 def test_windows_and_ids(tmp_path):
-    rows = [{"ts": f"2026-10-0{d}T12:00:00+02:00", "prompt_ref": "p@1.0.0", "inputs": {"q": f"q{d}", "n": d}, "output": "a"}
-            for d in (3, 1, 2)]
+    rows = [
+        {"ts": f"2026-10-0{d}T12:00:00+02:00", "prompt_ref": "p@1.0.0", "inputs": {"q": f"q{d}", "n": d}, "output": "a"}
+        for d in (3, 1, 2)
+    ]
     path = tmp_path / "t.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     traffic = load_traffic(path)
@@ -90,8 +106,14 @@ def test_windows_and_ids(tmp_path):
 
 
 def test_languages_offline():
-    assert languages(["How do I export my notes to PDF?", "Wie exportiere ich meine Notizen als PDF?",
-                      "Comment exporter mes notes en PDF ?", "¿Cómo exporto mis notas a PDF?"]) == ["en", "de", "fr", "es"]
+    assert languages(
+        [
+            "How do I export my notes to PDF?",
+            "Wie exportiere ich meine Notizen als PDF?",
+            "Comment exporter mes notes en PDF ?",
+            "¿Cómo exporto mis notas a PDF?",
+        ]
+    ) == ["en", "de", "fr", "es"]
 
 
 def test_demo_traffic_is_reproducible_and_large_enough():
@@ -115,12 +137,21 @@ def test_drift_between_the_demo_windows(demo):
     traffic, before, after = demo
     report = drift_report(before, after, permutations=500)
     table = report.table.set_index(["side", "feature", "test"])
-    for key in [("input", "embedding", "mmd"), ("input", "embedding", "classifier_auc"), ("input", "language", "chi2"),
-                ("input", "topic", "chi2"), ("output", "embedding", "centroid_distance"), ("output", "length_words", "ks"),
-                ("output", "output_tokens", "ks")]:
+    for key in [
+        ("input", "embedding", "mmd"),
+        ("input", "embedding", "classifier_auc"),
+        ("input", "language", "chi2"),
+        ("input", "topic", "chi2"),
+        ("output", "embedding", "centroid_distance"),
+        ("output", "length_words", "ks"),
+        ("output", "output_tokens", "ks"),
+    ]:
         assert table.loc[key, "drifted"], key
     assert table.loc[("input", "length_words", "ks"), "drifted"] == False  # noqa: E712 - questions did not get longer
-    assert table.loc[("output", "length_words", "ks"), "current"] > 2 * table.loc[("output", "length_words", "ks"), "reference"]
+    assert (
+        table.loc[("output", "length_words", "ks"), "current"]
+        > 2 * table.loc[("output", "length_words", "ks"), "reference"]
+    )
     german = report.shares.set_index(["side", "feature", "category"]).loc[("input", "language", "de")]
     assert german["reference"] < 0.1 and german["current"] > 0.25
     assert "DRIFT: input.embedding" in report.report()
@@ -138,9 +169,11 @@ def test_no_drift_between_two_halves_of_the_stable_window(demo):
 @pytest.mark.slow
 def test_named_topics_show_the_new_feature(demo):
     _, before, after = demo
-    topics = {"billing": "price, plan cost, refund, cancel subscription, payment, trial, student discount",
-              "account": "password reset, two-factor authentication, delete account, login, SSO",
-              "lumen-ai": "Lumen AI assistant, AI summaries, AI credits, AI privacy"}
+    topics = {
+        "billing": "price, plan cost, refund, cancel subscription, payment, trial, student discount",
+        "account": "password reset, two-factor authentication, delete account, login, SSO",
+        "lumen-ai": "Lumen AI assistant, AI summaries, AI credits, AI privacy",
+    }
     report = drift_report(before, after, permutations=200, named_topics=topics)
     ai = report.shares.set_index(["side", "feature", "category"]).loc[("input", "topic", "lumen-ai")]
     assert ai["current"] - ai["reference"] > 0.2
@@ -151,18 +184,28 @@ def test_named_topics_show_the_new_feature(demo):
 def test_drift_and_quality_over_time_and_plots(demo):
     traffic, before, after = demo
     timeline = drift_over_time(traffic, before)
-    distance = timeline[(timeline["metric"] == "centroid_distance") & (timeline["side"] == "input")].set_index("period")["value"]
+    distance = timeline[(timeline["metric"] == "centroid_distance") & (timeline["side"] == "input")].set_index(
+        "period"
+    )["value"]
     assert distance[distance.index < "2026-10-06"].max() < distance[distance.index >= "2026-10-06"].min()
-    scores = score_traffic(traffic, [{"name": "length_bounds", "args": {"max_words": 40}},
-                                     {"name": "pii_free", "args": {"allow": ["support@lumen.app"]}}])
+    scores = score_traffic(
+        traffic,
+        [
+            {"name": "length_bounds", "args": {"max_words": 40}},
+            {"name": "pii_free", "args": {"allow": ["support@lumen.app"]}},
+        ],
+    )
     assert len(scores) == 2 * len(traffic) and scores["error"].isna().all()
     quality = quality_over_time(traffic, scores)
     short = quality[quality["metric"] == "length_bounds"].set_index("period")["value"]
     assert short[short.index < "2026-10-06"].min() == 1.0 and short[short.index >= "2026-10-06"].max() < 0.8
     # users paste their own e-mail and phone into questions, but answers never echo them (the support address is allowed)
     assert (quality[quality["metric"] == "pii_free"]["value"] == 1.0).all()
-    for figure in (plot_quality(quality, mark="2026-10-06"), plot_drift_over_time(timeline, mark="2026-10-06"),
-                   plot_lengths(before, after)):
+    for figure in (
+        plot_quality(quality, mark="2026-10-06"),
+        plot_drift_over_time(timeline, mark="2026-10-06"),
+        plot_lengths(before, after),
+    ):
         assert figure.axes and figure.axes[0].has_data()
 
 

@@ -27,23 +27,54 @@ MANIFEST = yaml.safe_load((FIXTURES / "manifest.yaml").read_text(encoding="utf-8
 BIG = 50_000_000
 
 
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
-        **popen) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300, **popen
+) -> subprocess.CompletedProcess:
     """`python -m workbench.cli ...` with this checkout first on the path, as a user runs it."""
-    environment = {k: v for k, v in os.environ.items()
-                   if k not in ("WORKBENCH_ROOT", "WORKBENCH_HOME", "WORKBENCH_PRICING", "MLFLOW_TRACKING_URI")}
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("WORKBENCH_ROOT", "WORKBENCH_HOME", "WORKBENCH_PRICING", "MLFLOW_TRACKING_URI")
+    }
     environment.update({"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "RAGAS_DO_NOT_TRACK": "true", **(env or {})})
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=timeout, **popen)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **popen,
+    )
 
 
 def saved_run(path: Path, dataset_ref: str) -> None:
     """A small real saved run (what `workbench run --save` writes) of the tiny configuration."""
-    frame = pd.DataFrame([{**{c: None for c in COLUMNS}, "case_id": "capital", "repeat": 0, "scorer": "exact_match",
-                           "value": 1.0, "passed": True, "output": "Paris", "latency_s": 0.1, "cached": False,
-                           "blocked": False}], columns=COLUMNS)
-    RunResult(prompt_ref="tiny@1.0.0", prompt_hash="0" * 64, dataset_ref=dataset_ref, dataset_hash=dataset_ref * 8,
-              record=frame, scorers=[{"name": "exact_match", "args": {}}]).save(path)
+    frame = pd.DataFrame(
+        [
+            {
+                **{c: None for c in COLUMNS},
+                "case_id": "capital",
+                "repeat": 0,
+                "scorer": "exact_match",
+                "value": 1.0,
+                "passed": True,
+                "output": "Paris",
+                "latency_s": 0.1,
+                "cached": False,
+                "blocked": False,
+            }
+        ],
+        columns=COLUMNS,
+    )
+    RunResult(
+        prompt_ref="tiny@1.0.0",
+        prompt_hash="0" * 64,
+        dataset_ref=dataset_ref,
+        dataset_hash=dataset_ref * 8,
+        record=frame,
+        scorers=[{"name": "exact_match", "args": {}}],
+    ).save(path)
 
 
 def make(kind: str, path: Path) -> None:
@@ -71,8 +102,9 @@ def test_the_manifest_is_large_and_well_formed():
             assert (FIXTURES / source).is_file(), f"{entry['id']}: missing fixture {source}"
 
 
-@pytest.mark.parametrize("entry", [pytest.param(e, id=e["id"], marks=[pytest.mark.slow] if e.get("slow") else [])
-                                   for e in MANIFEST])
+@pytest.mark.parametrize(
+    "entry", [pytest.param(e, id=e["id"], marks=[pytest.mark.slow] if e.get("slow") else []) for e in MANIFEST]
+)
 def test_bad_input(entry, tmp_path):
     root, scratch = tmp_path / "project", tmp_path / "scratch"
     root.mkdir()
@@ -109,10 +141,19 @@ def test_crash_inside_a_command_is_exit_3_with_a_saved_traceback(project, tmp_pa
     """A scorer module that breaks at import in an unexpected way (not ImportError) reaches the boundary."""
     module = tmp_path / "crashing_scorer.py"
     module.write_text("raise RuntimeError('boom at import')\n")
-    result = cli("run", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--scorer", "crashing_scorer:f",
-                 cwd=project.root, env={"PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"})
+    result = cli(
+        "run",
+        "tiny@1.0.0",
+        "--dataset",
+        "tiny",
+        "--no-log",
+        "--scorer",
+        "crashing_scorer:f",
+        cwd=project.root,
+        env={"PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"},
+    )
     assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
-    line, = result.stderr.strip().splitlines()
+    (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: RuntimeError: boom at import (an unexpected failure; the traceback is in ")
     saved = Path(line.rsplit("the traceback is in ", 1)[1].rstrip(")"))
     assert saved.parent == project.root / ".workbench" / "logs"
@@ -126,9 +167,14 @@ def test_ctrl_c_is_one_line_and_exit_130(project):
     env = {k: v for k, v in os.environ.items() if k not in ("WORKBENCH_ROOT", "WORKBENCH_HOME", "MLFLOW_TRACKING_URI")}
     env.update(PYTHONPATH=str(REPO))
     with locked(project.datasets_dir / "tiny"):
-        process = subprocess.Popen([sys.executable, "-m", "workbench.cli", "datasets", "add", "tiny",
-                                    str(FIXTURES / "good-cases.jsonl")], cwd=project.root, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workbench.cli", "datasets", "add", "tiny", str(FIXTURES / "good-cases.jsonl")],
+            cwd=project.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(3)  # imported, parsed, now waiting for the lock
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
@@ -139,8 +185,14 @@ def test_ctrl_c_is_one_line_and_exit_130(project):
 def frame_of(rows: list[dict]) -> RunResult:
     base = {c: None for c in COLUMNS} | {"repeat": 0, "latency_s": 0.5, "cached": False, "blocked": False}
     frame = pd.DataFrame([base | row for row in rows], columns=COLUMNS)
-    return RunResult(prompt_ref="tiny@1.0.0", prompt_hash="a" * 64, dataset_ref="tiny@1", dataset_hash="b" * 64,
-                     record=frame, scorers=[{"name": "exact_match", "args": {}}, {"name": "mine", "args": {}}])
+    return RunResult(
+        prompt_ref="tiny@1.0.0",
+        prompt_hash="a" * 64,
+        dataset_ref="tiny@1",
+        dataset_hash="b" * 64,
+        record=frame,
+        scorers=[{"name": "exact_match", "args": {}}, {"name": "mine", "args": {}}],
+    )
 
 
 def test_error_rate_limit_names_the_error_kinds():
@@ -149,16 +201,28 @@ def test_error_rate_limit_names_the_error_kinds():
     rows = []
     for i, error in enumerate(["APIConnectionError: refused", "TimeoutError: 30s", None, None]):
         for scorer in ("exact_match", "mine"):
-            rows.append({"case_id": f"c{i}", "scorer": scorer, "error": error, "value": None if error else 1.0,
-                         "passed": None if error else True})
+            rows.append(
+                {
+                    "case_id": f"c{i}",
+                    "scorer": scorer,
+                    "error": error,
+                    "value": None if error else 1.0,
+                    "passed": None if error else True,
+                }
+            )
     result = frame_of(rows)
     check_run(result)  # 50% failed: under the default limit (only a run where every call failed)
     check_run(result, 0.5)
-    with pytest.raises(InfrastructureError, match=r"2 of 4 calls failed \(50%, limit 25%\): "
-                                                  r"APIConnectionError x1, TimeoutError x1; first: APIConnectionError") as caught:
+    with pytest.raises(
+        InfrastructureError,
+        match=r"2 of 4 calls failed \(50%, limit 25%\): "
+        r"APIConnectionError x1, TimeoutError x1; first: APIConnectionError",
+    ) as caught:
         check_run(result, 0.25)
     assert caught.value.code == 3
-    everything = frame_of([{"case_id": "c", "scorer": s, "error": "OpenAIConnectionError: x"} for s in ("exact_match", "mine")])
+    everything = frame_of(
+        [{"case_id": "c", "scorer": s, "error": "OpenAIConnectionError: x"} for s in ("exact_match", "mine")]
+    )
     with pytest.raises(InfrastructureError, match=r"1 of 1 calls failed \(100%, limit 100%\)"):
         check_run(everything)
     assert "latency p50 n/a p95 n/a" in everything.report()  # never "nans"
@@ -168,25 +232,44 @@ def test_a_scorer_error_is_not_a_call_error():
     """A scorer that raises (or returns NaN) marks its own rows; the calls did not fail."""
     from workbench.health import check_run
 
-    rows = [{"case_id": f"c{i}", "scorer": s, "output": "ok", "value": 1.0 if s == "exact_match" else None,
-             "passed": True if s == "exact_match" else None,
-             "error": None if s == "exact_match" else "scorer mine: returned nan; return a bool, ..."}
-            for i in range(3) for s in ("mine", "exact_match")]  # the broken scorer comes first
+    rows = [
+        {
+            "case_id": f"c{i}",
+            "scorer": s,
+            "output": "ok",
+            "value": 1.0 if s == "exact_match" else None,
+            "passed": True if s == "exact_match" else None,
+            "error": None if s == "exact_match" else "scorer mine: returned nan; return a bool, ...",
+        }
+        for i in range(3)
+        for s in ("mine", "exact_match")
+    ]  # the broken scorer comes first
     result = frame_of(rows)
     totals = result.totals()
     assert totals["errors"] == 0 and totals["error_rate"] == 0.0 and totals["latency_p50_s"] == 0.5
     assert result.summary().loc["mine", "errors"] == 3 and result.summary().loc["exact_match", "errors"] == 0
-    with pytest.raises(WorkbenchError, match="scorer 'mine' failed on all 3 rows it scored; first: scorer mine: "
-                                             "returned nan") as caught:
+    with pytest.raises(
+        WorkbenchError, match="scorer 'mine' failed on all 3 rows it scored; first: scorer mine: returned nan"
+    ) as caught:
         check_run(result)
     assert caught.value.code == 2
     rows[0]["error"] = None  # one case scored: the scorer works, its failures stay visible per row
     check_run(frame_of(rows))
 
 
-@pytest.mark.parametrize("value, error", [(float("nan"), "returned nan"), (float("inf"), "returned inf"),
-                                          ({"a": 1}, "returned dict"), ([1], "returned list"),
-                                          (True, None), (0.25, None), ("label", None), (None, None)])
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        (float("nan"), "returned nan"),
+        (float("inf"), "returned inf"),
+        ({"a": 1}, "returned dict"),
+        ([1], "returned list"),
+        (True, None),
+        (0.25, None),
+        ("label", None),
+        (None, None),
+    ],
+)
 def test_score_values_that_are_not_scores_are_errors(value, error):
     import asyncio
 

@@ -32,12 +32,18 @@ def test_curated_cases_become_chat_jsonl_and_a_hf_dataset(project, reviewed, cap
     out = project.root / "ft"
     assert cli(project, "export", "finetune", str(project.root / "run.parquet"), "--out", str(out), "--seed", "7") == 0
     assert "1 train + 1 validation examples (corrected 1, reviewed 1" in capsys.readouterr().out
-    lines = [json.loads(line) for name in ("train", "validation") for line in (out / f"{name}.jsonl").read_text().splitlines()]
+    lines = [
+        json.loads(line)
+        for name in ("train", "validation")
+        for line in (out / f"{name}.jsonl").read_text().splitlines()
+    ]
     by_answer = {example["messages"][-1]["content"]: example["messages"] for example in lines}
     assert set(by_answer) == {"It is 4.", "Mail [EMAIL], the sky is blue <script>alert(1)</script>"}
-    assert by_answer["It is 4."] == [{"role": "system", "content": "Answer briefly."},
-                                     {"role": "user", "content": "What is 2 + 2?"},
-                                     {"role": "assistant", "content": "It is 4."}]
+    assert by_answer["It is 4."] == [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "What is 2 + 2?"},
+        {"role": "assistant", "content": "It is 4."},
+    ]
     hf = datasets.load_from_disk(str(out / "hf"))
     assert set(hf) == {"train", "validation"} and hf["train"].num_rows + hf["validation"].num_rows == 2
     assert {row["messages"][-1]["content"] for split in hf.values() for row in split} == set(by_answer)
@@ -48,16 +54,29 @@ def test_curated_cases_become_chat_jsonl_and_a_hf_dataset(project, reviewed, cap
     assert source["dataset"] == "tiny@1" and source["dataset_hash"] == reviewed.dataset_hash
     assert "capital" not in {row["id"] for split in hf.values() for row in split}  # failed by a reviewer
     allowed = project.root / "allowed"
-    assert cli(project, "export", "finetune", str(project.root / "run.parquet"), "--out", str(allowed),
-               "--pii-allow", "blue@example.org") == 0
+    assert (
+        cli(
+            project,
+            "export",
+            "finetune",
+            str(project.root / "run.parquet"),
+            "--out",
+            str(allowed),
+            "--pii-allow",
+            "blue@example.org",
+        )
+        == 0
+    )
     assert "Mail blue@example.org" in (allowed / "train.jsonl").read_text() + (allowed / "validation.jsonl").read_text()
 
 
 def test_the_split_is_seeded_and_duplicates_are_dropped(project, reviewed, tmp_path):
-    one = export_finetune([reviewed, reviewed], tmp_path / "a", project, take=("corrected", "reviewed", "passing"),
-                          validation=0.5, seed=1)
-    two = export_finetune([reviewed], tmp_path / "b", project, take=("corrected", "reviewed", "passing"),
-                          validation=0.5, seed=1)
+    one = export_finetune(
+        [reviewed, reviewed], tmp_path / "a", project, take=("corrected", "reviewed", "passing"), validation=0.5, seed=1
+    )
+    two = export_finetune(
+        [reviewed], tmp_path / "b", project, take=("corrected", "reviewed", "passing"), validation=0.5, seed=1
+    )
     assert one.manifest["counts"]["duplicates"] == 2  # the same run twice
     assert [e.id for e in one.train] == [e.id for e in two.train] and len(one.train) + len(one.validation) == 2
     assert not list(tmp_path.glob(".a*")) + list(tmp_path.glob(".b*"))  # no temporary folder left
@@ -72,9 +91,11 @@ def test_passing_cases_of_a_run(project, run, tmp_path):  # noqa: F811
 def test_bad_options_exit_2_and_write_nothing(project, reviewed, capsys):
     parquet = str(project.root / "run.parquet")
     out = project.root / "ft"
-    for extra, message in ((["--take", "vibes"], "--take: vibes is not a selection"),
-                           (["--validation", "1.5"], "--validation: 1.5 is not a fraction"),
-                           (["--take", "passing", "--out", str(project.root / "no" / "dir")], "no folder")):
+    for extra, message in (
+        (["--take", "vibes"], "--take: vibes is not a selection"),
+        (["--validation", "1.5"], "--validation: 1.5 is not a fraction"),
+        (["--take", "passing", "--out", str(project.root / "no" / "dir")], "no folder"),
+    ):
         args = ["export", "finetune", parquet, "--out", str(out), *extra]
         assert cli(project, *args) == 2
         assert message in capsys.readouterr().err

@@ -21,14 +21,24 @@ from .faultserver import FaultServer
 from .test_models import MESSAGES, spec
 
 #: What every recorded error must look like: a status and what the server sent, or a timeout, and the attempt.
-SAYS_WHAT_HAPPENED = re.compile(r"(HTTP \d{3}[^:]*: .+|the server answered HTTP 200 with .+: .+|timed out after \d+\.\d s)"
-                                r" \(attempt \d+ of \d+\)")
+SAYS_WHAT_HAPPENED = re.compile(
+    r"(HTTP \d{3}[^:]*: .+|the server answered HTTP 200 with .+: .+|timed out after \d+\.\d s)"
+    r" \(attempt \d+ of \d+\)"
+)
 
 
 def model(url: str, name: str = "primary", **extra) -> dict:
     """An openai spec on the fault server with small timeouts and backoffs, so the tests stay fast."""
-    return {"provider": "openai", "name": name, "base_url": url, "timeout": 2, "max_retries": 2, "backoff": 0.01,
-            "max_wait": 3, **extra}
+    return {
+        "provider": "openai",
+        "name": name,
+        "base_url": url,
+        "timeout": 2,
+        "max_retries": 2,
+        "backoff": 0.01,
+        "max_wait": 3,
+        **extra,
+    }
 
 
 def call(client: ModelClient):
@@ -72,12 +82,15 @@ def test_malformed_and_empty_answers_are_retried():
     assert response.error is None and server.behaviours() == ["malformed", "empty", "ok"]
 
 
-@pytest.mark.parametrize("fault, says", [
-    ("malformed", "the server answered HTTP 200 with a body that is not JSON: '{\"id\": \"chatcmpl-1\", \"choices\""),
-    ("empty", "the server answered HTTP 200 with no choices: '{\"id\": \"chatcmpl-fault\""),
-    ("500", "HTTP 500 Internal Server Error: '{\"error\": {\"message\": \"upstream failed"),
-    ("429", "HTTP 429 Too Many Requests: '{\"error\": {\"message\": \"Rate limit reached"),
-])
+@pytest.mark.parametrize(
+    "fault, says",
+    [
+        ("malformed", 'the server answered HTTP 200 with a body that is not JSON: \'{"id": "chatcmpl-1", "choices"'),
+        ("empty", 'the server answered HTTP 200 with no choices: \'{"id": "chatcmpl-fault"'),
+        ("500", 'HTTP 500 Internal Server Error: \'{"error": {"message": "upstream failed'),
+        ("429", 'HTTP 429 Too Many Requests: \'{"error": {"message": "Rate limit reached'),
+    ],
+)
 def test_an_error_says_what_the_server_returned(fault, says):
     with FaultServer(default=fault, retry_after=0) as server:
         response, _ = call(ModelClient(spec(model(server.url, max_retries=1))))
@@ -126,8 +139,9 @@ def test_the_fallback_gets_its_own_full_budget():
 def test_every_model_of_the_chain_says_what_happened():
     script = {"primary": ["500"] * 2, "backup": ["hang"]}
     with FaultServer(script=script) as server:
-        client = ModelClient(spec(model(server.url, max_retries=1),
-                                  fallbacks=[model(server.url, "backup", timeout=0.2, max_retries=0)]))
+        client = ModelClient(
+            spec(model(server.url, max_retries=1), fallbacks=[model(server.url, "backup", timeout=0.2, max_retries=0)])
+        )
         response, _ = call(client)
     first, second = response.error.split("; ")
     assert first.startswith("primary: HTTP 500") and first.endswith("(attempt 2 of 2)")
@@ -178,30 +192,40 @@ def test_a_bare_chat_model_retries_the_same_way(monkeypatch):
 
 # Through the real runner -------------------------------------------------------------------------------------------
 
+
 def flaky_project(tmp_path, url: str, cases: int, fallback: bool, **primary) -> Settings:
-    options = "".join(f"\n  {k}: {v}" for k, v in {"timeout": 0.5, "max_retries": 2, "backoff": 0.05,
-                                                     "max_wait": 0.5, **primary}.items())
-    prompt = TINY_PROMPT.replace("provider: local\n  name: smollm2-135m",
-                                 f"provider: openai\n  name: primary\n  base_url: {url}{options}")
+    options = "".join(
+        f"\n  {k}: {v}"
+        for k, v in {"timeout": 0.5, "max_retries": 2, "backoff": 0.05, "max_wait": 0.5, **primary}.items()
+    )
+    prompt = TINY_PROMPT.replace(
+        "provider: local\n  name: smollm2-135m", f"provider: openai\n  name: primary\n  base_url: {url}{options}"
+    )
     if fallback:
-        prompt += (f"fallbacks:\n  - provider: openai\n    name: backup\n    base_url: {url}\n    timeout: 0.5\n"
-                   "    max_retries: 2\n    backoff: 0.05\n    max_wait: 0.5\n")
-    write_project(tmp_path, prompt=prompt, cases=[{"id": f"c{i}", "inputs": {"question": f"Question {i}?"}}
-                                                  for i in range(cases)])
+        prompt += (
+            f"fallbacks:\n  - provider: openai\n    name: backup\n    base_url: {url}\n    timeout: 0.5\n"
+            "    max_retries: 2\n    backoff: 0.05\n    max_wait: 0.5\n"
+        )
+    write_project(
+        tmp_path, prompt=prompt, cases=[{"id": f"c{i}", "inputs": {"question": f"Question {i}?"}} for i in range(cases)]
+    )
     return Settings.load(root=tmp_path)
 
 
 def test_twenty_percent_faults_with_a_fallback_leave_at_most_one_percent_of_errors(tmp_path):
     with FaultServer(fault_rate=0.2, retry_after=0.2, seed=7) as server:
         settings = flaky_project(tmp_path, server.url, 200, fallback=True, max_retries=1)  # 4% reach the fallback
-        result = evaluate("tiny@1.0.0", "tiny", scorers=["contains"], settings=settings, concurrency=16, log=False,
-                          progress=False)
+        result = evaluate(
+            "tiny@1.0.0", "tiny", scorers=["contains"], settings=settings, concurrency=16, log=False, progress=False
+        )
     cases = result.cases()
     faults = [b for b in server.behaviours() if b != "ok"]
     errors = cases["error"].dropna()
-    print(f"200 cases, {len(server.requests)} requests, {len(faults)} faults "
-          f"({', '.join(f'{f} {faults.count(f)}' for f in sorted(set(faults)))}), "
-          f"{(cases['model'] == 'backup').sum()} answered by the fallback, {len(errors)} errors, {result.duration_s:.1f} s")
+    print(
+        f"200 cases, {len(server.requests)} requests, {len(faults)} faults "
+        f"({', '.join(f'{f} {faults.count(f)}' for f in sorted(set(faults)))}), "
+        f"{(cases['model'] == 'backup').sum()} answered by the fallback, {len(errors)} errors, {result.duration_s:.1f} s"
+    )
     assert len(cases) == 200 and 0.15 < len(faults) / len(server.requests) < 0.25
     assert (cases["model"] == "backup").sum() >= 1  # the fallback did answer
     assert len(errors) <= 2  # at most 1%
@@ -211,17 +235,29 @@ def test_twenty_percent_faults_with_a_fallback_leave_at_most_one_percent_of_erro
 def test_every_error_of_a_run_says_what_happened(tmp_path):
     with FaultServer(fault_rate=1.0, retry_after=0, seed=3) as server:
         settings = flaky_project(tmp_path, server.url, 20, fallback=False, timeout=0.3, max_retries=0)
-        result = evaluate("tiny@1.0.0", "tiny", scorers=["contains"], settings=settings, concurrency=20, log=False,
-                          progress=False)
+        result = evaluate(
+            "tiny@1.0.0", "tiny", scorers=["contains"], settings=settings, concurrency=20, log=False, progress=False
+        )
     errors = result.cases()["error"]
     assert errors.notna().all()
     assert all(SAYS_WHAT_HAPPENED.fullmatch(e) for e in errors), errors.tolist()
-    kinds = {"HTTP 429" if "429" in e else "HTTP 500" if "500" in e else "timed out" if "timed out" in e
-             else "not JSON" if "not JSON" in e else "no choices" for e in errors}
+    kinds = {
+        "HTTP 429"
+        if "429" in e
+        else "HTTP 500"
+        if "500" in e
+        else "timed out"
+        if "timed out" in e
+        else "not JSON"
+        if "not JSON" in e
+        else "no choices"
+        for e in errors
+    }
     assert kinds == {"HTTP 429", "HTTP 500", "timed out", "not JSON", "no choices"}
 
 
 # Why the workbench owns the retry loop (docs/ARCHITECTURE.md, Decisions): what the openai SDK does alone ------------
+
 
 def sdk_model(url: str):
     from langchain_openai import ChatOpenAI

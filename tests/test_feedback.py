@@ -14,11 +14,19 @@ from workbench.results import RunResult
 
 
 def test_annotations_from_jsonl_and_csv_aggregate_per_version(tmp_path):
-    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
-        {"case_id": "c1", "reviewer": "ana", "thumb": "down", "prompt_ref": "s@1.0.0"},
-        {"case_id": "c1", "reviewer": "ana", "thumb": "up", "prompt_ref": "s@1.0.0"},  # supersedes
-        {"case_id": "c2", "reviewer": "bo", "rating": 2, "prompt_ref": "s@1.0.0"}]))
-    (tmp_path / "b.csv").write_text("case_id,reviewer,thumb,rating,prompt_ref\nc1,cy,down,1,s@1.1.0\nc2,cy,up,5,s@1.1.0\n")
+    (tmp_path / "a.jsonl").write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"case_id": "c1", "reviewer": "ana", "thumb": "down", "prompt_ref": "s@1.0.0"},
+                {"case_id": "c1", "reviewer": "ana", "thumb": "up", "prompt_ref": "s@1.0.0"},  # supersedes
+                {"case_id": "c2", "reviewer": "bo", "rating": 2, "prompt_ref": "s@1.0.0"},
+            ]
+        )
+    )
+    (tmp_path / "b.csv").write_text(
+        "case_id,reviewer,thumb,rating,prompt_ref\nc1,cy,down,1,s@1.1.0\nc2,cy,up,5,s@1.1.0\n"
+    )
     table = aggregate(load_annotations([tmp_path / "a.jsonl", tmp_path / "b.csv"]))
     assert table.loc["s@1.0.0", "reviews"] == 2 and table.loc["s@1.0.0", "thumbs_up_rate"] == 1.0
     assert table.loc["s@1.1.0", "mean_rating"] == 3.0 and table.loc["s@1.1.0", "thumbs_up_rate"] == 0.5
@@ -28,13 +36,17 @@ def test_annotations_from_jsonl_and_csv_aggregate_per_version(tmp_path):
 
 
 def test_bad_annotation_rows_name_file_line_and_field(tmp_path):
-    (tmp_path / "a.jsonl").write_bytes(b"\n".join([
-        json.dumps({"case_id": "c1", "reviewer": "ana", "thumb": "up"}).encode(),
-        json.dumps({"case_id": "c2", "reviewer": "ana", "thumb": "sideways"}).encode(),
-        json.dumps({"case_id": "c3", "reviewer": "ana", "rating": 9}).encode(),
-        json.dumps({"case_id": "c4", "reviewer": "ana"}).encode(),
-        b'{"case_id": "c5", "reviewer": "ana", "comment": "na\xefve"}',  # latin-1
-    ]))
+    (tmp_path / "a.jsonl").write_bytes(
+        b"\n".join(
+            [
+                json.dumps({"case_id": "c1", "reviewer": "ana", "thumb": "up"}).encode(),
+                json.dumps({"case_id": "c2", "reviewer": "ana", "thumb": "sideways"}).encode(),
+                json.dumps({"case_id": "c3", "reviewer": "ana", "rating": 9}).encode(),
+                json.dumps({"case_id": "c4", "reviewer": "ana"}).encode(),
+                b'{"case_id": "c5", "reviewer": "ana", "comment": "na\xefve"}',  # latin-1
+            ]
+        )
+    )
     with pytest.raises(WorkbenchError) as info:
         load_annotations([tmp_path / "a.jsonl"])
     path = tmp_path / "a.jsonl"
@@ -42,7 +54,8 @@ def test_bad_annotation_rows_name_file_line_and_field(tmp_path):
         f"{path}:2: thumb: 'sideways' is not one of up, down (or None)",
         f"{path}:3: rating: 9 must be a whole number from 1 to 5",
         f"{path}:4: record: empty; give a thumb, a rating, a comment or a correction",
-        f"{path}:5: encoding: byte 0xef at byte 52 of the line is not UTF-8; save the file as UTF-8"]
+        f"{path}:5: encoding: byte 0xef at byte 52 of the line is not UTF-8; save the file as UTF-8",
+    ]
     (tmp_path / "b.csv").write_bytes(b"case_id,reviewer,rating,comment\nc1,ana,2.0,ok\nc2,ana,two,\nc3,ana,,caf\xe9\n")
     with pytest.raises(WorkbenchError, match=r"b\.csv:4: encoding: byte 0xe9 is not UTF-8"):
         load_annotations([tmp_path / "b.csv"])
@@ -53,8 +66,9 @@ def test_bad_annotation_rows_name_file_line_and_field(tmp_path):
 
 def test_failed_and_low_rated_cases_become_a_new_version(project, tmp_path):
     result = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False, traces=0)
-    (tmp_path / "f.jsonl").write_text(json.dumps({"case_id": "capital", "reviewer": "ana", "rating": 1,
-                                                  "run_id": result.run_id}) + "\n")
+    (tmp_path / "f.jsonl").write_text(
+        json.dumps({"case_id": "capital", "reviewer": "ana", "rating": 1, "run_id": result.run_id}) + "\n"
+    )
     annotations = load_annotations([tmp_path / "f.jsonl"])
     reasons = select_cases(result, annotations)
     failing = set(result.frame.loc[result.frame["passed"].eq(False).fillna(False), "case_id"])
@@ -87,16 +101,46 @@ def test_cli_harvest_from_a_saved_run(project, tmp_path, capsys):
     from workbench.cli import main
 
     saved = tmp_path / "run.parquet"
-    assert main(["--root", str(project.root), "run", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet",
-                 "--save", str(saved)]) == 0
+    assert (
+        main(
+            [
+                "--root",
+                str(project.root),
+                "run",
+                "tiny@1.0.0",
+                "--dataset",
+                "tiny",
+                "--no-log",
+                "--quiet",
+                "--save",
+                str(saved),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     (tmp_path / "f.csv").write_text("case_id,reviewer,thumb,prompt_ref,correction\nsum,ana,down,tiny@1.0.0,Four.\n")
-    code = main(["--root", str(project.root), "feedback", "harvest", str(saved), "--dataset", "tiny@1",
-                 "--annotations", str(tmp_path / "f.csv"), "--reviewer", "ana"])
+    code = main(
+        [
+            "--root",
+            str(project.root),
+            "feedback",
+            "harvest",
+            str(saved),
+            "--dataset",
+            "tiny@1",
+            "--annotations",
+            str(tmp_path / "f.csv"),
+            "--reviewer",
+            "ana",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and out.startswith(f"wrote {project.datasets_dir / 'tiny' / '2.jsonl'}: tiny@2")
     sums = [c for c in load_dataset("tiny@2", project.datasets_dir).cases if c.metadata.get("source_case") == "sum"]
-    assert [c.expected for c in sums] == ["Four."]  # the corrected case; failed cases without one are skipped, and said so
+    assert [c.expected for c in sums] == [
+        "Four."
+    ]  # the corrected case; failed cases without one are skipped, and said so
     run = RunResult.load(saved)
     failing = set(run.frame.loc[run.frame["passed"].eq(False).fillna(False), "case_id"]) - {"sum"}
     assert all(f"{c} (as '{c}' in tiny@1)" in out for c in failing)  # failed, but already in tiny@1 as they are

@@ -36,8 +36,10 @@ def test_a_small_dataset_without_a_regression_is_inconclusive_with_its_mde():
     assert gate.verdict == "inconclusive" and not gate.passed and gate.exit_code == EXIT_INCONCLUSIVE == 4
     (outcome,) = gate.of("inconclusive")
     assert outcome.rule == "critical" and outcome.scorer == "ok" and outcome.mde == pytest.approx(row["mde"])
-    assert f"ok inconclusive: this dataset can detect drops of {row['mde']:.2f} or more; the policy cares about 0.05" \
+    assert (
+        f"ok inconclusive: this dataset can detect drops of {row['mde']:.2f} or more; the policy cares about 0.05"
         in gate.report()
+    )
     allowed = check_gate(comparison, GatePolicy(min_effect=0.05, inconclusive="pass", max_error_rate=None))
     assert allowed.passed and allowed.verdict == "inconclusive" and allowed.exit_code == 0
     assert "GATE INCONCLUSIVE (passes by the policy" in allowed.report()
@@ -86,8 +88,14 @@ def test_latency_of_cached_answers_is_not_compared_with_fresh_calls():
     assert "only 0 of 30 paired calls were measured the same way" in latency.message()
     both_cached = run({"ok": [True] * 30}, latency=9.8)
     both_cached.record["cached"] = True
-    assert next(o for o in check_gate(compare(base, both_cached), GatePolicy(max_latency_increase=0.5)).outcomes
-            if o.rule == "latency").verdict == "regressed"
+    assert (
+        next(
+            o
+            for o in check_gate(compare(base, both_cached), GatePolicy(max_latency_increase=0.5)).outcomes
+            if o.rule == "latency"
+        ).verdict
+        == "regressed"
+    )
 
 
 def test_latency_noise_within_the_limit_passes_and_a_real_slowdown_fails():
@@ -136,15 +144,25 @@ def test_the_report_header_states_an_inconclusive_verdict_with_its_mde(tmp_path)
     comparison = compare(run({"ok": base}), run({"ok": cand}), min_effect=0.05)
     record = verdict_record(comparison, check_gate(comparison, GatePolicy(min_effect=0.05)))
     nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("record_verdict()", outputs=[nbformat.v4.new_output("display_data", data={
-        VERDICT_MIME: record, "text/html": render_verdict(record), "text/plain": "GATE INCONCLUSIVE"})])
+    cell = nbformat.v4.new_code_cell(
+        "record_verdict()",
+        outputs=[
+            nbformat.v4.new_output(
+                "display_data",
+                data={VERDICT_MIME: record, "text/html": render_verdict(record), "text/plain": "GATE INCONCLUSIVE"},
+            )
+        ],
+    )
     cell.metadata["tags"] = ["verdict"]
     nb.cells = [cell]
     nbformat.write(nb, tmp_path / "gate.ipynb")
     repo = Path(__file__).resolve().parent.parent
     html = render_report(tmp_path / "gate.ipynb", tmp_path / "gate.html", repo / "nbconvert-config").read_text()
-    header = html[html.index('<header class="wb-report-header">'):html.index("</header>")]
-    assert 'class="wb-report-verdict wb-verdict-inconclusive"' in header and "GATE INCONCLUSIVE (fails CI, exit 4)" in header
+    header = html[html.index('<header class="wb-report-header">') : html.index("</header>")]
+    assert (
+        'class="wb-report-verdict wb-verdict-inconclusive"' in header
+        and "GATE INCONCLUSIVE (fails CI, exit 4)" in header
+    )
     assert f"this dataset can detect drops of {comparison.table.loc['ok', 'mde']:.2f} or more" in header
 
 

@@ -54,16 +54,35 @@ def facts_project(tmp_path):
     (folder / "1.1.0.yaml").write_text(WITH_NOTE.format(temperature=0.0, variables="question", note=""))
     (folder / "2.0.0.yaml").write_text(WITH_NOTE.format(temperature=0.9, variables="note, question", note=" {note}"))
     (tmp_path / "datasets" / "facts").mkdir(parents=True)
-    cases = [{"id": f"fact-{i}", "inputs": {"note": f"{lead} {answer}.", "question": question},
-              "checks": {"must_contain": [answer]}} for i, (lead, answer, question) in enumerate(FACTS)]
+    cases = [
+        {
+            "id": f"fact-{i}",
+            "inputs": {"note": f"{lead} {answer}.", "question": question},
+            "checks": {"must_contain": [answer]},
+        }
+        for i, (lead, answer, question) in enumerate(FACTS)
+    ]
     (tmp_path / "datasets" / "facts" / "1.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
     (tmp_path / "gate.yaml").write_text("critical: [case_checks]\nmin_effect: 0.05\nmax_latency_increase: 1.0\n")
     return tmp_path
 
 
 def test_dropping_the_key_instruction_fails_the_gate(facts_project, capsys):
-    code = main(["--root", str(facts_project), "compare", "facts@1.0.0", "facts@1.1.0", "--dataset", "facts",
-                 "--scorer", "case_checks", "--quiet", "--no-log"])
+    code = main(
+        [
+            "--root",
+            str(facts_project),
+            "compare",
+            "facts@1.0.0",
+            "facts@1.1.0",
+            "--dataset",
+            "facts",
+            "--scorer",
+            "case_checks",
+            "--quiet",
+            "--no-log",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1, out
     assert "GATE FAILED" in out and "case_checks regressed" in out
@@ -74,9 +93,17 @@ def test_the_same_version_with_other_seeds_is_not_a_regression(facts_project):
     from workbench.gate import GatePolicy
     from workbench.settings import Settings
 
-    comparison, gate = compare_refs("facts@2.0.0", "facts@2.0.0", "facts", policy=GatePolicy.load(facts_project / "gate.yaml"),
-                                    settings=Settings.load(root=facts_project), repeats=3, scorers=["case_checks"],
-                                    log=False, progress=False)
+    comparison, gate = compare_refs(
+        "facts@2.0.0",
+        "facts@2.0.0",
+        "facts",
+        policy=GatePolicy.load(facts_project / "gate.yaml"),
+        settings=Settings.load(root=facts_project),
+        repeats=3,
+        scorers=["case_checks"],
+        log=False,
+        progress=False,
+    )
     # Not a regression; and 16 cases cannot see the 5-point drop the policy cares about, which the gate says
     # (unless the pass rate is already below 0.05 and cannot drop that much).
     row = comparison.table.loc["case_checks"]

@@ -33,8 +33,10 @@ class cpu_load:
 
     def __enter__(self):
         stop_at = time.time() + 120
-        self.workers = [multiprocessing.get_context("spawn").Process(target=_spin, args=(stop_at,), daemon=True)
-                        for _ in range(os.cpu_count() or 2)]
+        self.workers = [
+            multiprocessing.get_context("spawn").Process(target=_spin, args=(stop_at,), daemon=True)
+            for _ in range(os.cpu_count() or 2)
+        ]
         for worker in self.workers:
             worker.start()
         return self
@@ -72,8 +74,15 @@ def test_equal_quality_under_cpu_load_never_fails_the_latency_rule(tmp_path):
 
 
 def test_a_really_slower_model_fails_the_latency_rule_and_equal_ones_pass(tmp_path):
-    write_project(tmp_path, cases=30, versions={"1.0.0": {"latency": 0.01}, "1.1.0": {"latency": 0.01, "seed": 1},
-                                                "2.0.0": {"latency": 0.03, "seed": 2}})
+    write_project(
+        tmp_path,
+        cases=30,
+        versions={
+            "1.0.0": {"latency": 0.01},
+            "1.1.0": {"latency": 0.01, "seed": 1},
+            "2.0.0": {"latency": 0.03, "seed": 2},
+        },
+    )
     base = evaluate(tmp_path, "sim@1.0.0", concurrency=4)
     same = evaluate(tmp_path, "sim@1.1.0", concurrency=1)  # queued: the wait is not service time
     slow = evaluate(tmp_path, "sim@2.0.0", concurrency=4)

@@ -22,7 +22,7 @@ def test_each_planted_value_is_found_with_its_kind_and_exact_span():
             text = f"Hello, here it is: {value}. Thanks for the help!"
             found = find_pii(text)
             assert [(f.kind, f.text) for f in found] == [(kind, value)], (kind, value, found)
-            assert text[found[0].start:found[0].end] == value
+            assert text[found[0].start : found[0].end] == value
 
 
 def test_card_needs_a_valid_luhn_checksum():
@@ -59,13 +59,17 @@ def test_email_and_phone_are_validated():
 
 
 def test_redact_replaces_every_finding_and_keeps_the_rest():
-    text = ("I'm jane.doe@example.com, phone (415) 555-0132, card 4111 1111 1111 1111, "
-            "IBAN DE89 3704 0044 0532 0130 00, SSN 536-22-8726. Support: support@lumen.app")
+    text = (
+        "I'm jane.doe@example.com, phone (415) 555-0132, card 4111 1111 1111 1111, "
+        "IBAN DE89 3704 0044 0532 0130 00, SSN 536-22-8726. Support: support@lumen.app"
+    )
     assert redact(text, allow=["support@lumen.app"]) == (
-        "I'm [EMAIL], phone [PHONE], card [CARD], IBAN [IBAN], SSN [NATIONAL_ID]. Support: support@lumen.app")
+        "I'm [EMAIL], phone [PHONE], card [CARD], IBAN [IBAN], SSN [NATIONAL_ID]. Support: support@lumen.app"
+    )
     assert redact(text, kinds=["card", "IBAN"]) == (
         "I'm jane.doe@example.com, phone (415) 555-0132, card [CARD], IBAN [IBAN], SSN 536-22-8726. "
-        "Support: support@lumen.app")
+        "Support: support@lumen.app"
+    )
     assert redact("nothing personal here") == "nothing personal here"
 
 

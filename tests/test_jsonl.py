@@ -27,7 +27,9 @@ class Item(BaseModel):
 
 def test_rows_come_back_typed_with_their_line_numbers_and_blank_lines_skipped(tmp_path):
     path = tmp_path / "a.jsonl"
-    path.write_bytes(b'\xef\xbb\xbf{"id": "a"}\n\n   \n{"id": "b", "n": 2}\r\n{"id": "c\xe2\x80\xa8d"}')  # BOM, CRLF, U+2028
+    path.write_bytes(
+        b'\xef\xbb\xbf{"id": "a"}\n\n   \n{"id": "b", "n": 2}\r\n{"id": "c\xe2\x80\xa8d"}'
+    )  # BOM, CRLF, U+2028
     rows = read_jsonl(path, Item)
     assert [(r.line, r.value.id, r.value.n) for r in rows] == [(1, "a", 0), (4, "b", 2), (5, "c\u2028d", 0)]
     assert all(isinstance(r.value, Item) for r in rows)
@@ -35,16 +37,20 @@ def test_rows_come_back_typed_with_their_line_numbers_and_blank_lines_skipped(tm
 
 def test_every_problem_is_file_line_field_message(tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_bytes(b"\n".join([
-        b'{"id": "a"}',
-        b'{"id": "caf\xe9"}',  # latin-1, not UTF-8
-        b'{"id": ',
-        b'[1, 2]',
-        b'{"id": "b", "n": -1, "x": 1}',
-        b'{"id": "a b"}',
-        b'{"id": "a"}',
-        b'{}',
-    ]))
+    path.write_bytes(
+        b"\n".join(
+            [
+                b'{"id": "a"}',
+                b'{"id": "caf\xe9"}',  # latin-1, not UTF-8
+                b'{"id": ',
+                b"[1, 2]",
+                b'{"id": "b", "n": -1, "x": 1}',
+                b'{"id": "a b"}',
+                b'{"id": "a"}',
+                b"{}",
+            ]
+        )
+    )
     rows, problems = parse_jsonl(path, Item, unique="id")
     assert [r.line for r in rows] == [1]
     assert problems == [
@@ -84,7 +90,11 @@ def test_append_writes_whole_lines_and_closes_a_torn_one(tmp_path):
         handle.write('{"id": "torn')  # a writer died mid-line
     append_jsonl(path, [Item(id="c")])
     rows, problems = parse_jsonl(path, Item)
-    assert [r.value.id for r in rows] == ["a", "b", "c"] and len(problems) == 1 and problems[0].startswith(f"{path}:3: json:")
+    assert (
+        [r.value.id for r in rows] == ["a", "b", "c"]
+        and len(problems) == 1
+        and problems[0].startswith(f"{path}:3: json:")
+    )
     append_jsonl(path, [])
     assert path.read_text().count("\n") == 4
 

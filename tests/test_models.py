@@ -17,9 +17,16 @@ from .conftest import free_port
 
 
 def spec(model: dict, fallbacks: list[dict] | None = None) -> PromptSpec:
-    return PromptSpec.model_validate({
-        "name": "t", "description": "d", "model": model, "fallbacks": fallbacks or [], "variables": ["q"],
-        "messages": [{"role": "user", "content": "{q}"}]})
+    return PromptSpec.model_validate(
+        {
+            "name": "t",
+            "description": "d",
+            "model": model,
+            "fallbacks": fallbacks or [],
+            "variables": ["q"],
+            "messages": [{"role": "user", "content": "{q}"}],
+        }
+    )
 
 
 LOCAL = {"provider": "local", "name": "smollm2-135m", "params": {"temperature": 0, "max_tokens": 8, "seed": 3}}
@@ -27,8 +34,14 @@ MESSAGES = [{"role": "user", "content": "Say hello."}]
 
 
 def closed_port_model(**extra) -> dict:
-    return {"provider": "openai", "name": "gpt-4o-mini", "base_url": f"http://127.0.0.1:{free_port()}/v1",
-            "max_retries": 1, "timeout": 5, **extra}
+    return {
+        "provider": "openai",
+        "name": "gpt-4o-mini",
+        "base_url": f"http://127.0.0.1:{free_port()}/v1",
+        "max_retries": 1,
+        "timeout": 5,
+        **extra,
+    }
 
 
 def test_cache_is_shared_across_processes(tmp_path):
@@ -36,8 +49,10 @@ def test_cache_is_shared_across_processes(tmp_path):
     cache = ResponseCache(path)
     key = request_key({"messages": MESSAGES})
     cache.put(key, {"text": "hi"})
-    code = (f"from workbench.models import ResponseCache; c = ResponseCache({str(path)!r}); "
-            f"print(c.get({key!r})['text']); c.put('other', {{'text': 'from child'}})")
+    code = (
+        f"from workbench.models import ResponseCache; c = ResponseCache({str(path)!r}); "
+        f"print(c.get({key!r})['text']); c.put('other', {{'text': 'from child'}})"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "hi"
     assert cache.get("other") == {"text": "from child"}
@@ -66,7 +81,9 @@ def test_errors_are_recorded_retried_and_never_cached(tmp_path):
     cache = ResponseCache(tmp_path / "c.sqlite")
     client = ModelClient(spec(closed_port_model()), cache=cache)
     response = asyncio.run(client.acall(MESSAGES))
-    assert response.text is None and "APIConnectionError" in response.error and response.error.endswith("(attempt 2 of 2)")
+    assert (
+        response.text is None and "APIConnectionError" in response.error and response.error.endswith("(attempt 2 of 2)")
+    )
     assert len(cache) == 0
 
 
@@ -95,12 +112,19 @@ def test_url_credentials_are_hidden_even_when_lint_is_bypassed():
 
 
 def test_secret_values_are_found_in_nested_kwargs():
-    kwargs = {"default_headers": {"Authorization": "Bearer tok-0123456789", "X-Team": "ml"},
-              "model_kwargs": {"user": "sk-proj-abcdefghijklmnop"}, "proxy": "http://u:p4ssw0rd-long@proxy:3128",
-              "max_tokens": 5, "organization": "org-team"}
+    kwargs = {
+        "default_headers": {"Authorization": "Bearer tok-0123456789", "X-Team": "ml"},
+        "model_kwargs": {"user": "sk-proj-abcdefghijklmnop"},
+        "proxy": "http://u:p4ssw0rd-long@proxy:3128",
+        "max_tokens": 5,
+        "organization": "org-team",
+    }
     found = dict(secrets.secret_values(kwargs))
-    assert found == {("default_headers", "Authorization"): "tok-0123456789",
-                     ("model_kwargs", "user"): "sk-proj-abcdefghijklmnop", ("proxy",): "p4ssw0rd-long"}
+    assert found == {
+        ("default_headers", "Authorization"): "tok-0123456789",
+        ("model_kwargs", "user"): "sk-proj-abcdefghijklmnop",
+        ("proxy",): "p4ssw0rd-long",
+    }
 
 
 def test_secret_environment_variables_are_hidden(monkeypatch):
@@ -108,13 +132,18 @@ def test_secret_environment_variables_are_hidden(monkeypatch):
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "disabled-really-0123456")  # a name that only looks like one
     monkeypatch.setenv("POSTGRES_PASSWORD", "postgres")  # a word, not a key: never masked in answers
     secrets.remember_environment()  # as every client does when it is built
-    assert (secrets.hide("ak-from-the-environment-0123 disabled-really-0123456 postgres")
-            == "*** disabled-really-0123456 postgres")
+    assert (
+        secrets.hide("ak-from-the-environment-0123 disabled-really-0123456 postgres")
+        == "*** disabled-really-0123456 postgres"
+    )
 
 
 def test_langchain_provider_builds_any_chat_model_class():
-    model = {"provider": "langchain", "name": "langchain_core.language_models.fake_chat_models.FakeListChatModel",
-             "kwargs": {"responses": ["Paris"]}}
+    model = {
+        "provider": "langchain",
+        "name": "langchain_core.language_models.fake_chat_models.FakeListChatModel",
+        "kwargs": {"responses": ["Paris"]},
+    }
     response = asyncio.run(ModelClient(spec(model)).acall(MESSAGES))
     assert response.text == "Paris" and response.input_tokens is None and response.cost is None
     with pytest.raises(WorkbenchError, match="cannot import nowhere.Model"):
@@ -164,5 +193,7 @@ def test_second_local_model_gemma_runs_offline():
     """The optional second local model; it is a pre-trained (not chat-tuned) model, so only usage is asserted."""
     from workbench.models import LocalChatModel
 
-    message = LocalChatModel(model_name="gemma3-270m", max_tokens=8, temperature=0).invoke([("user", "The capital of France is")])
+    message = LocalChatModel(model_name="gemma3-270m", max_tokens=8, temperature=0).invoke(
+        [("user", "The capital of France is")]
+    )
     assert message.usage_metadata["output_tokens"] > 0 and message.usage_metadata["input_tokens"] > 0

@@ -16,8 +16,24 @@ from workbench.prompts import resolve
 from workbench.rag.corpus import corpus_dir
 from workbench.tracking import load_run
 
-BAD = ["../outside/evil", "..", ".", "../outside", "/etc/passwd", "/abs", "a/b", "a\\b", "..\\evil", "evil\x00.yaml",
-       "", " spaced", ".hidden", "-flag", "x" * 129, "C:\\evil"]
+BAD = [
+    "../outside/evil",
+    "..",
+    ".",
+    "../outside",
+    "/etc/passwd",
+    "/abs",
+    "a/b",
+    "a\\b",
+    "..\\evil",
+    "evil\x00.yaml",
+    "",
+    " spaced",
+    ".hidden",
+    "-flag",
+    "x" * 129,
+    "C:\\evil",
+]
 GOOD = ["support", "rag-support-mini", "judge_labels", "v1.2", "A9", "0123456789abcdef0123456789abcdef"]
 
 

@@ -34,8 +34,14 @@ def execute(root: Path, name: str, **parameters) -> dict:
     """Run a notebook as JupyterLab does: a real kernel whose working directory is `notebooks/`."""
     out = root / "executed" / name
     out.parent.mkdir(exist_ok=True)
-    papermill.execute_notebook(str(root / "notebooks" / name), str(out), parameters=parameters, cwd=str(root / "notebooks"),
-                               progress_bar=False, kernel_name="python3")
+    papermill.execute_notebook(
+        str(root / "notebooks" / name),
+        str(out),
+        parameters=parameters,
+        cwd=str(root / "notebooks"),
+        progress_bar=False,
+        kernel_name="python3",
+    )
     return json.loads(out.read_text())
 
 
@@ -44,14 +50,21 @@ def outputs(nb: dict) -> list[dict]:
 
 
 def test_the_notebooks_are_thin_with_a_parameters_cell():
-    assert NOTEBOOKS == ["ab_test.ipynb", "eval_scoring.ipynb", "gate.ipynb", "prompt_comparison.ipynb",
-                         "rag_inspection.ipynb"]
+    assert NOTEBOOKS == [
+        "ab_test.ipynb",
+        "eval_scoring.ipynb",
+        "gate.ipynb",
+        "prompt_comparison.ipynb",
+        "rag_inspection.ipynb",
+    ]
     for name in NOTEBOOKS:
         nb = json.loads((REPO / "notebooks" / name).read_text())
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         assert sum("parameters" in c["metadata"].get("tags", []) for c in code) == 1, name
         assert all(not c.get("outputs") for c in code), f"{name} is committed with outputs"
-        assert all(len("".join(c["source"]).splitlines()) <= 15 for c in code), f"{name} has a long cell: move it to workbench"
+        assert all(len("".join(c["source"]).splitlines()) <= 15 for c in code), (
+            f"{name} has a long cell: move it to workbench"
+        )
 
 
 @pytest.mark.parametrize("name", ["prompt_comparison.ipynb", "rag_inspection.ipynb", "eval_scoring.ipynb"])
@@ -67,8 +80,11 @@ def test_notebook_runs_on_its_defaults_and_every_widget_leaves_static_html(demo,
 
 def test_the_gate_notebook_records_its_verdict(demo):
     nb = execute(demo, "gate.ipynb", dataset="support-mini", baseline="support@1.0.0", candidate="support@1.1.0")
-    records = [o["data"]["application/vnd.workbench.gate+json"] for o in outputs(nb)
-               if "application/vnd.workbench.gate+json" in o.get("data", {})]
+    records = [
+        o["data"]["application/vnd.workbench.gate+json"]
+        for o in outputs(nb)
+        if "application/vnd.workbench.gate+json" in o.get("data", {})
+    ]
     assert len(records) == 1 and records[0]["passed"] is True and records[0]["candidate_run_id"]
     verdict_cell = next(c for c in nb["cells"] if "verdict" in c["metadata"].get("tags", []))
     # 14 cases may not see the 5-point drops gate.yaml cares about: inconclusive, which the demo policy lets pass

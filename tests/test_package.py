@@ -30,7 +30,9 @@ def test_the_notebooks_import_only_public_names():
 
     names = set()
     for path in (Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"):
-        source = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        source = "".join(
+            "".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"
+        )
         for imported in re.findall(r"^from workbench import (.+)$", source, re.MULTILINE):
             names |= {n.strip() for n in imported.split(",")}
     assert names and names <= set(workbench.__all__)

@@ -15,8 +15,9 @@ from .test_widgets_cases import make_run
 def runs():
     cases = [f"c{i}" for i in range(10)]
     base = make_run("s@1.0.0", {c: {"checks": float(i < 3), "sim": 0.5} for i, c in enumerate(cases)}, latency=0.5)
-    cand = make_run("s@1.1.0", {c: {"checks": float(i < 8), "sim": 0.6} for i, c in enumerate(cases)}, latency=1.5,
-                    cost=0.002)
+    cand = make_run(
+        "s@1.1.0", {c: {"checks": float(i < 8), "sim": 0.6} for i, c in enumerate(cases)}, latency=1.5, cost=0.002
+    )
     return base, cand
 
 

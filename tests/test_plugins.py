@@ -72,26 +72,42 @@ def plugin_site(tmp_path) -> Path:
     info = site / "workbench_echo-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: workbench-echo\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[workbench.providers]\necho = workbench_echo:PROVIDER\n\n"
-                                           "[workbench.scorers]\necho = workbench_echo.scorers\n")
+    (info / "entry_points.txt").write_text(
+        "[workbench.providers]\necho = workbench_echo:PROVIDER\n\n[workbench.scorers]\necho = workbench_echo.scorers\n"
+    )
     return site
 
 
 def workbench(root: Path, site: Path, *args: str) -> subprocess.CompletedProcess:
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(root), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args], cwd=root, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_a_plugin_provider_and_scorer_run_end_to_end(tmp_path, plugin_site):
     write_project(tmp_path)
     (tmp_path / "prompts" / "shout").mkdir()
     (tmp_path / "prompts" / "shout" / "1.0.0.yaml").write_text(CONFIG.format(model="shouter"))
-    out = workbench(tmp_path, plugin_site, "run", "shout@1.0.0", "--dataset", "tiny", "--scorer", "shouting",
-                    "--save", str(tmp_path / "run.parquet"))
+    out = workbench(
+        tmp_path,
+        plugin_site,
+        "run",
+        "shout@1.0.0",
+        "--dataset",
+        "tiny",
+        "--scorer",
+        "shouting",
+        "--save",
+        str(tmp_path / "run.parquet"),
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     frame = RunResult.load(tmp_path / "run.parquet").frame
-    assert set(frame["output"]) == {"WHAT IS THE CAPITAL OF FRANCE?", "WHAT IS 2 + 2?", "WHAT COLOR IS THE SKY ON A CLEAR DAY?"}
+    assert set(frame["output"]) == {
+        "WHAT IS THE CAPITAL OF FRANCE?",
+        "WHAT IS 2 + 2?",
+        "WHAT COLOR IS THE SKY ON A CLEAR DAY?",
+    }
     assert frame.loc[frame["scorer"] == "shouting", "passed"].all()
 
 

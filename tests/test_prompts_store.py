@@ -56,8 +56,10 @@ def test_edit_after_a_run_without_version_bump_is_a_lint_error(project):
     prompt.path.write_text(TINY_PROMPT.replace("few words", "one word"))
     spec, problems = check(prompt.path, prompt.hash)
     assert spec is None
-    assert str(problems[0]).endswith(f"1: version: content changed after a run recorded hash {prompt.hash[:12]}; "
-                                     "revert the change or save it as a new version")
+    assert str(problems[0]).endswith(
+        f"1: version: content changed after a run recorded hash {prompt.hash[:12]}; "
+        "revert the change or save it as a new version"
+    )
     with pytest.raises(WorkbenchError, match="content changed after a run"):
         resolve("tiny@1.0.0", project.prompts_dir)
 
@@ -65,15 +67,18 @@ def test_edit_after_a_run_without_version_bump_is_a_lint_error(project):
 def test_render_fills_variables_and_keeps_roles(project):
     prompt = resolve("tiny@1.0.0", project.prompts_dir)
     messages = prompt.render({"question": "Why {braces}?"})
-    assert messages == [{"role": "system", "content": "Answer in a few words."},
-                        {"role": "user", "content": "Why {braces}?"}]
+    assert messages == [
+        {"role": "system", "content": "Answer in a few words."},
+        {"role": "user", "content": "Why {braces}?"},
+    ]
     with pytest.raises(WorkbenchError, match="lack variable"):
         prompt.render({})
 
 
 def test_diff_shows_messages_and_parameters(project):
     (project.prompts_dir / "tiny" / "1.1.0.yaml").write_text(
-        TINY_PROMPT.replace("few words", "one word").replace("max_tokens: 12", "max_tokens: 20"))
+        TINY_PROMPT.replace("few words", "one word").replace("max_tokens: 12", "max_tokens: 20")
+    )
     out = diff(resolve("tiny@1.0.0", project.prompts_dir), resolve("tiny@1.1.0", project.prompts_dir))
     assert "-    max_tokens: 12" in out and "+    max_tokens: 20" in out
     assert "-  content: Answer in a few words." in out and "+  content: Answer in a one word." in out
@@ -81,4 +86,7 @@ def test_diff_shows_messages_and_parameters(project):
 
 def test_hash_is_stable_across_schema_additions(project):
     """A golden value: a change to the schema (a new optional field) must not re-hash existing configurations."""
-    assert resolve("tiny@1.0.0", project.prompts_dir).hash == "7aca58b5dad1aa6da6786c350df71ab104468e6759c0012610bb87cf988594f8"
+    assert (
+        resolve("tiny@1.0.0", project.prompts_dir).hash
+        == "7aca58b5dad1aa6da6786c350df71ab104468e6759c0012610bb87cf988594f8"
+    )

@@ -24,8 +24,14 @@ def start(*args: str, cwd: Path) -> subprocess.Popen:
 
     env = {k: v for k, v in os.environ.items() if k not in ("WORKBENCH_ROOT", "WORKBENCH_HOME", "MLFLOW_TRACKING_URI")}
     env.update(PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
-    return subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def finish(processes: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
@@ -49,8 +55,12 @@ def test_two_runs_at_once_on_a_fresh_store(project):
     for attempt in range(3):
         (project.home / "mlflow.db").unlink(missing_ok=True)
         shutil.rmtree(project.artifacts_dir, ignore_errors=True)
-        results = finish([start("run", "tiny@1.0.0", "--dataset", "tiny", "--quiet", "--traces", "0", cwd=project.root)
-                          for _ in range(2)])
+        results = finish(
+            [
+                start("run", "tiny@1.0.0", "--dataset", "tiny", "--quiet", "--traces", "0", cwd=project.root)
+                for _ in range(2)
+            ]
+        )
         for code, _out, err in results:
             assert code == 0 and "Traceback" not in err, (attempt, code, err)
         listed = cli("runs", "list", cwd=project.root)
@@ -70,8 +80,12 @@ def test_concurrent_dataset_adds_never_lose_cases(project, tmp_path):
         files = []
         for who in "ab":
             path = tmp_path / f"{who}{attempt}.jsonl"
-            path.write_text("".join(json.dumps({"id": f"{who}{attempt}-{i}", "inputs": {"question": f"q {i}"}}) + "\n"
-                                    for i in range(rows)))
+            path.write_text(
+                "".join(
+                    json.dumps({"id": f"{who}{attempt}-{i}", "inputs": {"question": f"q {i}"}}) + "\n"
+                    for i in range(rows)
+                )
+            )
             files.append(path)
         before = load_dataset("tiny", project.datasets_dir)
         results = finish([start("datasets", "add", "tiny", str(path), cwd=project.root) for path in files])
@@ -99,7 +113,13 @@ def test_lock_and_atomic_write_in_process(tmp_path):
     target = tmp_path / "file.txt"
     atomic_write(target, "one\n")
     with locked(target):
-        with pytest.raises(InfrastructureError, match="another workbench command has held"), locked(target, timeout=0.2):
+        with (
+            pytest.raises(InfrastructureError, match="another workbench command has held"),
+            locked(target, timeout=0.2),
+        ):
             pass
         atomic_write(target, "two\n")
-    assert target.read_text() == "two\n" and sorted(p.name for p in tmp_path.iterdir()) == [".file.txt.lock", "file.txt"]
+    assert target.read_text() == "two\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        ".file.txt.lock",
+        "file.txt",
+    ]

@@ -42,11 +42,14 @@ def test_hidden_files_are_skipped(tmp_path):
     assert len(load_corpus(folder)) == len(DOCS)
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("notes.pdf", b"%PDF-1.4", "unsupported file type '.pdf'; use .md, .txt or .html"),
-    ("latin1.txt", "caf\xe9".encode("latin-1"), "not UTF-8 text"),
-    ("empty.md", b"   \n", "no text; write the document or remove the file"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("notes.pdf", b"%PDF-1.4", "unsupported file type '.pdf'; use .md, .txt or .html"),
+        ("latin1.txt", "caf\xe9".encode("latin-1"), "not UTF-8 text"),
+        ("empty.md", b"   \n", "no text; write the document or remove the file"),
+    ],
+)
 def test_bad_files_are_named_with_the_fix(tmp_path, name, content, message):
     folder = write_corpus(tmp_path)
     (folder / name).write_bytes(content)
@@ -69,6 +72,6 @@ def test_split_respects_size_and_records_metadata(tmp_path):
     assert [c.id for c in chunks] == [f"billing/refunds.md#{i}" for i in range(len(chunks))]
     first = chunks[0].metadata
     assert first["source"] == "billing/refunds.md" and first["section"] == "billing" and first["doc_hash"] == doc.hash
-    assert all(doc.text[c.metadata["start"]:].startswith(c.text) for c in chunks)
+    assert all(doc.text[c.metadata["start"] :].startswith(c.text) for c in chunks)
     assert split(doc, 80, 10) == chunks  # deterministic
     assert len(split(doc, 400, 10)) < len(chunks)

@@ -21,8 +21,13 @@ def test_evaluate_rag_support_records_chunks_and_retrieval_metrics(tmp_path):
     for part in ("prompts/rag-support", "datasets/rag-support", "datasets/lumen-docs"):
         shutil.copytree(REPO / part, tmp_path / part)
     settings = Settings.load(root=tmp_path)
-    result = evaluate("rag-support@1.0.0", "rag-support", settings=settings, progress=False,
-                      scorers=[precision_at_k(), recall_at_k(), mrr(), ndcg_at_k(), hit_rate()])
+    result = evaluate(
+        "rag-support@1.0.0",
+        "rag-support",
+        settings=settings,
+        progress=False,
+        scorers=[precision_at_k(), recall_at_k(), mrr(), ndcg_at_k(), hit_rate()],
+    )
 
     cases = result.cases()
     assert len(cases) == 57 and cases["error"].isna().all()

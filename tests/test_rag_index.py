@@ -50,7 +50,9 @@ def test_changing_one_document_re_embeds_only_its_chunks(tmp_path):
     assert report.embedded == len(split(changed_doc, 200, 20)) == Embedder.encoded - before
     assert report.version != first.version
     still = coll.get(ids=untouched["ids"], include=["embeddings", "documents"])
-    assert still["ids"] == untouched["ids"] and np.array_equal(np.asarray(still["embeddings"]), np.asarray(untouched["embeddings"]))
+    assert still["ids"] == untouched["ids"] and np.array_equal(
+        np.asarray(still["embeddings"]), np.asarray(untouched["embeddings"])
+    )
     stored = coll.get(where={"source": "sync/offline.txt"}, include=["documents", "metadatas"])
     assert any("disk space" in text for text in stored["documents"])
     assert {m["doc_hash"] for m in stored["metadatas"]} == {changed_doc.hash}
@@ -96,7 +98,11 @@ def test_index_identity_covers_corpus_chunking_and_model(tmp_path):
     base = IndexSpec.of("docs", 200, 20)
     assert base.collection_name.startswith("docs-") and len(base.key) == 16
     assert IndexSpec.of("docs", 200, 20) == base
-    others = [IndexSpec.of("other", 200, 20), IndexSpec.of("docs", 200, 30), IndexSpec("docs", 200, 20, "another-model")]
+    others = [
+        IndexSpec.of("other", 200, 20),
+        IndexSpec.of("docs", 200, 30),
+        IndexSpec("docs", 200, 20, "another-model"),
+    ]
     assert len({base.collection_name, *(o.collection_name for o in others)}) == 4
     assert IndexSpec.of("Odd name/ü", 200, 20).collection_name.startswith("Odd-name-")
 

@@ -21,8 +21,12 @@ def settings(tmp_path_factory):
 
 
 def test_free_query_with_answer_marks_grounding_chunks(settings):
-    frame = inspect("How long is the password reset link valid?", retrieval=retrieval(mode="hybrid", k=3),
-                    settings=settings, answer="The reset link expires after one hour.")
+    frame = inspect(
+        "How long is the password reset link valid?",
+        retrieval=retrieval(mode="hybrid", k=3),
+        settings=settings,
+        answer="The reset link expires after one hour.",
+    )
     assert list(frame["rank"]) == [1, 2, 3]
     assert {"source", "score_semantic", "score_bm25", "score_rrf", "text", "grounding", "grounds"} <= set(frame.columns)
     by_source = frame.groupby("source")["grounds"].any()
@@ -43,15 +47,39 @@ def test_grounding_is_max_sentence_similarity():
 
 
 def test_case_of_a_run(settings):
-    chunks = [{"id": "a#0", "text": "You get 10 backup codes.", "source": "account/two-factor.html", "rank": 1,
-               "scores": {"semantic": 0.8}, "metadata": {"section": "account"}},
-              {"id": "b#0", "text": "We accept Visa and PayPal.", "source": "billing/payment-methods.txt", "rank": 2,
-               "scores": {"semantic": 0.2}, "metadata": {"section": "billing"}}]
+    chunks = [
+        {
+            "id": "a#0",
+            "text": "You get 10 backup codes.",
+            "source": "account/two-factor.html",
+            "rank": 1,
+            "scores": {"semantic": 0.8},
+            "metadata": {"section": "account"},
+        },
+        {
+            "id": "b#0",
+            "text": "We accept Visa and PayPal.",
+            "source": "billing/payment-methods.txt",
+            "rank": 2,
+            "scores": {"semantic": 0.2},
+            "metadata": {"section": "billing"},
+        },
+    ]
     row = dict.fromkeys(COLUMNS)
-    row.update(case_id="codes", scorer="contains", output="You receive 10 backup codes.", chunks=json.dumps(chunks),
-               cached=False)
-    result = RunResult(prompt_ref="x@1.0.0", prompt_hash="h", dataset_ref="d@1", dataset_hash="h",
-                       record=pd.DataFrame([row], columns=COLUMNS))
+    row.update(
+        case_id="codes",
+        scorer="contains",
+        output="You receive 10 backup codes.",
+        chunks=json.dumps(chunks),
+        cached=False,
+    )
+    result = RunResult(
+        prompt_ref="x@1.0.0",
+        prompt_hash="h",
+        dataset_ref="d@1",
+        dataset_hash="h",
+        record=pd.DataFrame([row], columns=COLUMNS),
+    )
     frame = inspect(result, "codes")
     assert list(frame["source"]) == ["account/two-factor.html", "billing/payment-methods.txt"]
     assert list(frame["score_semantic"]) == [0.8, 0.2] and list(frame["grounds"]) == [True, False]

@@ -65,12 +65,15 @@ def test_filters_restrict_to_matching_metadata(settings):
     assert {c["source"] for c in r.retrieve("payments offline")} == {"billing/payment-methods.txt", "sync/offline.txt"}
 
 
-@pytest.mark.parametrize("filters, message", [
-    ({"colour": "red"}, "retrieval.filters.colour: unknown chunk metadata key"),
-    ({"section": {"$gt": 1}}, "retrieval.filters.section: use a string, a number or a list"),
-    ({"section": []}, "retrieval.filters.section: a list must hold one or more"),
-    ({"section": "nowhere"}, "match no chunk of corpus 'docs'"),
-])
+@pytest.mark.parametrize(
+    "filters, message",
+    [
+        ({"colour": "red"}, "retrieval.filters.colour: unknown chunk metadata key"),
+        ({"section": {"$gt": 1}}, "retrieval.filters.section: use a string, a number or a list"),
+        ({"section": []}, "retrieval.filters.section: a list must hold one or more"),
+        ({"section": "nowhere"}, "match no chunk of corpus 'docs'"),
+    ],
+)
 def test_bad_filters_are_explained(settings, filters, message):
     with pytest.raises(WorkbenchError, match="retrieval.filters") as info:
         retriever_for(retrieval(filters=filters), settings)
@@ -116,7 +119,10 @@ def test_format_numbers_chunks_and_names_sources(settings):
     r = retriever_for(retrieval(k=2), settings)
     chunks = r.retrieve("offline desktop")
     text = r.format(chunks)
-    assert text.startswith(f"[1] (source: {chunks[0]['source']})\n") and f"\n\n[2] (source: {chunks[1]['source']})\n" in text
+    assert (
+        text.startswith(f"[1] (source: {chunks[0]['source']})\n")
+        and f"\n\n[2] (source: {chunks[1]['source']})\n" in text
+    )
     assert r.format([]) == "(no documents found)"
 
 

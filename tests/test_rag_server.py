@@ -23,9 +23,21 @@ pytestmark = pytest.mark.slow
 def chroma_server(tmp_path):
     port, data = free_port(), tmp_path / "server-data"
     log = (tmp_path / "chroma.log").open("w")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(data),
-                                "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "chroma"),
+            "run",
+            "--path",
+            str(data),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
@@ -62,4 +74,3 @@ def test_ingest_and_query_through_a_chroma_server(tmp_path, monkeypatch, chroma_
     again = retriever_for(retrieval(mode="semantic", k=2, filters={"section": "sync"}), settings)
     assert again.report.changed == ["sync/offline.txt"] and Embedder.encoded - before == again.report.embedded
     assert again.retrieve("disk space")[0]["source"] == "sync/offline.txt"
-

@@ -42,10 +42,14 @@ def test_inputs_are_redacted_and_injections_blocked_before_the_model(tmp_path):
 
 
 def test_model_output_is_redacted_before_the_cache(tmp_path):
-    prompt = TINY_PROMPT.replace(
-        "provider: local\n  name: smollm2-135m\n  params:\n    temperature: 0.0\n    max_tokens: 12\n    seed: 1",
-        "provider: langchain\n  name: langchain_core.language_models.fake_chat_models.FakeListChatModel\n"
-        f"  kwargs: {{responses: ['Write to {EMAIL} or call +1 415 555 0132.']}}") + GUARDRAILS
+    prompt = (
+        TINY_PROMPT.replace(
+            "provider: local\n  name: smollm2-135m\n  params:\n    temperature: 0.0\n    max_tokens: 12\n    seed: 1",
+            "provider: langchain\n  name: langchain_core.language_models.fake_chat_models.FakeListChatModel\n"
+            f"  kwargs: {{responses: ['Write to {EMAIL} or call +1 415 555 0132.']}}",
+        )
+        + GUARDRAILS
+    )
     write_project(tmp_path, prompt=prompt, cases=CASES[2:])
     settings = Settings.load(root=tmp_path)
     result = evaluate("tiny@1.0.0", "tiny", settings=settings, progress=False, log=False)
@@ -62,14 +66,32 @@ def test_api_key_and_email_reach_no_store_over_a_real_server(tmp_path, monkeypat
     from .test_servers import SECRET, start, stop
 
     port = free_port()
-    server = start([__import__("sys").executable, "-m", "llama_cpp.server", "--model", str(model_path("smollm2-135m")),
-                    "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-                   f"http://127.0.0.1:{port}/v1/models", tmp_path / "llama.log")
+    server = start(
+        [
+            __import__("sys").executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model_path("smollm2-135m")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+        ],
+        f"http://127.0.0.1:{port}/v1/models",
+        tmp_path / "llama.log",
+    )
     try:
         monkeypatch.setenv("WB_KEY", SECRET)
-        prompt = TINY_PROMPT.replace("provider: local\n  name: smollm2-135m",
-                                     f"provider: openai\n  name: smollm2\n  base_url: http://127.0.0.1:{port}/v1\n"
-                                     "  api_key_env: WB_KEY") + GUARDRAILS
+        prompt = (
+            TINY_PROMPT.replace(
+                "provider: local\n  name: smollm2-135m",
+                f"provider: openai\n  name: smollm2\n  base_url: http://127.0.0.1:{port}/v1\n  api_key_env: WB_KEY",
+            )
+            + GUARDRAILS
+        )
         project = tmp_path / "project"
         write_project(project, prompt=prompt, cases=CASES)
         settings = Settings.load(root=project)
@@ -83,12 +105,36 @@ def test_api_key_and_email_reach_no_store_over_a_real_server(tmp_path, monkeypat
         copy_ci_files(project)
         (project / "ci.yaml").write_text("notebooks:\n  - name: gate\n    path: notebooks/gate.ipynb\n")
         # A candidate whose answers all fail, so the report shows every case, inputs included.
-        (project / "prompts" / "tiny" / "1.1.0.yaml").write_text(TINY_PROMPT.replace(
-            "provider: local\n  name: smollm2-135m\n  params:\n    temperature: 0.0\n    max_tokens: 12\n    seed: 1",
-            "provider: langchain\n  name: langchain_core.language_models.fake_chat_models.FakeListChatModel\n"
-            "  kwargs: {responses: ['As an AI, I cannot answer.']}") + GUARDRAILS)
-        code = main(["--root", str(project), "ci", "-p", "baseline", "tiny@1.0.0", "-p", "candidate", "tiny@1.1.0",
-                     "-p", "dataset", "tiny", "-p", "policy", "null", "-p", "scorers", "[forbidden_terms]"])
+        (project / "prompts" / "tiny" / "1.1.0.yaml").write_text(
+            TINY_PROMPT.replace(
+                "provider: local\n  name: smollm2-135m\n  params:\n    temperature: 0.0\n    max_tokens: 12\n    seed: 1",
+                "provider: langchain\n  name: langchain_core.language_models.fake_chat_models.FakeListChatModel\n"
+                "  kwargs: {responses: ['As an AI, I cannot answer.']}",
+            )
+            + GUARDRAILS
+        )
+        code = main(
+            [
+                "--root",
+                str(project),
+                "ci",
+                "-p",
+                "baseline",
+                "tiny@1.0.0",
+                "-p",
+                "candidate",
+                "tiny@1.1.0",
+                "-p",
+                "dataset",
+                "tiny",
+                "-p",
+                "policy",
+                "null",
+                "-p",
+                "scorers",
+                "[forbidden_terms]",
+            ]
+        )
         import mlflow
 
         mlflow.flush_trace_async_logging()

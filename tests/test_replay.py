@@ -45,15 +45,31 @@ def traffic_file(project) -> Path:
     (project.prompts_dir / "candidate").mkdir()
     (project.prompts_dir / "candidate" / "1.0.0.yaml").write_text(CANDIDATE)
     path = project.root / "traffic.jsonl"
-    rows = [{"ts": f"2026-10-0{i + 1}T10:00:00Z", "prompt_ref": "support@1.1.0", "inputs": {"question": q}, "output": a,
-             "latency_s": 0.5, "input_tokens": 530, "output_tokens": 12, "feedback": 1} for i, (q, a) in enumerate(LOGGED)]
+    rows = [
+        {
+            "ts": f"2026-10-0{i + 1}T10:00:00Z",
+            "prompt_ref": "support@1.1.0",
+            "inputs": {"question": q},
+            "output": a,
+            "latency_s": 0.5,
+            "input_tokens": 530,
+            "output_tokens": 12,
+            "feedback": 1,
+        }
+        for i, (q, a) in enumerate(LOGGED)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
 def test_replay_compares_the_candidate_with_production(project, traffic_file):
-    result = replay("candidate@1.0.0", traffic_file, guardrails={"pii": "detect", "pii_allow": ["support@lumen.app"]},
-                    settings=project, progress=False)
+    result = replay(
+        "candidate@1.0.0",
+        traffic_file,
+        guardrails={"pii": "detect", "pii_allow": ["support@lumen.app"]},
+        settings=project,
+        progress=False,
+    )
     frame = result.frame.set_index("id")
     assert list(frame.index) == ["traffic-1", "traffic-2", "traffic-3", "traffic-4"]
     assert frame["candidate_error"].isna().all()
@@ -84,8 +100,13 @@ def test_replay_can_log_to_mlflow(project, traffic_file):
     run = client.get_run(result.candidate.run_id)
     assert run.data.tags["workbench.replay"] == str(traffic_file)
     assert "replay.similarity_to_production.mean" in run.data.metrics
-    assert {a.path for a in client.list_artifacts(run.info.run_id, "replay")} == {"replay/requests.json", "replay/summary.json"}
-    assert "candidate@1.0.0" in json.loads((project.prompts_dir / "lock.json").read_text())  # a logged run pins the hash
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "replay")} == {
+        "replay/requests.json",
+        "replay/summary.json",
+    }
+    assert "candidate@1.0.0" in json.loads(
+        (project.prompts_dir / "lock.json").read_text()
+    )  # a logged run pins the hash
 
 
 def test_replay_errors_are_clear(project, traffic_file):
@@ -94,7 +115,9 @@ def test_replay_errors_are_clear(project, traffic_file):
     rows = [json.loads(line) for line in traffic_file.read_text().splitlines()]
     rows[1]["inputs"] = {"query": "renamed"}
     traffic_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with pytest.raises(WorkbenchError, match=rf"{traffic_file}:2: inputs: case 'traffic-2' lacks variable\(s\) question"):
+    with pytest.raises(
+        WorkbenchError, match=rf"{traffic_file}:2: inputs: case 'traffic-2' lacks variable\(s\) question"
+    ):
         replay("candidate@1.0.0", traffic_file, settings=project, progress=False)
 
 
@@ -106,19 +129,34 @@ def test_shadow_replay_of_demo_traffic_on_the_local_model(tmp_path, monkeypatch)
 
     settings = Settings.load(root=ROOT)
     traffic = window(load_traffic(ROOT / "datasets" / "traffic" / "lumen-support.jsonl"), "2026-10-06")
-    result = replay("support@1.1.0", traffic, sample=4, seed=3, settings=settings, progress=False,
-                    scorers=[{"name": "length_bounds", "args": {"max_words": 60}}],
-                    guardrails={"pii_allow": ["support@lumen.app"]})
+    result = replay(
+        "support@1.1.0",
+        traffic,
+        sample=4,
+        seed=3,
+        settings=settings,
+        progress=False,
+        scorers=[{"name": "length_bounds", "args": {"max_words": 60}}],
+        guardrails={"pii_allow": ["support@lumen.app"]},
+    )
     frame = result.frame
     assert len(frame) == 4 and frame["candidate_error"].isna().all() and result.candidate.model_calls == 4
     assert frame["candidate_output"].str.len().gt(0).all()
     assert frame["similarity"].between(-1, 1).all() and frame["similarity"].notna().all()
-    assert set(result.summary().index) == {"similarity_to_production", "length_bounds", "words", "pii_free",
-                                           "injection_free", "guardrail_policy"}
+    assert set(result.summary().index) == {
+        "similarity_to_production",
+        "length_bounds",
+        "words",
+        "pii_free",
+        "injection_free",
+        "guardrail_policy",
+    }
     assert (result.candidate.frame["model"].dropna() == "smollm2-135m").all()
 
 
-REDACTING = CANDIDATE.replace("name: candidate\n", "name: redacting\n") + "guardrails: {pii: redact, injection: false}\n"
+REDACTING = (
+    CANDIDATE.replace("name: candidate\n", "name: redacting\n") + "guardrails: {pii: redact, injection: false}\n"
+)
 
 
 def test_replay_redacts_exactly_as_a_run_does(project, traffic_file):

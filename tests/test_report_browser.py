@@ -21,16 +21,25 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 SCRIPT = "<script>document.title='PWNED'</script>"
 IMG = "<img src=x onerror=\"document.body.dataset.pwned='yes'\">"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium(tmp_path: Path, *args: str) -> str:
     if not CHROMIUM.exists():
         pytest.fail("headless Chromium is missing: run `make chromium` (Debian's chromium package)")
     profile = tmp_path / "chromium-profile"
-    done = subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -81,17 +90,44 @@ def planted_report(tmp_path):
     dataset = load_dataset("shop", root / "datasets")
     ids = [c["id"] for c in cases]
     tags = {planted_id: SCRIPT}
-    base = make_run("shop@1.0.0", {i: {"checks": 1} for i in ids}, dataset_ref="shop@1", dataset_hash=dataset.hash,
-                    outputs={planted_id: "It costs $6."}, tags=tags)
-    cand = make_run("shop@1.1.0", {i: {"checks": 0} for i in ids}, dataset_ref="shop@1", dataset_hash=dataset.hash,
-                    outputs={planted_id: f"It costs {SCRIPT} {IMG}"}, tags=tags)
+    base = make_run(
+        "shop@1.0.0",
+        {i: {"checks": 1} for i in ids},
+        dataset_ref="shop@1",
+        dataset_hash=dataset.hash,
+        outputs={planted_id: "It costs $6."},
+        tags=tags,
+    )
+    cand = make_run(
+        "shop@1.1.0",
+        {i: {"checks": 0} for i in ids},
+        dataset_ref="shop@1",
+        dataset_hash=dataset.hash,
+        outputs={planted_id: f"It costs {SCRIPT} {IMG}"},
+        tags=tags,
+    )
     base.save(root / "base.parquet")
     cand.save(root / "cand.parquet")
     (root / "gate.yaml").write_text("critical: [checks]\nmax_latency_increase: null\nmax_cost_increase: null\n")
     (root / "ci.yaml").write_text("notebooks:\n  - name: shop-gate\n    path: notebooks/gate.ipynb\n")
     copy_ci_files(root)
-    code = main(["--root", str(root), "ci", "-p", "baseline", str(root / "base.parquet"), "-p", "candidate",
-                 str(root / "cand.parquet"), "-p", "dataset", "shop", "--no-log"])
+    code = main(
+        [
+            "--root",
+            str(root),
+            "ci",
+            "-p",
+            "baseline",
+            str(root / "base.parquet"),
+            "-p",
+            "candidate",
+            str(root / "cand.parquet"),
+            "-p",
+            "dataset",
+            "shop",
+            "--no-log",
+        ]
+    )
     assert code == 1
     return root / "reports" / "shop-gate.html", planted_id
 
@@ -101,7 +137,9 @@ def test_the_report_shows_the_verdict_and_tables_and_planted_markup_stays_text(t
     dom = dump(tmp_path, page)
     text = "".join(dom.text)
     body = next(attrs for tag, attrs in dom.elements if tag == "body")
-    assert dom.title == "shop-gate: " + str(page.parent.parent / "cand.parquet") + " against " + str(page.parent.parent / "base.parquet")
+    assert dom.title == "shop-gate: " + str(page.parent.parent / "cand.parquet") + " against " + str(
+        page.parent.parent / "base.parquet"
+    )
     assert "data-pwned" not in body
     assert not [a for _, attrs in dom.elements for a in attrs if a.lower().startswith("on")]
     assert not [tag for tag, _ in dom.elements if tag in ("script", "iframe", "object", "embed")]

@@ -70,8 +70,10 @@ def cli(project, *args: str) -> int:
 
 def test_rules_route_cases_with_why(project, run):
     reasons = route(run)
-    assert reasons["sum"] == ["judge_borderline: llm_judge 0.75, passes at 0.75",
-                              "disagreement: llm_judge passed, the checks failed"]
+    assert reasons["sum"] == [
+        "judge_borderline: llm_judge 0.75, passes at 0.75",
+        "disagreement: llm_judge passed, the checks failed",
+    ]
     assert reasons["color"][-1] == "guardrails: pii:EMAIL"
     assert route(run, rules=["disagreement"]) == {"sum": ["disagreement: llm_judge passed, the checks failed"]}
     audit = route(run, rules=["disagreement"], audit=1, seed=3)
@@ -84,21 +86,47 @@ def test_rules_route_cases_with_why(project, run):
 def test_judge_errors_and_low_feedback_route(project):
     def row(case_id, judge, checks=True):
         empty = dict.fromkeys(SCORE_FIELDS)
-        return {"case_id": case_id, "inputs": {"question": "q"}, "output": "a", "latency_s": 0.1, "cached": False,
-                "scores": [{**empty, "scorer": "ragas_faithfulness", **judge},
-                           {**empty, "scorer": "case_checks", "value": float(checks), "passed": checks}]}
+        return {
+            "case_id": case_id,
+            "inputs": {"question": "q"},
+            "output": "a",
+            "latency_s": 0.1,
+            "cached": False,
+            "scores": [
+                {**empty, "scorer": "ragas_faithfulness", **judge},
+                {**empty, "scorer": "case_checks", "value": float(checks), "passed": checks},
+            ],
+        }
+
     spec = [{"name": "ragas_faithfulness", "args": {"judge": "judge@1.0.0"}}, {"name": "case_checks", "args": {}}]
-    record = record_frame([row("a", {"value": None, "passed": None, "error": "scorer ragas_faithfulness: NaN"}),
-                           row("b", {"value": 0.9, "passed": None}),
-                           row("c", {"value": 0.1, "passed": None}, checks=False),  # fails, so do the checks: they agree
-                           row("d", {"value": 0.9, "passed": None}, checks=False)])
+    record = record_frame(
+        [
+            row("a", {"value": None, "passed": None, "error": "scorer ragas_faithfulness: NaN"}),
+            row("b", {"value": 0.9, "passed": None}),
+            row("c", {"value": 0.1, "passed": None}, checks=False),  # fails, so do the checks: they agree
+            row("d", {"value": 0.9, "passed": None}, checks=False),
+        ]
+    )
     run = RunResult("bot@1.0.0", "h" * 64, "tiny@1", "d" * 64, record, scorers=spec, run_id="r1")
-    reviews = pd.DataFrame([{"case_id": "b", "reviewer": "bo", "thumb": "down", "rating": None, "run_id": "r1",
-                             "prompt_ref": "bot@1.0.0", "correction": None}])
+    reviews = pd.DataFrame(
+        [
+            {
+                "case_id": "b",
+                "reviewer": "bo",
+                "thumb": "down",
+                "rating": None,
+                "run_id": "r1",
+                "prompt_ref": "bot@1.0.0",
+                "correction": None,
+            }
+        ]
+    )
     reasons = route(run, annotations=reviews)
-    assert reasons == {"a": ["judge_error: ragas_faithfulness could not grade"],
-                       "b": ["low_feedback: thumbs down or rated low"],
-                       "d": ["disagreement: ragas_faithfulness passed, the checks failed"]}
+    assert reasons == {
+        "a": ["judge_error: ragas_faithfulness could not grade"],
+        "b": ["low_feedback: thumbs down or rated low"],
+        "d": ["disagreement: ragas_faithfulness passed, the checks failed"],
+    }
 
 
 def test_the_queue_persists_and_labels_are_feedback(project, run, capsys):
@@ -107,12 +135,16 @@ def test_the_queue_persists_and_labels_are_feedback(project, run, capsys):
     assert "sum: disagreement: llm_judge passed, the checks failed" in out and "color: guardrails: pii:EMAIL" in out
     assert cli(project, "review", "queue", str(project.root / "run.parquet"), "--rules", "disagreement") == 0
     assert "queued 0 case(s)" in capsys.readouterr().out  # nothing queued twice
-    assert cli(project, "review", "queue", str(project.root / "run.parquet"), "--rules", "guardrails",
-               "--audit", "1") == 0
+    assert (
+        cli(project, "review", "queue", str(project.root / "run.parquet"), "--rules", "guardrails", "--audit", "1") == 0
+    )
     review = ReviewQueue(run, project)
     assert [item.case_id for item in review.items()] == ["sum", "color", "capital"]
-    assert [json.loads(line)["case_id"] for line in queue_path(run, project).read_text().splitlines()] == \
-        ["sum", "color", "capital"]
+    assert [json.loads(line)["case_id"] for line in queue_path(run, project).read_text().splitlines()] == [
+        "sum",
+        "color",
+        "capital",
+    ]
     assert queue_path(run, project).parent == project.home / "review"
 
     review.label("sum", "fail", correction="It is 4.", comment="wrong sum")
@@ -123,11 +155,18 @@ def test_the_queue_persists_and_labels_are_feedback(project, run, capsys):
     with pytest.raises(WorkbenchError, match="give pass/fail"):
         review.label("sum")
     stored = FeedbackStore(feedback_path(run, project)).records()
-    assert [(f.case_id, f.thumb, f.rating, f.reviewer) for f in stored] == \
-        [("sum", "down", None, "ana"), ("color", "up", 4, "ana"), ("capital", None, 5, "ana")]
+    assert [(f.case_id, f.thumb, f.rating, f.reviewer) for f in stored] == [
+        ("sum", "down", None, "ana"),
+        ("color", "up", 4, "ana"),
+        ("capital", None, 5, "ana"),
+    ]
     review.label("sum", rating=2)  # a second click keeps the first: still a fail, with its correction
-    assert review.store.records()[-1].model_dump(include={"thumb", "rating", "correction", "comment"}) == \
-        {"thumb": "down", "rating": 2, "correction": "It is 4.", "comment": "wrong sum"}
+    assert review.store.records()[-1].model_dump(include={"thumb", "rating", "correction", "comment"}) == {
+        "thumb": "down",
+        "rating": 2,
+        "correction": "It is 4.",
+        "comment": "wrong sum",
+    }
     status = review.status().set_index("case_id")
     assert status.loc["sum", "label"] == "fail" and status.loc["sum", "correction"] == "It is 4."
     assert status["reviewed"].all()
@@ -147,8 +186,15 @@ def test_calibration_takes_reviewed_labels(project, run, capsys):
     items = {item.id: item for item in labeled_items(run, project)}
     assert items["sum/ana"].human_label == "fail" and items["sum/ana"].expected == "4"
     assert items["sum/ana"].output == "It is 5." and items["sum/ana"].input == {"question": "What is 2 + 2?"}
-    code = cli(project, "calibrate", "llm_judge", "--reviewed", str(project.root / "run.parquet"),
-               "--args", json.dumps({"judge": "judge4@1.0.0"}))
+    code = cli(
+        project,
+        "calibrate",
+        "llm_judge",
+        "--reviewed",
+        str(project.root / "run.parquet"),
+        "--args",
+        json.dumps({"judge": "judge4@1.0.0"}),
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "items 3  graded 3 (coverage 1.00)  accuracy 0.667" in out  # the judge passes the failed sum
@@ -166,15 +212,38 @@ def test_harvest_takes_reviewed_cases_without_doubling_the_dataset(project, run,
     review, _ = queue(run, project)
     review.label("sum", "fail", correction="It is 4.")
     review.label("color", "pass")
-    code = cli(project, "feedback", "harvest", str(project.root / "run.parquet"), "--dataset", "tiny@1",
-               "--no-failed", "--no-guardrails", "--which", "reviewed")
+    code = cli(
+        project,
+        "feedback",
+        "harvest",
+        str(project.root / "run.parquet"),
+        "--dataset",
+        "tiny@1",
+        "--no-failed",
+        "--no-guardrails",
+        "--which",
+        "reviewed",
+    )
     out = capsys.readouterr().out
     assert code == 0
     added = [json.loads(line) for line in (project.datasets_dir / "tiny" / "2.jsonl").read_text().splitlines()]
     assert len(added) == 4 and added[-1]["expected"] == "It is 4." and added[-1]["metadata"]["source_case"] == "sum"
     assert "skipped 1 case(s) already in the dataset: color" in out  # a reviewed pass adds nothing new
-    assert cli(project, "feedback", "harvest", str(project.root / "run.parquet"), "--dataset", "tiny@1",
-               "--no-failed", "--no-guardrails", "--which", "corrected") == 2  # already harvested: nothing to add
+    assert (
+        cli(
+            project,
+            "feedback",
+            "harvest",
+            str(project.root / "run.parquet"),
+            "--dataset",
+            "tiny@1",
+            "--no-failed",
+            "--no-guardrails",
+            "--which",
+            "corrected",
+        )
+        == 2
+    )  # already harvested: nothing to add
 
 
 def test_the_widget_shows_the_queue_escaped_and_records_labels(project, run):

@@ -43,13 +43,37 @@ def dead_pid() -> int:
 def small_result(settings: Settings) -> RunResult:
     """A real result frame of the tiny configuration on the tiny dataset (no model needed)."""
     prompt, dataset = resolve("tiny@1.0.0", settings.prompts_dir), load_dataset("tiny", settings.datasets_dir)
-    rows = [{**{c: None for c in COLUMNS}, "case_id": case.id, "repeat": 0, "scorer": "exact_match", "value": 1.0,
-             "passed": True, "output": case.expected, "latency_s": 0.2, "input_tokens": 10, "output_tokens": 2,
-             "cost": 0.0, "cached": False, "blocked": False, "model": "smollm2-135m", "tags": ""} for case in dataset.cases]
-    frame = pd.DataFrame(rows, columns=COLUMNS).astype({"input_tokens": "Int64", "output_tokens": "Int64",
-                                                         "passed": "boolean", "value": "float64"})
-    return RunResult(prompt_ref=prompt.ref, prompt_hash=prompt.hash, dataset_ref=dataset.ref, dataset_hash=dataset.hash,
-                     record=frame, scorers=[{"name": "exact_match", "args": {}}])
+    rows = [
+        {
+            **{c: None for c in COLUMNS},
+            "case_id": case.id,
+            "repeat": 0,
+            "scorer": "exact_match",
+            "value": 1.0,
+            "passed": True,
+            "output": case.expected,
+            "latency_s": 0.2,
+            "input_tokens": 10,
+            "output_tokens": 2,
+            "cost": 0.0,
+            "cached": False,
+            "blocked": False,
+            "model": "smollm2-135m",
+            "tags": "",
+        }
+        for case in dataset.cases
+    ]
+    frame = pd.DataFrame(rows, columns=COLUMNS).astype(
+        {"input_tokens": "Int64", "output_tokens": "Int64", "passed": "boolean", "value": "float64"}
+    )
+    return RunResult(
+        prompt_ref=prompt.ref,
+        prompt_hash=prompt.hash,
+        dataset_ref=dataset.ref,
+        dataset_hash=dataset.hash,
+        record=frame,
+        scorers=[{"name": "exact_match", "args": {}}],
+    )
 
 
 def test_run_status_from_mlflow_status_and_tags():
@@ -69,9 +93,16 @@ def test_stale_and_incomplete_runs_are_shown_and_refused(project, capsys):
     here = socket.gethostname()
 
     def make_run(status: str | None, tags: dict[str, str]) -> str:
-        run = client.create_run(experiment, tags={"workbench.prompt": "tiny@1.0.0", "workbench.dataset": "tiny@1",
-                                                  "workbench.prompt_hash": "a" * 64, "workbench.dataset_hash": "b" * 64,
-                                                  **tags})
+        run = client.create_run(
+            experiment,
+            tags={
+                "workbench.prompt": "tiny@1.0.0",
+                "workbench.dataset": "tiny@1",
+                "workbench.prompt_hash": "a" * 64,
+                "workbench.dataset_hash": "b" * 64,
+                **tags,
+            },
+        )
         if status:
             client.set_terminated(run.info.run_id, status=status)
         return run.info.run_id
@@ -100,7 +131,9 @@ def test_results_are_saved_before_logging_and_can_be_logged_later(project, capsy
     prompt, dataset = resolve("tiny@1.0.0", project.prompts_dir), load_dataset("tiny", project.datasets_dir)
     broken = Settings(root=project.root, home=project.home, tracking_uri=f"sqlite:///{tmp_path / 'store.db'}")
     (tmp_path / "store.db").write_bytes(b"not a database\x00" * 64)
-    with pytest.raises(InfrastructureError, match="logging to MLflow .* failed: .*the MLflow store cannot be opened") as caught:
+    with pytest.raises(
+        InfrastructureError, match="logging to MLflow .* failed: .*the MLflow store cannot be opened"
+    ) as caught:
         log_run(result, prompt, dataset, broken)
     assert "log them later with: workbench runs log " in str(caught.value) and caught.value.code == 3
     saved = str(caught.value).rsplit("workbench runs log ", 1)[1]
@@ -141,8 +174,13 @@ def test_a_run_killed_while_logging(project, tmp_path):
     marker = tmp_path / "logging"
     env = {k: v for k, v in os.environ.items() if k not in ("WORKBENCH_ROOT", "WORKBENCH_HOME", "MLFLOW_TRACKING_URI")}
     env.update(PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
-    process = subprocess.Popen([sys.executable, "-c", KILLER, str(marker), "run", "tiny@1.0.0", "--dataset", "tiny",
-                                "--quiet"], cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLER, str(marker), "run", "tiny@1.0.0", "--dataset", "tiny", "--quiet"],
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 900
     while not marker.exists():
         assert process.poll() is None, process.communicate()
@@ -154,8 +192,12 @@ def test_a_run_killed_while_logging(project, tmp_path):
     listed = cli("runs", "list", cwd=project.root)
     assert listed.returncode == 0 and " killed " in listed.stdout and " complete " not in listed.stdout, listed.stdout
     run_id = listed.stdout.splitlines()[1].split()[0]
-    refused = cli("compare", f"run:{run_id}", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet", cwd=project.root)
-    assert refused.returncode == 2 and f"run '{run_id}' is killed" in refused.stderr and "Traceback" not in refused.stderr
+    refused = cli(
+        "compare", f"run:{run_id}", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet", cwd=project.root
+    )
+    assert (
+        refused.returncode == 2 and f"run '{run_id}' is killed" in refused.stderr and "Traceback" not in refused.stderr
+    )
     assert list((project.home / "runs").glob("*.parquet"))  # the results were saved before logging began
 
     again = cli("run", "tiny@1.0.0", "--dataset", "tiny", "--quiet", cwd=project.root)

@@ -39,20 +39,39 @@ def test_second_identical_run_makes_zero_model_calls(project):
     """The cache, proven with the real model, across processes: the CLI's second run calls nothing."""
     first = evaluate("tiny@1.0.0", "tiny", settings=project, log=False, progress=False)
     assert first.model_calls == 3 and first.totals()["cached"] == 0
-    out = subprocess.run([sys.executable, "-m", "workbench.cli", "--root", str(project.root), "run", "tiny@1.0.0",
-                          "--dataset", "tiny", "--no-log", "--quiet"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "--root",
+            str(project.root),
+            "run",
+            "tiny@1.0.0",
+            "--dataset",
+            "tiny",
+            "--no-log",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert re.search(r"cached 3\s+model calls 0", out), out
     again = evaluate("tiny@1.0.0", "tiny", settings=project, log=False, progress=False)
     assert again.model_calls == 0
     pd.testing.assert_series_equal(again.frame["output"], first.frame["output"])
-    fresh = evaluate("tiny@1.0.0", "tiny", settings=type(project)(**{**project.__dict__, "cache": False}),
-                     log=False, progress=False)
+    fresh = evaluate(
+        "tiny@1.0.0", "tiny", settings=type(project)(**{**project.__dict__, "cache": False}), log=False, progress=False
+    )
     assert fresh.model_calls == 3
 
 
 def test_model_errors_are_recorded_per_case_and_the_run_completes(tmp_path):
-    broken = TINY_PROMPT.replace("provider: local\n  name: smollm2-135m",
-                                 "provider: openai\n  name: gpt-4o-mini\n  base_url: http://127.0.0.1:9/v1\n  max_retries: 0")
+    broken = TINY_PROMPT.replace(
+        "provider: local\n  name: smollm2-135m",
+        "provider: openai\n  name: gpt-4o-mini\n  base_url: http://127.0.0.1:9/v1\n  max_retries: 0",
+    )
     write_project(tmp_path, prompt=broken)
     from workbench.settings import Settings
 
@@ -67,6 +86,7 @@ def test_a_failing_scorer_marks_its_rows_only(project):
     def explodes():
         def score(sample):
             raise ValueError("boom")
+
         return score
 
     prompt = resolve("tiny@1.0.0", project.prompts_dir)
@@ -82,7 +102,11 @@ def test_results_round_trip_through_parquet(project, tmp_path):
     result = evaluate("tiny@1.0.0", "tiny", settings=project, log=False, progress=False)
     loaded = RunResult.load(result.save(tmp_path / "r.parquet"))
     pd.testing.assert_frame_equal(loaded.frame, result.frame)
-    assert (loaded.prompt_hash, loaded.dataset_hash, loaded.scorers) == (result.prompt_hash, result.dataset_hash, result.scorers)
+    assert (loaded.prompt_hash, loaded.dataset_hash, loaded.scorers) == (
+        result.prompt_hash,
+        result.dataset_hash,
+        result.scorers,
+    )
 
 
 def test_run_records_the_hash_in_the_lock(project):
@@ -100,7 +124,9 @@ def test_local_model_counts_only_real_generations():
 def test_results_saved_before_newer_columns_still_load(project, tmp_path):
     result = evaluate("tiny@1.0.0", "tiny", settings=project, log=False, progress=False)
     saved = {k: v for k, v in result.__dict__.items() if k not in ("record", "_frame")}
-    old = RunResult(**saved, record=result.frame.drop(columns=["inputs", "guardrails", "blocked"]))  # the older, tidy form
+    old = RunResult(
+        **saved, record=result.frame.drop(columns=["inputs", "guardrails", "blocked"])
+    )  # the older, tidy form
     loaded = RunResult.load(old.save(tmp_path / "old.parquet"))
     assert list(loaded.frame.columns) == list(result.frame.columns)
     assert loaded.cases()["blocked"].eq(False).all() and len(loaded.summary()) == len(result.summary())
@@ -110,7 +136,8 @@ def test_a_failed_retrieval_is_the_case_error(project):
     """A retriever that fails (a Chroma server gone away) marks its cases; the run completes."""
     prompt_text = (project.prompts_dir / "tiny" / "1.0.0.yaml").read_text()
     (project.prompts_dir / "tiny" / "1.1.0.yaml").write_text(
-        prompt_text.replace('content: "{question}"', 'content: "{context} {question}"') + "retrieval:\n  corpus: none\n")
+        prompt_text.replace('content: "{question}"', 'content: "{context} {question}"') + "retrieval:\n  corpus: none\n"
+    )
     prompt = resolve("tiny@1.1.0", project.prompts_dir)
     dataset = load_dataset("tiny", project.datasets_dir)
 
@@ -124,7 +151,10 @@ def test_a_failed_retrieval_is_the_case_error(project):
         def describe(self):
             return {"rag.collection": "c"}
 
-    result = run_sync(arun(prompt, dataset, [from_spec("case_checks")], ModelClient(prompt.spec), retriever=GoneAway(),
-                           progress=False))
+    result = run_sync(
+        arun(
+            prompt, dataset, [from_spec("case_checks")], ModelClient(prompt.spec), retriever=GoneAway(), progress=False
+        )
+    )
     assert result.cases()["error"].str.startswith("retrieval: ConnectionError").all()
     assert result.model_calls == 0 and result.params == {"rag.collection": "c"}

@@ -64,6 +64,7 @@ def test_custom_async_scorer_and_label():
         async def judge(sample: Sample) -> str:
             await asyncio.sleep(0)
             return "short" if len(sample.output) <= limit else "long"
+
         return judge
 
     assert "test_length_label" in REGISTRY

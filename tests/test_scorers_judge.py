@@ -42,8 +42,14 @@ def write_judge(project, system: str, max_tokens: int) -> None:
 def test_unparseable_judge_answers_are_errors_with_the_raw_text(project):
     """The judge configuration is found in the evaluated project, whatever the current folder."""
     write_judge(project, "Say hello to the user.", 6)
-    result = evaluate("tiny@1.0.0", "tiny", scorers=[{"name": "llm_judge", "args": {"judge": "judge@1.0.0"}}],
-                      settings=project, log=False, progress=False)
+    result = evaluate(
+        "tiny@1.0.0",
+        "tiny",
+        scorers=[{"name": "llm_judge", "args": {"judge": "judge@1.0.0"}}],
+        settings=project,
+        log=False,
+        progress=False,
+    )
     errors = result.frame["error"].dropna()
     assert len(errors) == 3 and errors.str.startswith("scorer llm_judge: JudgeParseError: no score from 1 to 5").all()
     assert result.frame["value"].isna().all()
@@ -53,15 +59,28 @@ def test_grades_are_scaled_and_judged_against_pass_at(project, monkeypatch):
     """The 135M model cannot follow a grading format, so this judge is a LangChain class answering fixed grades."""
     folder = project.prompts_dir / "judge"
     folder.mkdir()
-    (folder / "1.0.0.yaml").write_text(JUDGE.format(system="Grade.", max_tokens=8).replace(
-        "provider: local\n  name: smollm2-135m\n  params: {temperature: 0.0, max_tokens: 8, seed: 3}",
-        "provider: langchain\n  name: langchain_core.language_models.fake_chat_models.FakeListChatModel\n"
-        "  kwargs: {responses: ['SCORE: 5 REASON: right', 'SCORE: 2 REASON: wrong', 'SCORE: 4']}"))
+    (folder / "1.0.0.yaml").write_text(
+        JUDGE.format(system="Grade.", max_tokens=8).replace(
+            "provider: local\n  name: smollm2-135m\n  params: {temperature: 0.0, max_tokens: 8, seed: 3}",
+            "provider: langchain\n  name: langchain_core.language_models.fake_chat_models.FakeListChatModel\n"
+            "  kwargs: {responses: ['SCORE: 5 REASON: right', 'SCORE: 2 REASON: wrong', 'SCORE: 4']}",
+        )
+    )
     monkeypatch.chdir(project.root)
-    result = evaluate("tiny@1.0.0", "tiny", scorers=[{"name": "llm_judge", "args": {"judge": "judge@1.0.0", "pass_at": 4}}],
-                      settings=project, log=False, progress=False, concurrency=1)
+    result = evaluate(
+        "tiny@1.0.0",
+        "tiny",
+        scorers=[{"name": "llm_judge", "args": {"judge": "judge@1.0.0", "pass_at": 4}}],
+        settings=project,
+        log=False,
+        progress=False,
+        concurrency=1,
+    )
     frame = result.frame
     assert frame["error"].isna().all()
     assert sorted(frame["value"]) == [0.25, 0.75, 1.0]
-    assert frame.set_index("value").loc[0.25, "reason"] == "2/5: wrong" and not frame.set_index("value").loc[0.25, "passed"]
+    assert (
+        frame.set_index("value").loc[0.25, "reason"] == "2/5: wrong"
+        and not frame.set_index("value").loc[0.25, "passed"]
+    )
     assert frame["passed"].sum() == 2

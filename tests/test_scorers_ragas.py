@@ -25,12 +25,29 @@ from workbench.scorers.ragas import (
     response_format,
 )
 
-CASE = Case(id="reset", inputs={"question": "How long is the password reset link valid?"},
-            expected="The reset link expires after 1 hour.")
-CHUNKS = [{"id": "r#0", "text": "Go to lumen.app/reset. The reset link expires after 1 hour.", "rank": 1,
-           "source": "account/password-reset.md", "scores": {}, "metadata": {}},
-          {"id": "p#0", "text": "Plus costs $6 per month.", "rank": 2, "source": "billing/plans.md", "scores": {},
-           "metadata": {}}]
+CASE = Case(
+    id="reset",
+    inputs={"question": "How long is the password reset link valid?"},
+    expected="The reset link expires after 1 hour.",
+)
+CHUNKS = [
+    {
+        "id": "r#0",
+        "text": "Go to lumen.app/reset. The reset link expires after 1 hour.",
+        "rank": 1,
+        "source": "account/password-reset.md",
+        "scores": {},
+        "metadata": {},
+    },
+    {
+        "id": "p#0",
+        "text": "Plus costs $6 per month.",
+        "rank": 2,
+        "source": "billing/plans.md",
+        "scores": {},
+        "metadata": {},
+    },
+]
 SAMPLE = Sample("The reset link is valid for 1 hour, and it can be used twice.", CASE, CHUNKS)
 
 SCRIPTED = """\
@@ -81,19 +98,31 @@ def test_response_format_per_provider():
 
 
 def test_faithfulness_with_a_scripted_judge(tmp_path, monkeypatch):
-    ref = scripted_judge(tmp_path, monkeypatch, "scripted-a", [
-        '{"statements": ["The reset link is valid for 1 hour.", "The reset link can be used twice."]}',
-        'Here you go: {"statements": ['
-        '{"statement": "The reset link is valid for 1 hour.", "reason": "stated in context", "verdict": 1}, '
-        '{"statement": "The reset link can be used twice.", "reason": "not in context", "verdict": 0}]}'])
+    ref = scripted_judge(
+        tmp_path,
+        monkeypatch,
+        "scripted-a",
+        [
+            '{"statements": ["The reset link is valid for 1 hour.", "The reset link can be used twice."]}',
+            'Here you go: {"statements": ['
+            '{"statement": "The reset link is valid for 1 hour.", "reason": "stated in context", "verdict": 1}, '
+            '{"statement": "The reset link can be used twice.", "reason": "not in context", "verdict": 0}]}',
+        ],
+    )
     score = run(ragas_faithfulness(judge=ref))
     assert score.value == pytest.approx(0.5)
 
 
 def test_context_recall_with_a_scripted_judge(tmp_path, monkeypatch):
-    ref = scripted_judge(tmp_path, monkeypatch, "scripted-b", [
-        '{"classifications": [{"statement": "The reset link expires after 1 hour.", "reason": "in context", '
-        '"attributed": 1}]}'])
+    ref = scripted_judge(
+        tmp_path,
+        monkeypatch,
+        "scripted-b",
+        [
+            '{"classifications": [{"statement": "The reset link expires after 1 hour.", "reason": "in context", '
+            '"attributed": 1}]}'
+        ],
+    )
     assert run(ragas_context_recall(judge=ref)).value == 1.0
 
 
@@ -140,8 +169,14 @@ def test_non_llm_metrics():
 
 
 def test_registered():
-    for name in ("ragas_faithfulness", "ragas_answer_relevancy", "ragas_context_precision", "ragas_context_recall",
-                 "ragas_rouge", "ragas_string_similarity"):
+    for name in (
+        "ragas_faithfulness",
+        "ragas_answer_relevancy",
+        "ragas_context_precision",
+        "ragas_context_recall",
+        "ragas_rouge",
+        "ragas_string_similarity",
+    ):
         assert name in REGISTRY
 
 
@@ -155,7 +190,11 @@ def test_local_judge_scores_or_explains():
         try:
             value = run(factory()).value
         except RagasMetricError as exc:  # an honest failure: which metric, and why
-            assert str(exc).split(" ")[0].rstrip(":") in {"faithfulness", "context_precision_with_reference", "context_recall"}
+            assert str(exc).split(" ")[0].rstrip(":") in {
+                "faithfulness",
+                "context_precision_with_reference",
+                "context_recall",
+            }
             assert "NaN" in str(exc) or "judge answer unusable" in str(exc) or "outside 0.0..1.0" in str(exc)
         else:
             assert 0.0 <= value <= 1.0

@@ -14,8 +14,10 @@ from workbench.scorers.retrieval import hit_rate, mrr, ndcg_at_k, precision_at_k
 
 
 def sample(sources, expected):
-    chunks = [{"id": f"{s}#{i}", "text": "", "source": s, "rank": i + 1, "scores": {}, "metadata": {}}
-              for i, s in enumerate(sources)]
+    chunks = [
+        {"id": f"{s}#{i}", "text": "", "source": s, "rank": i + 1, "scores": {}, "metadata": {}}
+        for i, s in enumerate(sources)
+    ]
     return Sample("", Case(id="c", inputs={"question": "q"}, expected_contexts=expected), chunks)
 
 

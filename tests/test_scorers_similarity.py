@@ -27,6 +27,8 @@ def test_semantic_similarity_ranks_paraphrase_above_unrelated():
 def test_rouge_l_and_bleu_against_hand_checked_values():
     assert score(rouge_l(), CASE.expected).value == pytest.approx(1.0)
     # LCS "the plan costs per month" = 5 of 8 reference and 7 output tokens: F1 = 2*(5/7)*(5/8)/(5/7+5/8)
-    assert score(rouge_l(use_stemmer=False), "the premium plan costs 6 per month").value == pytest.approx(2 * (5 / 7) * (5 / 8) / (5 / 7 + 5 / 8))
+    assert score(rouge_l(use_stemmer=False), "the premium plan costs 6 per month").value == pytest.approx(
+        2 * (5 / 7) * (5 / 8) / (5 / 7 + 5 / 8)
+    )
     assert score(bleu(), CASE.expected).value == pytest.approx(1.0)
     assert 0 <= score(bleu(), "Six dollars per month for Plus.").value < 0.5

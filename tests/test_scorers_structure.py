@@ -53,8 +53,8 @@ def test_json_schema_uses_the_configuration_schema_by_default():
     assert value(json_schema(), '{"answer": "x"}', SCHEMA).value is True
     result = value(json_schema(), '{"answer": 3}', SCHEMA)
     assert result.value is False and result.reason == "answer: 3 is not of type 'string'"
-    assert value(json_schema(), '{}', SCHEMA).reason == "(root): 'answer' is a required property"
-    assert value(json_schema(), '{"answer": "x"}') .value is None  # no schema anywhere: not applicable
+    assert value(json_schema(), "{}", SCHEMA).reason == "(root): 'answer' is a required property"
+    assert value(json_schema(), '{"answer": "x"}').value is None  # no schema anywhere: not applicable
     assert value(json_schema(schema=SCHEMA), "[]").value is False
 
 

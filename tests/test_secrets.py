@@ -17,8 +17,11 @@ from .conftest import TINY_PROMPT, write_project
 from .faultserver import FaultServer
 
 #: Variable names that do not look like secrets, so only the values the client learnt hide them.
-KEYS = {"WB_PRIMARY": "sk-primary-0123456789abcdef", "WB_BACKUP": "sk-backup-0123456789abcdef",
-        "WB_JUDGE": "sk-judge-0123456789abcdef"}
+KEYS = {
+    "WB_PRIMARY": "sk-primary-0123456789abcdef",
+    "WB_BACKUP": "sk-backup-0123456789abcdef",
+    "WB_JUDGE": "sk-judge-0123456789abcdef",
+}
 
 JUDGE = """\
 name: judge
@@ -37,17 +40,19 @@ messages:
 
 
 def leaks(root, secret: str) -> list[str]:
-    forms = {secret.encode(), quote(secret).encode(), base64.b64encode(secret.encode()),
-             secret.encode("utf-16-le")}
+    forms = {secret.encode(), quote(secret).encode(), base64.b64encode(secret.encode()), secret.encode("utf-16-le")}
     return [str(p) for p in root.rglob("*") if p.is_file() and any(f in p.read_bytes() for f in forms)]
 
 
 def echoing_project(root, url: str) -> Settings:
     prompt = TINY_PROMPT.replace(
         "provider: local\n  name: smollm2-135m",
-        f"provider: openai\n  name: echo-model\n  base_url: {url}\n  api_key_env: WB_PRIMARY\n  max_retries: 0")
-    prompt += (f"fallbacks:\n  - provider: openai\n    name: backup\n    base_url: {url}\n    api_key_env: WB_BACKUP\n"
-               "    max_retries: 0\n")
+        f"provider: openai\n  name: echo-model\n  base_url: {url}\n  api_key_env: WB_PRIMARY\n  max_retries: 0",
+    )
+    prompt += (
+        f"fallbacks:\n  - provider: openai\n    name: backup\n    base_url: {url}\n    api_key_env: WB_BACKUP\n"
+        "    max_retries: 0\n"
+    )
     cases = [{"id": f"c{i}", "inputs": {"question": f"Question {i}?"}, "expected": "An answer"} for i in range(6)]
     write_project(root, prompt=prompt, cases=cases)
     (root / "prompts" / "judge").mkdir()
@@ -60,12 +65,14 @@ def test_an_echoed_key_is_found_nowhere_a_run_writes(tmp_path, monkeypatch):
         monkeypatch.setenv(name, value)
     answers = {"judge-model": "SCORE: 4 REASON: fine"}
     script = {"echo-model": ["500", "500", "500"], "backup": ["500"]}  # errors whose bodies quote the key
-    with FaultServer(script=script, default="echo",
-                     answer=lambda model, question: answers.get(model, f"An answer to {question}")) as server:
+    with FaultServer(
+        script=script, default="echo", answer=lambda model, question: answers.get(model, f"An answer to {question}")
+    ) as server:
         settings = echoing_project(tmp_path / "project", server.url)
         scorers = ["contains", {"name": "llm_judge", "args": {"judge": "judge@1.0.0"}}]
-        result = evaluate("tiny@1.0.0", "tiny", scorers=scorers, settings=settings, traces=None, progress=False,
-                          concurrency=1)
+        result = evaluate(
+            "tiny@1.0.0", "tiny", scorers=scorers, settings=settings, traces=None, progress=False, concurrency=1
+        )
         again = evaluate("tiny@1.0.0", "tiny", scorers=scorers, settings=settings, traces=None, progress=False)
         mlflow.flush_trace_async_logging()
     result.save(tmp_path / "saved.parquet")
@@ -96,16 +103,41 @@ def test_an_echoed_key_is_found_in_no_report(tmp_path, monkeypatch):
         monkeypatch.setenv(name, value)
     project = tmp_path / "project"
     answers = {"candidate-model": "I cannot say"}  # a regression, so the report shows every case's answers
-    with FaultServer(default="echo", answer=lambda model, question: answers.get(model, f"An answer to {question}")) \
-            as server:
+    with FaultServer(
+        default="echo", answer=lambda model, question: answers.get(model, f"An answer to {question}")
+    ) as server:
         echoing_project(project, server.url)
-        candidate = (project / "prompts" / "tiny" / "1.0.0.yaml").read_text().replace(
-            "name: echo-model", "name: candidate-model").replace("api_key_env: WB_PRIMARY", "api_key_env: WB_BACKUP")
+        candidate = (
+            (project / "prompts" / "tiny" / "1.0.0.yaml")
+            .read_text()
+            .replace("name: echo-model", "name: candidate-model")
+            .replace("api_key_env: WB_PRIMARY", "api_key_env: WB_BACKUP")
+        )
         (project / "prompts" / "tiny" / "1.1.0.yaml").write_text(candidate)
         copy_ci_files(project)
         (project / "ci.yaml").write_text("notebooks:\n  - name: gate\n    path: notebooks/gate.ipynb\n")
-        code = main(["--root", str(project), "ci", "-p", "baseline", "tiny@1.0.0", "-p", "candidate", "tiny@1.1.0",
-                     "-p", "dataset", "tiny", "-p", "policy", "null", "-p", "scorers", "[contains]"])
+        code = main(
+            [
+                "--root",
+                str(project),
+                "ci",
+                "-p",
+                "baseline",
+                "tiny@1.0.0",
+                "-p",
+                "candidate",
+                "tiny@1.1.0",
+                "-p",
+                "dataset",
+                "tiny",
+                "-p",
+                "policy",
+                "null",
+                "-p",
+                "scorers",
+                "[contains]",
+            ]
+        )
     reports = list((project / "reports").glob("*.html"))
     assert code in (0, 1) and reports
     html = reports[0].read_text()

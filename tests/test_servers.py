@@ -52,9 +52,25 @@ def stop(process: subprocess.Popen, grace_s: float = 5) -> None:
 @pytest.fixture
 def llama_server(tmp_path):
     port = free_port()
-    process = start([sys.executable, "-m", "llama_cpp.server", "--model", str(model_path("smollm2-135m")),
-                     "--model_alias", "smollm2-served", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-                    f"http://127.0.0.1:{port}/v1/models", tmp_path / "llama.log")
+    process = start(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model_path("smollm2-135m")),
+            "--model_alias",
+            "smollm2-served",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+        ],
+        f"http://127.0.0.1:{port}/v1/models",
+        tmp_path / "llama.log",
+    )
     try:
         yield f"http://127.0.0.1:{port}/v1"
     finally:
@@ -64,10 +80,26 @@ def llama_server(tmp_path):
 @pytest.fixture
 def mlflow_server(tmp_path):
     port = free_port()
-    process = start([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                     "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-                     "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
-                    f"http://127.0.0.1:{port}/health", tmp_path / "mlflow.log")
+    process = start(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "server-artifacts"),
+            "--workers",
+            "1",
+        ],
+        f"http://127.0.0.1:{port}/health",
+        tmp_path / "mlflow.log",
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -76,9 +108,10 @@ def mlflow_server(tmp_path):
 
 def test_openai_compatible_server_over_real_http(tmp_path, llama_server, monkeypatch):
     monkeypatch.setenv("WB_SERVER_KEY", SECRET)
-    prompt = TINY_PROMPT.replace("provider: local\n  name: smollm2-135m",
-                                 f"provider: openai\n  name: smollm2-served\n  base_url: {llama_server}\n"
-                                 "  api_key_env: WB_SERVER_KEY")
+    prompt = TINY_PROMPT.replace(
+        "provider: local\n  name: smollm2-135m",
+        f"provider: openai\n  name: smollm2-served\n  base_url: {llama_server}\n  api_key_env: WB_SERVER_KEY",
+    )
     write_project(tmp_path, prompt=prompt)
     (tmp_path / "pricing.yaml").write_text("models:\n  smollm2-served: {input: 1.0, output: 2.0}\n")
     settings = Settings.load(root=tmp_path)
@@ -102,11 +135,21 @@ def test_max_tokens_bounds_a_compatible_servers_answer(llama_server):
     from workbench.models import ModelClient
     from workbench.prompts import PromptSpec
 
-    spec = PromptSpec.model_validate({
-        "name": "t", "description": "d", "variables": [],
-        "model": {"provider": "openai", "name": "smollm2-served", "base_url": llama_server, "timeout": 120,
-                  "params": {"max_tokens": 16, "temperature": 0}},
-        "messages": [{"role": "user", "content": "Write a long story about a lighthouse keeper, in ten chapters."}]})
+    spec = PromptSpec.model_validate(
+        {
+            "name": "t",
+            "description": "d",
+            "variables": [],
+            "model": {
+                "provider": "openai",
+                "name": "smollm2-served",
+                "base_url": llama_server,
+                "timeout": 120,
+                "params": {"max_tokens": 16, "temperature": 0},
+            },
+            "messages": [{"role": "user", "content": "Write a long story about a lighthouse keeper, in ten chapters."}],
+        }
+    )
     client = ModelClient(spec)
     response = asyncio.run(client.acall([{"role": "user", "content": m.content} for m in spec.messages]))
     assert response.error is None and response.text
@@ -115,7 +158,9 @@ def test_max_tokens_bounds_a_compatible_servers_answer(llama_server):
 
 def test_stop_kills_a_process_that_ignores_terminate(tmp_path):
     """The teardown of every server fixture: a process that traps SIGTERM is killed after the grace time."""
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    )
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
     assert process.stdout.readline().strip() == b"ready"
     started = time.monotonic()

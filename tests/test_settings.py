@@ -51,7 +51,12 @@ def test_lint_ignores_jupyter_checkpoints(project):
     checkpoints = project.prompts_dir / "tiny" / ".ipynb_checkpoints"
     checkpoints.mkdir()
     (checkpoints / "1.0.0-checkpoint.yaml").write_text("name: tiny\n")
-    out = subprocess.run([sys.executable, "-m", "workbench.cli", "prompts", "lint"], cwd=project.prompts_dir / "tiny",
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "prompts", "lint"],
+        cwd=project.prompts_dir / "tiny",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 file(s), 0 problem(s)" in out.stderr

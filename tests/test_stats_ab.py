@@ -22,12 +22,17 @@ def traffic(n: int = 600, completion=(0.6, 0.7), cost=(1.0, 1.0), seed: int = 0)
     rng = np.random.default_rng(seed)
     variant = np.where(np.arange(n) % 2 == 0, "A", "B")
     b = variant == "B"
-    return pd.DataFrame({
-        "ts": pd.date_range("2026-10-11", periods=n, freq="30min", tz="UTC"), "variant": variant,
-        "task_completed": rng.random(n) < np.where(b, completion[1], completion[0]),
-        "feedback": np.where(rng.random(n) < 0.4, (rng.random(n) < 0.7).astype(float), np.nan),
-        "rating": np.where(rng.random(n) < 0.3, rng.integers(1, 6, n), np.nan),
-        "cost": rng.gamma(4, np.where(b, cost[1], cost[0]) / 4, n), "latency_s": rng.lognormal(0, 0.4, n)})
+    return pd.DataFrame(
+        {
+            "ts": pd.date_range("2026-10-11", periods=n, freq="30min", tz="UTC"),
+            "variant": variant,
+            "task_completed": rng.random(n) < np.where(b, completion[1], completion[0]),
+            "feedback": np.where(rng.random(n) < 0.4, (rng.random(n) < 0.7).astype(float), np.nan),
+            "rating": np.where(rng.random(n) < 0.3, rng.integers(1, 6, n), np.nan),
+            "cost": rng.gamma(4, np.where(b, cost[1], cost[0]) / 4, n),
+            "latency_s": rng.lognormal(0, 0.4, n),
+        }
+    )
 
 
 def test_each_kpi_kind_uses_its_test():
@@ -43,7 +48,8 @@ def test_each_kpi_kind_uses_its_test():
     assert result.table.loc["cost_usd", "p_value"] == pytest.approx(welch.pvalue)
     assert result.table.loc["latency_s", "test"] == "Mann-Whitney U"
     assert result.table.loc["rating", "p_value"] == pytest.approx(
-        stats.mannwhitneyu(b["rating"].dropna(), a["rating"].dropna()).pvalue)
+        stats.mannwhitneyu(b["rating"].dropna(), a["rating"].dropna()).pvalue
+    )
     family = result.table.loc[["task_completed", "thumbs_up", "rating"], "p_adjusted"]
     assert (family >= result.table.loc[family.index, "p_value"]).all()
 
@@ -54,9 +60,13 @@ def test_a_guardrail_that_degrades_blocks_the_ship_decision():
     costly = analyse(traffic(2000, completion=(0.6, 0.72), cost=(1.0, 1.6)))
     assert costly.decision == "do not ship" and costly.table.loc["cost_usd", "verdict"] == "degraded"
     assert any("guardrail cost_usd degraded" in r for r in costly.reasons)
-    tolerant = analyse(traffic(2000, completion=(0.6, 0.72), cost=(1.0, 1.6)),
-                       kpis=[KPI("task_completed", "task_completed", "proportion"),
-                             KPI("cost", "cost", "mean", "guardrail", higher_is_better=False, tolerance=1.0)])
+    tolerant = analyse(
+        traffic(2000, completion=(0.6, 0.72), cost=(1.0, 1.6)),
+        kpis=[
+            KPI("task_completed", "task_completed", "proportion"),
+            KPI("cost", "cost", "mean", "guardrail", higher_is_better=False, tolerance=1.0),
+        ],
+    )
     assert tolerant.decision == "ship"
 
 
@@ -83,7 +93,7 @@ def test_the_demo_traffic_ab_period():
     readout = sequential_readout(requests)
     days = readout[readout["kpi"] == "task_completed"]
     first = days.index[days["verdict"] == "improved"]
-    assert len(days) == 14 and len(first) and days.loc[first[0]:, "verdict"].eq("improved").all()
+    assert len(days) == 14 and len(first) and days.loc[first[0] :, "verdict"].eq("improved").all()
     line = json.loads(DEMO.read_text().splitlines()[0])
     assert {"variant", "task_completed", "cost", "latency_s"} <= set(line)
 
@@ -122,10 +132,19 @@ def test_the_ab_notebook_runs_in_ci_and_renders_its_report(tmp_path):
 
 
 def test_a_traffic_file_with_a_bad_kpi_names_the_line_and_field(tmp_path):
-    row = {"ts": "2026-10-11T09:00:00Z", "prompt_ref": "support@1.1.0", "variant": "A", "inputs": {"question": "hi"},
-           "output": "hello", "task_completed": True, "cost": 0.0001}
+    row = {
+        "ts": "2026-10-11T09:00:00Z",
+        "prompt_ref": "support@1.1.0",
+        "variant": "A",
+        "inputs": {"question": "hi"},
+        "output": "hello",
+        "task_completed": True,
+        "cost": 0.0001,
+    }
     path = tmp_path / "ab.jsonl"
-    path.write_text(json.dumps(row) + "\n" + json.dumps({**row, "rating": 7}) + "\n" + json.dumps({**row, "cost": -1}) + "\n")
+    path.write_text(
+        json.dumps(row) + "\n" + json.dumps({**row, "rating": 7}) + "\n" + json.dumps({**row, "cost": -1}) + "\n"
+    )
     with pytest.raises(WorkbenchError) as info:
         load_traffic(path)
     assert f"{path}:2: rating: Input should be less than or equal to 5" in str(info.value)

@@ -27,7 +27,9 @@ def test_holm_by_hand_and_with_missing_values():
     assert holm([0.9, 0.8]).max() <= 1 and holm([]).size == 0
 
 
-def simulate_family(rng: np.random.Generator, sims: int, scorers: int, cases: int, p: float) -> tuple[np.ndarray, np.ndarray]:
+def simulate_family(
+    rng: np.random.Generator, sims: int, scorers: int, cases: int, p: float
+) -> tuple[np.ndarray, np.ndarray]:
     """McNemar p-values and differences of `scorers` independent pass/fail scorers on equal-quality versions whose
     answers are independent per case (the hardest case for a paired test): shape (sims, scorers)."""
     base = rng.random((sims, scorers, cases)) < p

@@ -27,7 +27,11 @@ def test_two_pilots_give_the_smallest_number_of_cases_with_enough_power():
     row = result.table.loc["ok"]
     needed = int(row["cases_r1"])
     assert row["test"] == "mcnemar" and result.family == 2
-    assert mcnemar_power(needed, row["discordance"], 0.1, 0.025) >= 0.8 > mcnemar_power(needed - 1, row["discordance"], 0.1, 0.025)
+    assert (
+        mcnemar_power(needed, row["discordance"], 0.1, 0.025)
+        >= 0.8
+        > mcnemar_power(needed - 1, row["discordance"], 0.1, 0.025)
+    )
     sim = result.table.loc["sim"]
     assert sim["test"] == "paired t" and sim["cases_r1"] < needed  # correlated scores need far fewer cases
     assert paired_power(int(sim["cases_r1"]), math.sqrt(sim["between_var"]), 0.1, 0.025) >= 0.8
@@ -37,12 +41,19 @@ def test_two_pilots_give_the_smallest_number_of_cases_with_enough_power():
 def test_one_pilot_assumes_independent_answers_and_repeats_split_the_noise():
     base, _ = pilots()
     single = plan(base, effect=0.1).table.loc["ok"]
-    assert single["discordance"] == pytest.approx(2 * base.case_scores()["ok"].mean() * (1 - base.case_scores()["ok"].mean()))
+    assert single["discordance"] == pytest.approx(
+        2 * base.case_scores()["ok"].mean() * (1 - base.case_scores()["ok"].mean())
+    )
     rng = np.random.default_rng(1)
-    noisy = run({"ok": list(rng.random(120) < 0.7)}, repeats=3)  # no case effect: only noise, which repeats average away
+    noisy = run(
+        {"ok": list(rng.random(120) < 0.7)}, repeats=3
+    )  # no case effect: only noise, which repeats average away
     again = run({"ok": list(rng.random(120) < 0.7)}, repeats=3)
     table = plan(noisy, again, effect=0.1).table
-    assert table.loc["ok", "within_var"] > 0 and table.loc["ok", "cases_r5"] < table.loc["ok", "cases_r3"] < table.loc["ok", "cases_r1"]
+    assert (
+        table.loc["ok", "within_var"] > 0
+        and table.loc["ok", "cases_r5"] < table.loc["ok", "cases_r3"] < table.loc["ok", "cases_r1"]
+    )
     curve = plan(noisy, again, effect=0.1).curve()
     assert set(curve["repeats"]) == {1, 3, 5} and curve["power"].between(0, 1).all()
 
@@ -58,8 +69,20 @@ def test_workbench_plan_on_saved_pilots_prints_the_plan_and_plots_the_curves(tmp
     base.save(tmp_path / "a.parquet")
     cand.save(tmp_path / "b.parquet")
     (tmp_path / "gate.yaml").write_text("min_effect: 0.1\ncritical: [ok, sim]\n")
-    code = main(["--root", str(tmp_path), "plan", str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet"),
-                 "--dataset", "d", "--plot", str(tmp_path / "power.png"), "--quiet"])
+    code = main(
+        [
+            "--root",
+            str(tmp_path),
+            "plan",
+            str(tmp_path / "a.parquet"),
+            str(tmp_path / "b.parquet"),
+            "--dataset",
+            "d",
+            "--plot",
+            str(tmp_path / "power.png"),
+            "--quiet",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "drop of 0.100" in out and "Holm over 2 scorer(s)" in out and "cases_r1" in out
     assert (tmp_path / "power.png").read_bytes()[:4] == b"\x89PNG"

@@ -19,7 +19,7 @@ from workbench.stats.power import (
 
 
 def test_mcnemar_p_value_and_critical_counts():
-    assert mcnemar_pvalue(10, 0) == pytest.approx(2 * 0.5 ** 10)
+    assert mcnemar_pvalue(10, 0) == pytest.approx(2 * 0.5**10)
     assert mcnemar_pvalue(0, 0) == 1.0 and mcnemar_pvalue(3, 3) == 1.0
     for d in (1, 5, 6, 12, 40):
         w = int(mcnemar_critical(d, 0.05))

@@ -63,8 +63,10 @@ def test_streaming_state_agrees_with_the_vectorised_looks():
     state = SequentialState(ALPHA, MIN_EFFECT)
     looks = paired_looks(diffs, np.arange(20, 121, 20), ALPHA, MIN_EFFECT)
     for k, end in enumerate(range(20, 121, 20)):
-        now = state.add(np.append(diffs[end - 20:end], np.nan))  # a case without both scores is skipped
-        assert now["n"] == end and now["low"] == pytest.approx(looks["low"][k]) and now["verdict"] == looks["verdict"][k]
+        now = state.add(np.append(diffs[end - 20 : end], np.nan))  # a case without both scores is skipped
+        assert (
+            now["n"] == end and now["low"] == pytest.approx(looks["low"][k]) and now["verdict"] == looks["verdict"][k]
+        )
     assert state.p == pytest.approx(looks["p"][-1])
     assert SequentialState(ALPHA, MIN_EFFECT).add([1.0] * 5)["verdict"] == CONTINUE  # too few cases for any verdict
 
@@ -72,12 +74,29 @@ def test_streaming_state_agrees_with_the_vectorised_looks():
 def sequential_project(tmp_path, cases: int):
     from .simulated import write_project
 
-    write_project(tmp_path, cases=cases, versions={"1.0.0": {"accuracy": 0.8, "latency": 0.002, "concurrency": 16},
-                                                    "1.0.1": {"accuracy": 0.8, "latency": 0.002, "concurrency": 16},
-                                                    "2.0.0": {"accuracy": 0.4, "latency": 0.002, "seed": 2, "concurrency": 16}})
+    write_project(
+        tmp_path,
+        cases=cases,
+        versions={
+            "1.0.0": {"accuracy": 0.8, "latency": 0.002, "concurrency": 16},
+            "1.0.1": {"accuracy": 0.8, "latency": 0.002, "concurrency": 16},
+            "2.0.0": {"accuracy": 0.4, "latency": 0.002, "seed": 2, "concurrency": 16},
+        },
+    )
     (tmp_path / "gate.yaml").write_text("critical: [case_checks]\nmin_effect: 0.05\nmax_cost_increase: null\n")
-    return ["--root", str(tmp_path), "compare", "--dataset", "sim", "--scorer", "case_checks", "--sequential",
-            "--no-log", "--quiet", "--no-cache"]
+    return [
+        "--root",
+        str(tmp_path),
+        "compare",
+        "--dataset",
+        "sim",
+        "--scorer",
+        "case_checks",
+        "--sequential",
+        "--no-log",
+        "--quiet",
+        "--no-cache",
+    ]
 
 
 def test_compare_sequential_stops_early_on_a_clear_regression(tmp_path, capsys):

@@ -30,8 +30,17 @@ def verdicts(root, baseline: str, candidate: str) -> list[str]:
     async def pairs() -> list[str]:
         out = []
         for k in range(PAIRS):  # other seeds per pair: each version answers each case afresh
-            runs = [await arun(prompts[ref], dataset, scorer, ModelClient(prompts[ref].spec, concurrency=64),
-                               seed_offset=2 * k + side + 1, progress=False) for side, ref in enumerate((baseline, candidate))]
+            runs = [
+                await arun(
+                    prompts[ref],
+                    dataset,
+                    scorer,
+                    ModelClient(prompts[ref].spec, concurrency=64),
+                    seed_offset=2 * k + side + 1,
+                    progress=False,
+                )
+                for side, ref in enumerate((baseline, candidate))
+            ]
             out.append(compare(*runs, alpha=ALPHA).table.loc["case_checks", "verdict"])
         return out
 
@@ -39,9 +48,15 @@ def verdicts(root, baseline: str, candidate: str) -> list[str]:
 
 
 def test_equal_quality_false_alarms_and_power_on_a_simulated_model(tmp_path):
-    write_project(tmp_path, cases=CASES, versions={"1.0.0": {"accuracy": 0.7, "latency": 0.0},
-                                                    "1.1.0": {"accuracy": 0.7, "latency": 0.0},
-                                                    "2.0.0": {"accuracy": 0.4, "latency": 0.0}})
+    write_project(
+        tmp_path,
+        cases=CASES,
+        versions={
+            "1.0.0": {"accuracy": 0.7, "latency": 0.0},
+            "1.1.0": {"accuracy": 0.7, "latency": 0.0},
+            "2.0.0": {"accuracy": 0.4, "latency": 0.0},
+        },
+    )
     same = np.array(verdicts(tmp_path, "sim@1.0.0", "sim@1.1.0"))
     alarms = (same != "no significant change").mean()
     assert alarms <= ALPHA + 2.33 * np.sqrt(ALPHA * (1 - ALPHA) / PAIRS)

@@ -18,7 +18,9 @@ def test_run_is_logged_with_params_metrics_table_and_configuration(project):
     run = MlflowClient().get_run(result.run_id)
     prompt = resolve("tiny@1.0.0", project.prompts_dir)
     params = run.data.params
-    assert params["prompt.name"] == "tiny" and params["prompt.version"] == "1.0.0" and params["prompt.hash"] == prompt.hash
+    assert (
+        params["prompt.name"] == "tiny" and params["prompt.version"] == "1.0.0" and params["prompt.hash"] == prompt.hash
+    )
     assert params["model.provider"] == "local" and params["model.name"] == "smollm2-135m"
     assert params["model.params.max_tokens"] == "12" and params["dataset.hash"] == result.dataset_hash
     assert json.loads(params["scorers"])[0]["name"] == "exact_match"

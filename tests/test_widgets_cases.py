@@ -17,38 +17,78 @@ from workbench.widgets.cases import CaseQuery, case_table, parse_chunks, select,
 HASH = "d" * 64
 
 
-def make_run(ref: str, scores: dict[str, dict[str, float]], outputs: dict[str, str] | None = None,
-             errors: dict[str, str] | None = None, tags: dict[str, str] | None = None,
-             chunks: dict[str, list[dict]] | None = None, dataset_ref: str = "tiny@1", dataset_hash: str = HASH,
-             latency: float = 0.5, run_id: str | None = None, cost: float = 0.0) -> RunResult:
+def make_run(
+    ref: str,
+    scores: dict[str, dict[str, float]],
+    outputs: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+    chunks: dict[str, list[dict]] | None = None,
+    dataset_ref: str = "tiny@1",
+    dataset_hash: str = HASH,
+    latency: float = 0.5,
+    run_id: str | None = None,
+    cost: float = 0.0,
+) -> RunResult:
     """A RunResult as the runner records one: a row per case x scorer (an errored case has one row, no scorer)."""
     rows = []
     for case_id, per in scores.items():
         error = (errors or {}).get(case_id)
-        common = {"case_id": case_id, "repeat": 0, "output": None if error else (outputs or {}).get(case_id, f"answer {case_id}"),
-                  "error": error, "latency_s": latency, "input_tokens": 10, "output_tokens": 5, "cost": cost,
-                  "cached": False, "model": "smollm2-135m", "tags": (tags or {}).get(case_id, ""),
-                  "chunks": json.dumps(chunks[case_id]) if chunks and case_id in chunks else None}
+        common = {
+            "case_id": case_id,
+            "repeat": 0,
+            "output": None if error else (outputs or {}).get(case_id, f"answer {case_id}"),
+            "error": error,
+            "latency_s": latency,
+            "input_tokens": 10,
+            "output_tokens": 5,
+            "cost": cost,
+            "cached": False,
+            "model": "smollm2-135m",
+            "tags": (tags or {}).get(case_id, ""),
+            "chunks": json.dumps(chunks[case_id]) if chunks and case_id in chunks else None,
+        }
         if error:
             rows.append({**common, "scorer": None, "value": np.nan, "passed": None, "label": None, "reason": None})
             continue
         for scorer, value in per.items():
-            rows.append({**common, "scorer": scorer, "value": value, "passed": value >= 1.0, "label": None, "reason": None})
+            rows.append(
+                {**common, "scorer": scorer, "value": value, "passed": value >= 1.0, "label": None, "reason": None}
+            )
     frame = pd.DataFrame(rows, columns=COLUMNS)
     names = list(dict.fromkeys(s for per in scores.values() for s in per))
-    return RunResult(prompt_ref=ref, prompt_hash="p" * 64, dataset_ref=dataset_ref, dataset_hash=dataset_hash, record=frame,
-                     scorers=[{"name": n, "args": {}} for n in names], model_calls=len(scores), duration_s=1.0, run_id=run_id)
+    return RunResult(
+        prompt_ref=ref,
+        prompt_hash="p" * 64,
+        dataset_ref=dataset_ref,
+        dataset_hash=dataset_hash,
+        record=frame,
+        scorers=[{"name": n, "args": {}} for n in names],
+        model_calls=len(scores),
+        duration_s=1.0,
+        run_id=run_id,
+    )
 
 
 @pytest.fixture
 def comparison():
-    base = make_run("tiny@1.0.0", {"a": {"checks": 1, "sim": 0.9}, "b": {"checks": 1, "sim": 0.8},
-                                   "c": {"checks": 0, "sim": 0.2}, "d": {"checks": 1, "sim": 0.5}},
-                    tags={"a": "billing", "b": "billing,edge", "c": "sync", "d": "sync"},
-                    chunks={"a": [{"rank": 1, "source": "x.md", "text": "chunk", "scores": {"semantic": 0.7}}]})
-    cand = make_run("tiny@1.1.0", {"a": {"checks": 0, "sim": 0.4}, "b": {"checks": 1, "sim": 0.7},
-                                   "c": {"checks": 1, "sim": 0.9}, "d": {}},
-                    errors={"d": "timeout after 30s"}, tags={"a": "billing", "b": "billing,edge", "c": "sync", "d": "sync"})
+    base = make_run(
+        "tiny@1.0.0",
+        {
+            "a": {"checks": 1, "sim": 0.9},
+            "b": {"checks": 1, "sim": 0.8},
+            "c": {"checks": 0, "sim": 0.2},
+            "d": {"checks": 1, "sim": 0.5},
+        },
+        tags={"a": "billing", "b": "billing,edge", "c": "sync", "d": "sync"},
+        chunks={"a": [{"rank": 1, "source": "x.md", "text": "chunk", "scores": {"semantic": 0.7}}]},
+    )
+    cand = make_run(
+        "tiny@1.1.0",
+        {"a": {"checks": 0, "sim": 0.4}, "b": {"checks": 1, "sim": 0.7}, "c": {"checks": 1, "sim": 0.9}, "d": {}},
+        errors={"d": "timeout after 30s"},
+        tags={"a": "billing", "b": "billing,edge", "c": "sync", "d": "sync"},
+    )
     return compare(base, cand)
 
 

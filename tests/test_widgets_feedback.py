@@ -18,9 +18,13 @@ from .test_widgets_cases import make_run
 @pytest.fixture
 def run(project):
     dataset = load_dataset("tiny", project.datasets_dir)
-    return make_run("tiny@1.0.0", {"capital": {"checks": 1}, "sum": {"checks": 0}, "color": {"checks": 0}},
-                    outputs={"capital": "Paris.", "sum": "Five.", "color": "Green."}, dataset_hash=dataset.hash,
-                    run_id="0123456789abcdef")
+    return make_run(
+        "tiny@1.0.0",
+        {"capital": {"checks": 1}, "sum": {"checks": 0}, "color": {"checks": 0}},
+        outputs={"capital": "Paris.", "sum": "Five.", "color": "Green."},
+        dataset_hash=dataset.hash,
+        run_id="0123456789abcdef",
+    )
 
 
 def test_feedback_records_are_validated_with_the_field_named():
@@ -58,7 +62,9 @@ def test_a_damaged_line_is_reported_with_file_and_line(tmp_path):
     with pytest.raises(WorkbenchError, match=r"f\.jsonl:2: thumb: 'maybe' is not one of up, down"):
         FeedbackStore(path).records()
     first = path.read_bytes().splitlines(keepends=True)[0]
-    path.write_bytes(first + b'{"case_id": "b", "reviewer": "ana", "comment": "caf\xe9"}\n')  # latin-1: named, no traceback
+    path.write_bytes(
+        first + b'{"case_id": "b", "reviewer": "ana", "comment": "caf\xe9"}\n'
+    )  # latin-1: named, no traceback
     with pytest.raises(WorkbenchError, match=r"f\.jsonl:2: encoding: byte 0xe9"):
         FeedbackStore(path).records()
 
@@ -96,13 +102,18 @@ def test_export_writes_a_new_dataset_version_with_provenance(run, project):
     assert case.checks.must_contain == ["4"] and "feedback" in case.tags
     assert case.metadata["source_case"] == "sum" and case.metadata["kept_because"] == ["feedback"]
     provenance = case.metadata["provenance"]
-    assert provenance["run_id"] == "0123456789abcdef" and provenance["reviewers"] == ["ana", "bo"] and provenance["time"]
+    assert (
+        provenance["run_id"] == "0123456789abcdef" and provenance["reviewers"] == ["ana", "bo"] and provenance["time"]
+    )
     assert provenance["reviewer"] == "ana" and provenance["annotations"] == [str(ana.store.path)]
     reviews = case.metadata["feedback"]
     assert {r["reviewer"] for r in reviews} == {"ana", "bo"} and all(r["time"] for r in reviews)
     assert [r["rating"] for r in reviews if r["reviewer"] == "bo"] == [1]
-    with pytest.raises(WorkbenchError, match=r"nothing to add to tiny@2: every selected case is already there "
-                                             r"\(sum 'sum-01234567' is already in tiny@2; color as 'color' in tiny@2\)"):
+    with pytest.raises(
+        WorkbenchError,
+        match=r"nothing to add to tiny@2: every selected case is already there "
+        r"\(sum 'sum-01234567' is already in tiny@2; color as 'color' in tiny@2\)",
+    ):
         ana.export("down", into=new)
     assert not (original.path.parent / "3.jsonl").exists()
 
@@ -142,8 +153,12 @@ def test_feedback_can_be_attached_to_the_mlflow_run(project):
     use(project)
     with mlflow.start_run(experiment_id=experiment_id("tiny", project)) as active:  # artifacts under the project's home
         run_id = active.info.run_id
-    run = make_run("tiny@1.0.0", {"capital": {"checks": 1}}, run_id=run_id,
-                   dataset_hash=load_dataset("tiny", project.datasets_dir).hash)
+    run = make_run(
+        "tiny@1.0.0",
+        {"capital": {"checks": 1}},
+        run_id=run_id,
+        dataset_hash=load_dataset("tiny", project.datasets_dir).hash,
+    )
     collector = FeedbackCollector(run, reviewer="ana", settings=project)
     collector.record("capital", thumb="up")
     collector.store.log_to_mlflow(run_id, project)
@@ -153,7 +168,8 @@ def test_feedback_can_be_attached_to_the_mlflow_run(project):
 def test_the_live_widget_saves_reloads_and_exports(run, project):
     collector = FeedbackCollector(run, reviewer="ana", settings=project)
     (prev, case, nxt), answer, thumb, rating, comment, correction, (save, which, export), status, table = (
-        c.children if hasattr(c, "children") else c for c in collector.widget.children)
+        c.children if hasattr(c, "children") else c for c in collector.widget.children
+    )
     assert case.value == "capital" and "Paris." in answer.value
     nxt.click()
     assert case.value == "sum" and "Five." in answer.value
@@ -163,7 +179,12 @@ def test_the_live_widget_saves_reloads_and_exports(run, project):
     prev.click()
     assert thumb.value is None and comment.value == ""  # capital has no review yet
     nxt.click()
-    assert (thumb.value, rating.value, comment.value, correction.value) == ("down", 1, "wrong sum", "It is 4.")  # reloaded
+    assert (thumb.value, rating.value, comment.value, correction.value) == (
+        "down",
+        1,
+        "wrong sum",
+        "It is 4.",
+    )  # reloaded
     comment.value, thumb.value, rating.value, correction.value = "", None, None, ""
     save.click()
     assert "empty; give a thumb" in status.value
@@ -172,7 +193,9 @@ def test_the_live_widget_saves_reloads_and_exports(run, project):
     assert status.value.startswith("wrote ") and "tiny@2" in status.value
     assert load_dataset("tiny@2", project.datasets_dir).cases[-1].id == "sum-01234567"
     export.click()  # again: tiny@2 holds the case already, so nothing is written and the status says why
-    assert status.value.startswith("nothing to add to tiny@2") and not (project.datasets_dir / "tiny" / "3.jsonl").exists()
+    assert (
+        status.value.startswith("nothing to add to tiny@2") and not (project.datasets_dir / "tiny" / "3.jsonl").exists()
+    )
 
 
 def test_the_widgets_annotations_through_the_cli_give_the_library_rows(run, project, tmp_path, capsys):
@@ -189,10 +212,25 @@ def test_the_widgets_annotations_through_the_cli_give_the_library_rows(run, proj
     ana.record("sum", rating=2, correction="It is 4.")  # sum also failed its check
     ana.record("sum", rating=1, correction="2 + 2 = 4")  # the latest review wins
     library = ana.export("low", failed=True, guardrails=True)  # what the CLI selects by default
-    code = main(["--root", str(tmp_path / "twin"), "feedback", "harvest", str(saved), "--dataset", "tiny@1",
-                 "--annotations", str(ana.store.path), "--reviewer", "ana"])
+    code = main(
+        [
+            "--root",
+            str(tmp_path / "twin"),
+            "feedback",
+            "harvest",
+            str(saved),
+            "--dataset",
+            "tiny@1",
+            "--annotations",
+            str(ana.store.path),
+            "--reviewer",
+            "ana",
+        ]
+    )
     out = capsys.readouterr().out
-    assert code == 0 and out.startswith(f"wrote {tmp_path / 'twin' / 'datasets' / 'tiny' / '2.jsonl'}: tiny@2, 5 cases (+2)")
+    assert code == 0 and out.startswith(
+        f"wrote {tmp_path / 'twin' / 'datasets' / 'tiny' / '2.jsonl'}: tiny@2, 5 cases (+2)"
+    )
     assert "skipped 1 case(s) already in the dataset: color (as 'color' in tiny@1)" in out  # failed, nothing new
 
     def rows(root):

@@ -19,8 +19,29 @@ from .test_widgets_cases import make_run
 SCRIPT = "<script>document.title='PWNED'</script>"
 IMG = "<img src=x onerror=\"document.body.dataset.pwned='yes'\">"
 PAYLOAD = f"{SCRIPT} and {IMG}"
-ALLOWED = {"style", "div", "span", "b", "i", "table", "thead", "tbody", "tr", "th", "td", "pre", "del", "ins", "mark",
-           "details", "summary", "h4", "code", "ul", "li"}
+ALLOWED = {
+    "style",
+    "div",
+    "span",
+    "b",
+    "i",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "pre",
+    "del",
+    "ins",
+    "mark",
+    "details",
+    "summary",
+    "h4",
+    "code",
+    "ul",
+    "li",
+}
 
 
 class Tags(HTMLParser):
@@ -60,7 +81,7 @@ def test_word_diff_marks_words_only_in_one_side_and_escapes_them():
     left, right = word_diff("The Plus plan costs $6 per month.", "The Plus plan costs $12 per\nmonth. " + SCRIPT)
     assert '<del class="wb-del">$6 </del>' in left and "<ins" not in left
     assert '<ins class="wb-ins">$12 </ins>' in right and "<del" not in right
-    assert "per\nmonth." in right and "<ins class=\"wb-ins\">per" not in right  # whitespace alone is no change
+    assert "per\nmonth." in right and '<ins class="wb-ins">per' not in right  # whitespace alone is no change
     assert "&lt;script&gt;" in right and "<script>" not in right
     assert word_diff("same words", "same words") == ("same words", "same words")
     assert word_diff(None, "new") == ("", '<ins class="wb-ins">new</ins>')
@@ -79,10 +100,20 @@ def test_table_badge_and_ci_bar_escape_and_clamp():
 def test_comparison_view_escapes_outputs_errors_ids_tags_inputs_and_chunks():
     case = f"case {IMG}"
     chunks = {case: [{"rank": 1, "source": f"doc {SCRIPT}.md", "text": PAYLOAD, "scores": {"semantic": 0.5}}]}
-    base = make_run(f"tiny@1.0.0 {SCRIPT}", {case: {"checks": 1}, "other": {"checks": 1}},
-                    outputs={case: "fine"}, tags={case: f"billing,{SCRIPT}"}, chunks=chunks)
-    cand = make_run("tiny@1.1.0", {case: {"checks": 0}, "other": {}}, outputs={case: PAYLOAD},
-                    errors={"other": f"model said {IMG}"}, tags={case: f"billing,{SCRIPT}"})
+    base = make_run(
+        f"tiny@1.0.0 {SCRIPT}",
+        {case: {"checks": 1}, "other": {"checks": 1}},
+        outputs={case: "fine"},
+        tags={case: f"billing,{SCRIPT}"},
+        chunks=chunks,
+    )
+    cand = make_run(
+        "tiny@1.1.0",
+        {case: {"checks": 0}, "other": {}},
+        outputs={case: PAYLOAD},
+        errors={"other": f"model said {IMG}"},
+        tags={case: f"billing,{SCRIPT}"},
+    )
     view = ComparisonView(compare(base, cand), dataset=None)
     rendered = view.html()
     assert_inert(rendered)
@@ -99,15 +130,30 @@ def test_score_board_feedback_and_verdict_escape_names(tmp_path, project):
     collector = FeedbackCollector(cand, reviewer=f"rev {IMG}", settings=project, path=tmp_path / "f.jsonl")
     collector.record("x", thumb="down", comment=PAYLOAD, correction=SCRIPT)
     assert_inert(collector.html())
-    record = {"passed": False, "failures": [PAYLOAD], "baseline": SCRIPT, "candidate": IMG, "dataset": "d@1",
-              "dataset_hash": "h" * 64, "baseline_run_id": None, "candidate_run_id": IMG,
-              "scorers": [{"scorer": SCRIPT, "verdict": "regressed"}], "failing_cases": [IMG, SCRIPT]}
+    record = {
+        "passed": False,
+        "failures": [PAYLOAD],
+        "baseline": SCRIPT,
+        "candidate": IMG,
+        "dataset": "d@1",
+        "dataset_hash": "h" * 64,
+        "baseline_run_id": None,
+        "candidate_run_id": IMG,
+        "scorers": [{"scorer": SCRIPT, "verdict": "regressed"}],
+        "failing_cases": [IMG, SCRIPT],
+    }
     assert_inert(render_verdict(record))
 
 
 def test_retrieval_view_escapes_chunks_and_marks_grounding_passages():
-    chunks = [{"rank": 1, "source": f"billing/{IMG}.md", "text": f"Refunds within 14 days. {SCRIPT}",
-               "scores": {"semantic": 0.8, "bm25": 3.2}}]
+    chunks = [
+        {
+            "rank": 1,
+            "source": f"billing/{IMG}.md",
+            "text": f"Refunds within 14 days. {SCRIPT}",
+            "scores": {"semantic": 0.8, "bm25": 3.2},
+        }
+    ]
     frame = chunk_frame(chunks, answer=None)
     from workbench.prompts.schema import Retrieval
 

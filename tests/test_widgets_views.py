@@ -17,10 +17,20 @@ from .test_widgets_cases import make_run
 @pytest.fixture
 def comparison():
     cases = [f"case-{i:02d}" for i in range(12)]
-    base = make_run("tiny@1.0.0", {c: {"checks": 1, "sim": 0.8} for c in cases},
-                    tags={c: "billing" if i % 2 else "sync" for i, c in enumerate(cases)}, latency=0.4, run_id="base01")
-    cand = make_run("tiny@1.1.0", {c: {"checks": 0 if i < 8 else 1, "sim": 0.8 - i / 400} for i, c in enumerate(cases)},
-                    tags={c: "billing" if i % 2 else "sync" for i, c in enumerate(cases)}, latency=0.6, run_id="cand01")
+    base = make_run(
+        "tiny@1.0.0",
+        {c: {"checks": 1, "sim": 0.8} for c in cases},
+        tags={c: "billing" if i % 2 else "sync" for i, c in enumerate(cases)},
+        latency=0.4,
+        run_id="base01",
+    )
+    cand = make_run(
+        "tiny@1.1.0",
+        {c: {"checks": 0 if i < 8 else 1, "sim": 0.8 - i / 400} for i, c in enumerate(cases)},
+        tags={c: "billing" if i % 2 else "sync" for i, c in enumerate(cases)},
+        latency=0.6,
+        run_id="cand01",
+    )
     return compare(base, cand, min_effect=0.05)
 
 

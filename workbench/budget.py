@@ -85,8 +85,15 @@ class BudgetGuard:
                     return None
                 await self._condition.wait()
 
-    async def settle(self, reservation: Reservation, messages: list[dict[str, str]], input_tokens: int | None,
-                     output_tokens: int | None, cost: float | None, cached: bool) -> None:
+    async def settle(
+        self,
+        reservation: Reservation,
+        messages: list[dict[str, str]],
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cost: float | None,
+        cached: bool,
+    ) -> None:
         async with self._condition:
             self._reserved.tokens -= reservation.tokens
             self._reserved.cost -= reservation.cost

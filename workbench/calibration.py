@@ -81,17 +81,23 @@ class CalibrationReport:
 
     def report(self) -> str:
         m = self.metrics
-        lines = [f"{self.scorer['name']} {json.dumps(self.scorer.get('args', {}))} on {self.labels_path}",
-                 f"items {m['n']:.0f}  graded {m['graded']:.0f} (coverage {m['coverage']:.2f})  "
-                 f"accuracy {m['accuracy']:.3f}  Cohen's kappa {m['kappa']:.3f}",
-                 f"judge pass rate {m['judge_pass_rate']:.2f} vs human {m['human_pass_rate']:.2f}  "
-                 f"failures caught {m['fail_recall']:.2f}  fail precision {m['fail_precision']:.2f}"]
+        lines = [
+            f"{self.scorer['name']} {json.dumps(self.scorer.get('args', {}))} on {self.labels_path}",
+            f"items {m['n']:.0f}  graded {m['graded']:.0f} (coverage {m['coverage']:.2f})  "
+            f"accuracy {m['accuracy']:.3f}  Cohen's kappa {m['kappa']:.3f}",
+            f"judge pass rate {m['judge_pass_rate']:.2f} vs human {m['human_pass_rate']:.2f}  "
+            f"failures caught {m['fail_recall']:.2f}  fail precision {m['fail_precision']:.2f}",
+        ]
         if m["coverage"] < 0.8:
-            lines.append(f"WARNING: the judge graded only {m['graded']:.0f} of {m['n']:.0f} items; agreement on so few "
-                         "says little (see the errors column for its raw answers)")
+            lines.append(
+                f"WARNING: the judge graded only {m['graded']:.0f} of {m['n']:.0f} items; agreement on so few "
+                "says little (see the errors column for its raw answers)"
+            )
         if "grade_exact" in m:
-            lines.append(f"grades: exact {m['grade_exact']:.2f}  within one {m['grade_within_one']:.2f}  "
-                         f"quadratic kappa {m['grade_kappa_quadratic']:.3f}")
+            lines.append(
+                f"grades: exact {m['grade_exact']:.2f}  within one {m['grade_within_one']:.2f}  "
+                f"quadratic kappa {m['grade_kappa_quadratic']:.3f}"
+            )
         lines.append("confusion (rows human, columns judge):\n" + self.confusion.to_string())
         return "\n".join(lines)
 
@@ -100,14 +106,27 @@ class CalibrationReport:
         import mlflow
 
         use(settings)
-        run = mlflow.start_run(experiment_id=experiment_id(experiment, settings),
-                               run_name=f"{self.scorer['name']} on {Path(self.labels_path).name}")
+        run = mlflow.start_run(
+            experiment_id=experiment_id(experiment, settings),
+            run_name=f"{self.scorer['name']} on {Path(self.labels_path).name}",
+        )
         try:
-            mlflow.log_params({"scorer": json.dumps(self.scorer), "labels.path": self.labels_path,
-                               "labels.hash": self.labels_hash, "labels.items": len(self.frame), "pass_at": self.pass_at})
+            mlflow.log_params(
+                {
+                    "scorer": json.dumps(self.scorer),
+                    "labels.path": self.labels_path,
+                    "labels.hash": self.labels_hash,
+                    "labels.items": len(self.frame),
+                    "pass_at": self.pass_at,
+                }
+            )
             mlflow.log_metrics({k: v for k, v in self.metrics.items() if np.isfinite(v)})
-            mlflow.log_table(self.frame.astype(object).where(self.frame.notna(), None), artifact_file="calibration/items.json")
-            mlflow.log_table(self.confusion.rename_axis("human").reset_index(), artifact_file="calibration/confusion_matrix.json")
+            mlflow.log_table(
+                self.frame.astype(object).where(self.frame.notna(), None), artifact_file="calibration/items.json"
+            )
+            mlflow.log_table(
+                self.confusion.rename_axis("human").reset_index(), artifact_file="calibration/confusion_matrix.json"
+            )
             if len(self.thresholds):
                 mlflow.log_table(self.thresholds, artifact_file="calibration/thresholds.json")
             mlflow.log_figure(self.plot_confusion(), "calibration/confusion_matrix.png")
@@ -134,8 +153,13 @@ class CalibrationReport:
         return figure
 
 
-def calibrate(scorer_spec: Any, labeled_path: str | Path, pass_at: int = 4, threshold: float = 0.5,
-              settings: Settings | None = None) -> CalibrationReport:
+def calibrate(
+    scorer_spec: Any,
+    labeled_path: str | Path,
+    pass_at: int = 4,
+    threshold: float = 0.5,
+    settings: Settings | None = None,
+) -> CalibrationReport:
     """Grade every labeled item with the scorer and measure agreement with the human labels.
 
     A score's own `passed` decides pass/fail; otherwise a bool is the decision and a number passes at
@@ -161,8 +185,16 @@ async def _grade(scorer: Any, items: list[LabeledItem]) -> list[dict[str, Any]]:
         inputs = item.input if isinstance(item.input, dict) else {"input": item.input}
         case = Case(id=item.id, inputs=inputs, expected=item.expected)
         row = await score_sample(scorer, Sample(item.output, case), None)
-        return {"id": item.id, "reviewer": item.reviewer, "human_label": item.human_label, "judge_value": row["value"],
-                "judge_passed": row["passed"], "judge_label": row["label"], "reason": row["reason"], "error": row.get("error")}
+        return {
+            "id": item.id,
+            "reviewer": item.reviewer,
+            "human_label": item.human_label,
+            "judge_value": row["value"],
+            "judge_passed": row["passed"],
+            "judge_label": row["label"],
+            "reason": row["reason"],
+            "error": row.get("error"),
+        }
 
     return list(await asyncio.gather(*(one(item) for item in items)))
 
@@ -184,33 +216,55 @@ def _measure(report: CalibrationReport, scorer: Any) -> None:
     graded = frame[frame["judge_pass"].notna()]
     human = graded["human_pass"].map({True: "pass", False: "fail"}).tolist()
     judge = graded["judge_pass"].map({True: "pass", False: "fail"}).tolist()
-    report.metrics = {"n": float(len(frame)), "graded": float(len(graded)), "coverage": len(graded) / len(frame),
-                      "accuracy": accuracy_score(human, judge) if judge else np.nan, "kappa": _kappa(cohen_kappa_score, human, judge),
-                      "human_pass_rate": float(frame["human_pass"].mean()),
-                      "judge_pass_rate": float(np.mean([j == "pass" for j in judge])) if judge else np.nan}
+    report.metrics = {
+        "n": float(len(frame)),
+        "graded": float(len(graded)),
+        "coverage": len(graded) / len(frame),
+        "accuracy": accuracy_score(human, judge) if judge else np.nan,
+        "kappa": _kappa(cohen_kappa_score, human, judge),
+        "human_pass_rate": float(frame["human_pass"].mean()),
+        "judge_pass_rate": float(np.mean([j == "pass" for j in judge])) if judge else np.nan,
+    }
     caught = sum(h == j == "fail" for h, j in zip(human, judge))
     report.metrics["fail_recall"] = caught / human.count("fail") if human.count("fail") else np.nan
     report.metrics["fail_precision"] = caught / judge.count("fail") if judge.count("fail") else np.nan
     everything = frame["judge_pass"].map({True: "pass", False: "fail"}).fillna("error")
     confusion = pd.crosstab(frame["human_pass"].map({True: "pass", False: "fail"}), everything)
-    report.confusion = confusion.reindex(index=LABELS, columns=LABELS + (["error"] if "error" in confusion else []), fill_value=0)
+    report.confusion = confusion.reindex(
+        index=LABELS, columns=LABELS + (["error"] if "error" in confusion else []), fill_value=0
+    )
     values = graded["judge_value"].astype(float)
     if len(graded) and values.notna().all() and not set(values) <= {0.0, 1.0}:
         report.thresholds = _sweep(graded["human_pass"].to_numpy(bool), values.to_numpy())
     graded_on_scale = "low" in scorer.args and "high" in scorer.args  # a judge that grades (llm_judge), not any number
-    if len(graded) and graded_on_scale and frame["human_label"].map(lambda x: isinstance(x, int)).all() and values.notna().all():
+    if (
+        len(graded)
+        and graded_on_scale
+        and frame["human_label"].map(lambda x: isinstance(x, int)).all()
+        and values.notna().all()
+    ):
         low, high = scorer.args.get("low", 1), scorer.args.get("high", 5)
-        scaled = low + values.to_numpy() * (high - low) if values.max() <= 1 else values.to_numpy()  # 0..1 back to the scale
+        scaled = (
+            low + values.to_numpy() * (high - low) if values.max() <= 1 else values.to_numpy()
+        )  # 0..1 back to the scale
         grades = np.clip(np.rint(1 + (scaled - low) * 4 / (high - low)), 1, 5).astype(int)  # the scale onto 1-5
         people = graded["human_label"].to_numpy(int)
         report.frame.loc[graded.index, "judge_grade"] = grades
-        report.metrics.update({"grade_exact": float(np.mean(grades == people)),
-                               "grade_within_one": float(np.mean(np.abs(grades - people) <= 1)),
-                               "grade_kappa_quadratic": _kappa(cohen_kappa_score, people, grades, weights="quadratic",
-                                                               labels=[1, 2, 3, 4, 5])})
+        report.metrics.update(
+            {
+                "grade_exact": float(np.mean(grades == people)),
+                "grade_within_one": float(np.mean(np.abs(grades - people) <= 1)),
+                "grade_kappa_quadratic": _kappa(
+                    cohen_kappa_score, people, grades, weights="quadratic", labels=[1, 2, 3, 4, 5]
+                ),
+            }
+        )
     if len(frame):
-        report.by_reviewer = frame.groupby("reviewer").agg(items=("id", "size"), graded=("judge_pass", "count"),
-                                                           agreement=("agree", lambda s: s.dropna().astype(float).mean()))
+        report.by_reviewer = frame.groupby("reviewer").agg(
+            items=("id", "size"),
+            graded=("judge_pass", "count"),
+            agreement=("agree", lambda s: s.dropna().astype(float).mean()),
+        )
 
 
 def _kappa(function: Any, a: list, b: list, **kwargs: Any) -> float:
@@ -218,7 +272,9 @@ def _kappa(function: Any, a: list, b: list, **kwargs: Any) -> float:
         return np.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return float(function(a, b, **({"labels": LABELS} if "labels" not in kwargs and isinstance(a[0], str) else {}), **kwargs))
+        return float(
+            function(a, b, **({"labels": LABELS} if "labels" not in kwargs and isinstance(a[0], str) else {}), **kwargs)
+        )
 
 
 def _sweep(human_pass: np.ndarray, values: np.ndarray) -> pd.DataFrame:
@@ -228,6 +284,12 @@ def _sweep(human_pass: np.ndarray, values: np.ndarray) -> pd.DataFrame:
     rows = []
     for cut in np.unique(values):
         judge = values >= cut
-        rows.append({"threshold": float(cut), "judge_pass_rate": float(judge.mean()), "accuracy": float((judge == human_pass).mean()),
-                     "kappa": _kappa(cohen_kappa_score, list(human_pass), list(judge))})
+        rows.append(
+            {
+                "threshold": float(cut),
+                "judge_pass_rate": float(judge.mean()),
+                "accuracy": float((judge == human_pass).mean()),
+                "kappa": _kappa(cohen_kappa_score, list(human_pass), list(judge)),
+            }
+        )
     return pd.DataFrame(rows)

@@ -23,7 +23,12 @@ from .widgets.verdict import VERDICT_MIME, render_verdict, verdict_record
 from .yamlfiles import load_model
 
 CONFIG_FILE = "ci.yaml"
-EXIT_OK, EXIT_REGRESSION, EXIT_ERROR, EXIT_INCONCLUSIVE = Exit.OK, Exit.REGRESSION, Exit.INFRASTRUCTURE, Exit.INCONCLUSIVE
+EXIT_OK, EXIT_REGRESSION, EXIT_ERROR, EXIT_INCONCLUSIVE = (
+    Exit.OK,
+    Exit.REGRESSION,
+    Exit.INFRASTRUCTURE,
+    Exit.INCONCLUSIVE,
+)
 ERROR_TAG = "papermill-error-cell-tag"
 
 
@@ -92,7 +97,9 @@ class NotebookRun:
     logged_to: str | None = None  # the MLflow run the report was attached to
 
     def line(self) -> str:
-        head = {"passed": "PASSED", "regressed": "REGRESSED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}[self.status]
+        head = {"passed": "PASSED", "regressed": "REGRESSED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}[
+            self.status
+        ]
         extra = f": {self.error}" if self.error else ""
         if self.verdict and self.verdict.get("failing_cases"):
             extra += f" (failing cases: {', '.join(self.verdict['failing_cases'][:10])})"
@@ -112,8 +119,14 @@ def parse_parameters(pairs: list[list[str]] | None) -> dict[str, Any]:
 
 
 #: Parameter types a notebook can declare (`x: int = 3`, `x = 3  # type: int`, or by its literal default).
-TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
-                                      "list": (list,), "dict": (dict,)}
+TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list": (list,),
+    "dict": (dict,),
+}
 
 
 def declared_type(entry: dict[str, Any]) -> tuple[str | None, bool]:
@@ -133,8 +146,7 @@ def declared_type(entry: dict[str, Any]) -> tuple[str | None, bool]:
     return (kind, True) if kind in TYPES else (None, True)
 
 
-def typed_parameter(key: str, value: Any, entry: dict[str, Any], source: str, notebook: str,
-                    text: bool = False) -> Any:
+def typed_parameter(key: str, value: Any, entry: dict[str, Any], source: str, notebook: str, text: bool = False) -> Any:
     """`value` checked against the notebook's declaration; command-line `text` is read as YAML unless the
     parameter is a string (`null` is still None where None is allowed). A mismatch is bad input (exit 2)
     before anything runs."""
@@ -147,9 +159,12 @@ def typed_parameter(key: str, value: Any, entry: dict[str, Any], source: str, no
     if isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed):
         return value
     shown = "null" if value is None else repr(value)
-    raise WorkbenchError(f"{shown} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}; {notebook} declares "
-                         f"{key} = {entry.get('default')}", field=f"{source} {key}",
-                         fix=f"give {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
+    raise WorkbenchError(
+        f"{shown} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}; {notebook} declares "
+        f"{key} = {entry.get('default')}",
+        field=f"{source} {key}",
+        fix=f"give {'an' if kind[0] in 'aeiou' else 'a'} {kind}",
+    )
 
 
 def declared_parameters(notebook: Path) -> dict[str, Any]:
@@ -158,11 +173,18 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
     try:
         return papermill.inspect_notebook(str(notebook))
     except Exception as exc:  # papermill raises plain exceptions for unreadable notebooks
-        raise WorkbenchError(f"{notebook}: cannot read the notebook's parameters ({exc}); tag one cell `parameters`") from None
+        raise WorkbenchError(
+            f"{notebook}: cannot read the notebook's parameters ({exc}); tag one cell `parameters`"
+        ) from None
 
 
-def plan(config: CIConfig, root: Path, overrides: dict[str, Any], only: list[str] | None,
-         shared: dict[str, Any] | None = None) -> list[tuple[NotebookSpec, dict]]:
+def plan(
+    config: CIConfig,
+    root: Path,
+    overrides: dict[str, Any],
+    only: list[str] | None,
+    shared: dict[str, Any] | None = None,
+) -> list[tuple[NotebookSpec, dict]]:
     """The notebooks to run and their parameters (command line over `ci.yaml` over the notebook's defaults)."""
     chosen = [n for n in config.notebooks if not only or n.label in only or n.path in only]
     if only and len(chosen) < len(set(only)):
@@ -176,12 +198,19 @@ def plan(config: CIConfig, root: Path, overrides: dict[str, Any], only: list[str
         declared = declared_parameters(path)
         unknown = sorted(set(spec.parameters) - set(declared))
         if unknown:
-            raise WorkbenchError(f"ci: {spec.label}: parameters: {', '.join(unknown)} not declared in {spec.path}; "
-                                 f"it takes {', '.join(declared) or 'none'}")
-        params = {k: typed_parameter(k, v, declared[k], f"{spec.label}: parameters:", spec.path)
-                  for k, v in spec.parameters.items()}
-        params |= {k: typed_parameter(k, v, declared[k], "-p", spec.path, text=True)
-                   for k, v in overrides.items() if k in declared}
+            raise WorkbenchError(
+                f"ci: {spec.label}: parameters: {', '.join(unknown)} not declared in {spec.path}; "
+                f"it takes {', '.join(declared) or 'none'}"
+            )
+        params = {
+            k: typed_parameter(k, v, declared[k], f"{spec.label}: parameters:", spec.path)
+            for k, v in spec.parameters.items()
+        }
+        params |= {
+            k: typed_parameter(k, v, declared[k], "-p", spec.path, text=True)
+            for k, v in overrides.items()
+            if k in declared
+        }
         params |= {k: v for k, v in (shared or {}).items() if k in declared and k not in overrides}
         used |= set(overrides) & set(declared)
         runs.append((spec, params))
@@ -202,8 +231,15 @@ def execute(spec: NotebookSpec, parameters: dict[str, Any], root: Path, out_dir:
     executed = out_dir / f"{spec.label}.ipynb"
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        papermill.execute_notebook(str(root / spec.path), str(executed), parameters=parameters, cwd=str(root),
-                                   progress_bar=False, execution_timeout=spec.timeout, kernel_name="python3")
+        papermill.execute_notebook(
+            str(root / spec.path),
+            str(executed),
+            parameters=parameters,
+            cwd=str(root),
+            progress_bar=False,
+            execution_timeout=spec.timeout,
+            kernel_name="python3",
+        )
     except PapermillExecutionError as exc:
         status = {GateFailed.__name__: "regressed", GateInconclusive.__name__: "inconclusive"}.get(exc.ename, "error")
         return executed, status, f"{exc.ename}: {exc.evalue.splitlines()[0] if exc.evalue else ''}".strip()
@@ -212,7 +248,9 @@ def execute(spec: NotebookSpec, parameters: dict[str, Any], root: Path, out_dir:
             import nbformat
 
             nb = nbformat.v4.new_notebook()
-            nb.cells.append(nbformat.v4.new_markdown_cell(f"# {spec.label} did not run\n\n```\n{type(exc).__name__}: {exc}\n```"))
+            nb.cells.append(
+                nbformat.v4.new_markdown_cell(f"# {spec.label} did not run\n\n```\n{type(exc).__name__}: {exc}\n```")
+            )
             nb.cells[0].metadata["tags"] = [ERROR_TAG]
             nb.metadata["papermill"] = {"parameters": parameters, "exception": True, "input_path": spec.path}
             nbformat.write(nb, executed)
@@ -238,7 +276,9 @@ def render_report(executed: Path, html: Path, config_dir: Path, show_code: bool 
 
     config_file = config_dir / "report_config.py"
     if not config_file.is_file():
-        raise WorkbenchError(f"{config_file}: missing; the report needs the nbconvert configuration (nbconvert_config in ci.yaml)")
+        raise WorkbenchError(
+            f"{config_file}: missing; the report needs the nbconvert configuration (nbconvert_config in ci.yaml)"
+        )
     config = PyFileConfigLoader(config_file.name, path=str(config_dir)).load_config()
     config.HTMLExporter.extra_template_basedirs = [str(config_dir / "templates")]
     if show_code:
@@ -267,9 +307,16 @@ def log_report(run: NotebookRun, settings: Settings) -> str | None:
     return run_id
 
 
-def run_ci(settings: Settings, config_path: Path | None = None, overrides: dict[str, Any] | None = None,
-           only: list[str] | None = None, output: Path | None = None, log: bool = True,
-           show_code: bool = False, shared: dict[str, Any] | None = None) -> list[NotebookRun]:
+def run_ci(
+    settings: Settings,
+    config_path: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    only: list[str] | None = None,
+    output: Path | None = None,
+    log: bool = True,
+    show_code: bool = False,
+    shared: dict[str, Any] | None = None,
+) -> list[NotebookRun]:
     """Execute each selected notebook, render its report, log it; a summary goes to `<output>/summary.json`.
 
     `overrides` must each be declared by some selected notebook; `shared` (such as `tracking_uri`) go to those
@@ -277,8 +324,9 @@ def run_ci(settings: Settings, config_path: Path | None = None, overrides: dict[
     root = settings.root
     path = config_path or root / CONFIG_FILE
     if not path.is_file():
-        raise WorkbenchError(f"{path}: no CI configuration; write one (see ci.yaml in the workbench repository) "
-                             "or pass --config")
+        raise WorkbenchError(
+            f"{path}: no CI configuration; write one (see ci.yaml in the workbench repository) or pass --config"
+        )
     config = CIConfig.load(path)
     out_dir = output or root / config.output
     config_dir = root / config.nbconvert_config
@@ -288,8 +336,16 @@ def run_ci(settings: Settings, config_path: Path | None = None, overrides: dict[
         executed, status, error = execute(spec, params, root, out_dir)
         verdict = read_verdict(executed)
         report = render_report(executed, out_dir / f"{spec.label}.html", config_dir, show_code)
-        run = NotebookRun(name=spec.label, notebook=spec.path, executed=str(executed), report=str(report), status=status,
-                          seconds=time.perf_counter() - started, verdict=verdict, error=error)
+        run = NotebookRun(
+            name=spec.label,
+            notebook=spec.path,
+            executed=str(executed),
+            report=str(report),
+            status=status,
+            seconds=time.perf_counter() - started,
+            verdict=verdict,
+            error=error,
+        )
         if status in ("regressed", "inconclusive") and not verdict:
             run.status, run.error = "error", f"the notebook raised GateFailed without recording a verdict ({error})"
         if log:
@@ -304,5 +360,12 @@ def run_ci(settings: Settings, config_path: Path | None = None, overrides: dict[
 
 def exit_code(runs: list[NotebookRun]) -> int:
     statuses = {r.status for r in runs}
-    return (EXIT_ERROR if "error" in statuses else EXIT_REGRESSION if "regressed" in statuses else
-            EXIT_INCONCLUSIVE if "inconclusive" in statuses else EXIT_OK)
+    return (
+        EXIT_ERROR
+        if "error" in statuses
+        else EXIT_REGRESSION
+        if "regressed" in statuses
+        else EXIT_INCONCLUSIVE
+        if "inconclusive" in statuses
+        else EXIT_OK
+    )

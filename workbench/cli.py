@@ -45,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         return Exit.OK
     except Exception as exc:
         saved = save_traceback(args)
-        print(f"error: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]} "
-              f"(an unexpected failure; the traceback is in {saved})", file=sys.stderr)
+        print(
+            f"error: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]} "
+            f"(an unexpected failure; the traceback is in {saved})",
+            file=sys.stderr,
+        )
         return Exit.INFRASTRUCTURE
 
 
@@ -73,7 +76,9 @@ def save_traceback(args: argparse.Namespace | None) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="workbench", description="Evaluate pinned LLM configurations on golden datasets.")
+    parser = argparse.ArgumentParser(
+        prog="workbench", description="Evaluate pinned LLM configurations on golden datasets."
+    )
     parser.add_argument("--root", help="project folder holding prompts/ and datasets/ (default: the current folder)")
     commands = parser.add_subparsers(title="commands")
 
@@ -103,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs_list.add_argument("--tracking-uri")
 
     datasets = commands.add_parser("datasets", help="golden datasets").add_subparsers(title="datasets commands")
-    validate = command("validate", _datasets_validate, "validate dataset files, optionally against a configuration", datasets)
+    validate = command(
+        "validate", _datasets_validate, "validate dataset files, optionally against a configuration", datasets
+    )
     validate.add_argument("refs", nargs="*", help="name or name@version (default: all)")
     validate.add_argument("--prompt", help="also check the variables this configuration needs")
     dshow = command("show", _datasets_show, "print a dataset's version, hash and cases", datasets)
@@ -113,49 +120,101 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("ref")
     add.add_argument("file", type=Path)
     add.add_argument("--source", help="provenance recorded on each new case (a run id, a reviewer)")
-    add.add_argument("--prompt", action="append", dest="prompts", metavar="REF",
-                     help="check the new cases against this configuration's variables (repeatable; default: the "
-                          "variables every existing case has)")
+    add.add_argument(
+        "--prompt",
+        action="append",
+        dest="prompts",
+        metavar="REF",
+        help="check the new cases against this configuration's variables (repeatable; default: the "
+        "variables every existing case has)",
+    )
     log = command("log", _runs_log, "log a saved run (Parquet under .workbench/runs/) whose logging failed", runs)
     log.add_argument("path", type=Path)
     log.add_argument("--tracking-uri")
 
-    for name, handler, help in [("run", _run, "evaluate a configuration version on a dataset"),
-                                ("compare", _compare, "compare two versions (or runs) on a dataset and apply the gate; "
-                                                      "exit 1 on a regression"),
-                                ("demo", _demo, "evaluate and compare the demo configurations on the local model")]:
+    for name, handler, help in [
+        ("run", _run, "evaluate a configuration version on a dataset"),
+        ("compare", _compare, "compare two versions (or runs) on a dataset and apply the gate; exit 1 on a regression"),
+        ("demo", _demo, "evaluate and compare the demo configurations on the local model"),
+    ]:
         sub = command(name, handler, help)
         if name == "run":
             sub.add_argument("ref", help="name@version")
-            sub.add_argument("--save", type=Path, help="also write the results to this Parquet file (for offline comparison)")
+            sub.add_argument(
+                "--save", type=Path, help="also write the results to this Parquet file (for offline comparison)"
+            )
             add_options(sub)
         if name == "compare":
-            sub.add_argument("refs", nargs="+", metavar="REF",
-                             help="[BASELINE] CANDIDATE: name@version, run:<id> or a saved .parquet; "
-                                  "the baseline defaults to production")
+            sub.add_argument(
+                "refs",
+                nargs="+",
+                metavar="REF",
+                help="[BASELINE] CANDIDATE: name@version, run:<id> or a saved .parquet; "
+                "the baseline defaults to production",
+            )
             sub.add_argument("--policy", type=Path, help="gate policy YAML (default: gate.yaml in the project, if any)")
         if name in ("run", "compare"):
             sub.add_argument("--dataset", required=True, help="name or name@version")
-            sub.add_argument("--scorer", action="append", dest="scorers",
-                             help="scorer name or module:factory (repeatable; default: the built-ins)")
-            sub.add_argument("--repeats", type=positive, default=1, help="run each case N times with different seeds, bypassing the cache")
-        sub.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)")
-        sub.add_argument("--no-cache", action="store_true", help="call the model even when an identical request is cached")
+            sub.add_argument(
+                "--scorer",
+                action="append",
+                dest="scorers",
+                help="scorer name or module:factory (repeatable; default: the built-ins)",
+            )
+            sub.add_argument(
+                "--repeats",
+                type=positive,
+                default=1,
+                help="run each case N times with different seeds, bypassing the cache",
+            )
+        sub.add_argument(
+            "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)"
+        )
+        sub.add_argument(
+            "--no-cache", action="store_true", help="call the model even when an identical request is cached"
+        )
         sub.add_argument("--no-log", action="store_true", help="do not log to MLflow")
-        sub.add_argument("--traces", type=_traces, default=25, metavar="N|all",
-                         help="how many cases get an MLflow trace, failures first (default 25; 'all' for every case)")
-        sub.add_argument("--concurrency", type=positive, help="concurrent model calls (default: from the configuration)")
+        sub.add_argument(
+            "--traces",
+            type=_traces,
+            default=25,
+            metavar="N|all",
+            help="how many cases get an MLflow trace, failures first (default 25; 'all' for every case)",
+        )
+        sub.add_argument(
+            "--concurrency", type=positive, help="concurrent model calls (default: from the configuration)"
+        )
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
-        sub.add_argument("--max-error-rate", type=fraction, default=1.0, metavar="R",
-                         help="exit 3 when more than this share of calls fail (default 1: only when all fail)")
+        sub.add_argument(
+            "--max-error-rate",
+            type=fraction,
+            default=1.0,
+            metavar="R",
+            help="exit 3 when more than this share of calls fail (default 1: only when all fail)",
+        )
 
-    ci = command("ci", _ci, "execute the gate notebooks (papermill), write HTML reports (nbconvert), log them to MLflow; "
-                            "exit 1 on a regression, 3 on a notebook error")
-    ci.add_argument("-p", "--parameter", nargs=2, action="append", dest="parameters", metavar=("KEY", "VALUE"),
-                    help="a notebook parameter (repeatable), over ci.yaml; VALUE is read as YAML (null, 3, text)")
+    ci = command(
+        "ci",
+        _ci,
+        "execute the gate notebooks (papermill), write HTML reports (nbconvert), log them to MLflow; "
+        "exit 1 on a regression, 3 on a notebook error",
+    )
+    ci.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        dest="parameters",
+        metavar=("KEY", "VALUE"),
+        help="a notebook parameter (repeatable), over ci.yaml; VALUE is read as YAML (null, 3, text)",
+    )
     ci.add_argument("--config", type=Path, help="CI configuration (default: ci.yaml in the project)")
-    ci.add_argument("--notebook", action="append", dest="notebooks", help="run only this entry of ci.yaml (name or path)")
-    ci.add_argument("--output", type=Path, help="folder for executed notebooks and reports (default: from ci.yaml, reports/)")
+    ci.add_argument(
+        "--notebook", action="append", dest="notebooks", help="run only this entry of ci.yaml (name or path)"
+    )
+    ci.add_argument(
+        "--output", type=Path, help="folder for executed notebooks and reports (default: from ci.yaml, reports/)"
+    )
     ci.add_argument("--show-code", action="store_true", help="include the code cells in the reports")
     ci.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)")
     ci.add_argument("--no-log", action="store_true", help="log nothing to MLflow (the notebooks' runs nor the reports)")
@@ -174,8 +233,9 @@ def _traces(text: str) -> int | None:
 
 def _settings(args) -> Settings:
     check_root(args.root)
-    return Settings.load(root=args.root, tracking_uri=getattr(args, "tracking_uri", None),
-                         cache=not getattr(args, "no_cache", False))
+    return Settings.load(
+        root=args.root, tracking_uri=getattr(args, "tracking_uri", None), cache=not getattr(args, "no_cache", False)
+    )
 
 
 def _prompts_lint(args) -> int:
@@ -184,8 +244,14 @@ def _prompts_lint(args) -> int:
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.prompts_dir]
-    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*.yaml"))
-                    if f.name != PRODUCTION_FILE and not any(part.startswith(".") for part in f.relative_to(p).parts)})
+    files = sorted(
+        {
+            f
+            for p in paths
+            for f in ([p] if p.is_file() else p.rglob("*.yaml"))
+            if f.name != PRODUCTION_FILE and not any(part.startswith(".") for part in f.relative_to(p).parts)
+        }
+    )
     if not files:
         raise WorkbenchError(f"no configuration files under {', '.join(map(str, paths))}")
     problems = []
@@ -272,7 +338,9 @@ def _datasets_add(args) -> int:
         variables = sorted({v for ref in args.prompts for v in resolve(ref, settings.prompts_dir).variables})
     cases, _, problems = parse(args.file)
     if problems:
-        raise WorkbenchError("\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""))
+        raise WorkbenchError(
+            "\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        )
     new = add_cases(dataset, cases, provenance={"source": args.source or str(args.file)}, variables=variables)
     print(f"wrote {new.path}: {new.ref}, {len(new)} cases (+{len(cases)}), hash {new.hash[:12]}")
     return 0
@@ -337,9 +405,18 @@ def _run(args) -> int:
     from .health import check_run
 
     with published(args.metrics_port, args.metrics_file, args.pushgateway) as metrics:
-        result = evaluate(args.ref, args.dataset, scorers=args.scorers, settings=_settings(args), concurrency=args.concurrency,
-                          log=not args.no_log, repeats=args.repeats, traces=args.traces, progress=not args.quiet,
-                          on_call=metrics.recorder(args.ref))
+        result = evaluate(
+            args.ref,
+            args.dataset,
+            scorers=args.scorers,
+            settings=_settings(args),
+            concurrency=args.concurrency,
+            log=not args.no_log,
+            repeats=args.repeats,
+            traces=args.traces,
+            progress=not args.quiet,
+            on_call=metrics.recorder(args.ref),
+        )
     if args.save:
         result.save(args.save)
     print(result.report())
@@ -358,9 +435,18 @@ def _compare(args) -> int:
     baseline, candidate = (None, args.refs[0]) if len(args.refs) == 1 else args.refs
     settings = _settings(args)
     policy_path = args.policy or (settings.root / "gate.yaml" if (settings.root / "gate.yaml").exists() else None)
-    comparison, gate = compare_refs(baseline, candidate, args.dataset, policy=GatePolicy.load(policy_path),
-                                    settings=settings, repeats=args.repeats, scorers=args.scorers,
-                                    log=not args.no_log, traces=args.traces, progress=not args.quiet)
+    comparison, gate = compare_refs(
+        baseline,
+        candidate,
+        args.dataset,
+        policy=GatePolicy.load(policy_path),
+        settings=settings,
+        repeats=args.repeats,
+        scorers=args.scorers,
+        log=not args.no_log,
+        traces=args.traces,
+        progress=not args.quiet,
+    )
     for result in (comparison.baseline, comparison.candidate):
         print(result.report(), end="\n\n")
     for result in (comparison.baseline, comparison.candidate):
@@ -373,7 +459,13 @@ def _compare(args) -> int:
 def _demo(args) -> int:
     """The main job on the embedded defaults: both demo versions evaluated, compared and gated."""
     print(f"MLflow store: {_settings(args).tracking_uri}")
-    args.refs, args.dataset, args.policy, args.repeats, args.scorers = [DEMO_BASELINE, DEMO_CANDIDATE], "support", None, 1, None
+    args.refs, args.dataset, args.policy, args.repeats, args.scorers = (
+        [DEMO_BASELINE, DEMO_CANDIDATE],
+        "support",
+        None,
+        1,
+        None,
+    )
     _compare(args)  # the demo shows a regression on purpose: its verdict is not the exit code
     return 0
 
@@ -381,10 +473,21 @@ def _demo(args) -> int:
 def _ci(args) -> int:
     from .ci import exit_code, run_ci
 
-    shared = {**({"tracking_uri": args.tracking_uri} if args.tracking_uri else {}), **({"log": False} if args.no_log else {})}
+    shared = {
+        **({"tracking_uri": args.tracking_uri} if args.tracking_uri else {}),
+        **({"log": False} if args.no_log else {}),
+    }
     overrides = {key: text for key, text in args.parameters or []}  # text, typed against each notebook's declaration
-    runs = run_ci(_settings(args), config_path=args.config, overrides=overrides,
-                  only=args.notebooks, output=args.output, log=not args.no_log, show_code=args.show_code, shared=shared)
+    runs = run_ci(
+        _settings(args),
+        config_path=args.config,
+        overrides=overrides,
+        only=args.notebooks,
+        output=args.output,
+        log=not args.no_log,
+        show_code=args.show_code,
+        shared=shared,
+    )
     for run in runs:
         print(run.line())
     return exit_code(runs)

@@ -12,6 +12,7 @@ from .errors import WorkbenchError
 
 def _count(minimum: int):
     """A whole number of at least `minimum`."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -69,5 +70,8 @@ def check_root(root: str | None) -> None:
     if not path.is_dir():
         raise WorkbenchError(f"{root}: no such folder", field="--root", fix="give the project folder")
     if not (path / "prompts").is_dir() and not (path / "datasets").is_dir():
-        raise WorkbenchError(f"{root} is not a workbench project (it has no prompts/ or datasets/ folder)",
-                             field="--root", fix="give the folder that holds prompts/ and datasets/")
+        raise WorkbenchError(
+            f"{root} is not a workbench project (it has no prompts/ or datasets/ folder)",
+            field="--root",
+            fix="give the folder that holds prompts/ and datasets/",
+        )

@@ -20,42 +20,63 @@ Command = Callable[..., argparse.ArgumentParser]
 def add_commands(commands: argparse._SubParsersAction, command: Command) -> None:
     """Register the operations commands on the main parser's subcommands."""
     cost = commands.add_parser("cost", help="cost estimates").add_subparsers(title="cost commands")
-    estimate = command("estimate", _cost_estimate, "tokens per request measured on a dataset; cost per request, "
-                       "day and month, across versions and models", cost)
+    estimate = command(
+        "estimate",
+        _cost_estimate,
+        "tokens per request measured on a dataset; cost per request, day and month, across versions and models",
+        cost,
+    )
     estimate.add_argument("refs", nargs="+", metavar="REF", help="name@version (one or more)")
     estimate.add_argument("--dataset", required=True)
     estimate.add_argument("--requests-per-day", type=positive_number, required=True)
-    estimate.add_argument("--price-as", action="append", default=[], metavar="MODEL",
-                          help="also price the measured tokens as this model of the pricing table (repeatable)")
+    estimate.add_argument(
+        "--price-as",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="also price the measured tokens as this model of the pricing table (repeatable)",
+    )
 
     guardrails = commands.add_parser("guardrails", help="guardrails").add_subparsers(title="guardrails commands")
-    check = command("check", _guardrails_check, "check a text against a guardrail policy; exit 1 when blocked", guardrails)
+    check = command(
+        "check", _guardrails_check, "check a text against a guardrail policy; exit 1 when blocked", guardrails
+    )
     check.add_argument("text", nargs="?", help="the text (or --file)")
     check.add_argument("--file", type=Path)
-    check.add_argument("--policy", type=Path, help="a guardrail policy YAML (default: the configuration's, or defaults)")
+    check.add_argument(
+        "--policy", type=Path, help="a guardrail policy YAML (default: the configuration's, or defaults)"
+    )
     check.add_argument("--prompt", help="name@version whose guardrails and output schema apply")
     check.add_argument("--side", choices=["input", "output"], default="output")
 
     calibrate = command("calibrate", _calibrate, "agreement of a judge (any scorer) with human labels", commands)
     calibrate.add_argument("scorer", help="scorer name or module:function, e.g. llm_judge")
-    calibrate.add_argument("labels", type=Path, nargs="?", help="labeled JSONL, e.g. datasets/judge-labels/labels.jsonl")
-    calibrate.add_argument("--reviewed", metavar="RUN", help="instead, the review labels of a run (run:<id> or a saved "
-                           ".parquet), written as a labeled set under .workbench/review/labels/")
+    calibrate.add_argument(
+        "labels", type=Path, nargs="?", help="labeled JSONL, e.g. datasets/judge-labels/labels.jsonl"
+    )
+    calibrate.add_argument(
+        "--reviewed",
+        metavar="RUN",
+        help="instead, the review labels of a run (run:<id> or a saved "
+        ".parquet), written as a labeled set under .workbench/review/labels/",
+    )
     calibrate.add_argument("--args", default="{}", help="scorer arguments as JSON")
     calibrate.add_argument("--pass-at", type=grade, default=4, help="human grades at or above this pass (1-5 labels)")
     calibrate.add_argument("--threshold", type=number, default=0.5, help="a numeric score passes at this value")
     calibrate.add_argument("--log", action="store_true", help="log the calibration to MLflow")
 
-    drift = command("drift", _drift, "input and output drift between two windows of logged traffic; exit 1 on drift",
-                    commands)
+    drift = command(
+        "drift", _drift, "input and output drift between two windows of logged traffic; exit 1 on drift", commands
+    )
     drift.add_argument("traffic", type=Path)
     drift.add_argument("--reference", required=True, metavar="START:END", help="ISO dates, end excluded")
     drift.add_argument("--current", required=True, metavar="START:END")
     drift.add_argument("--alpha", type=fraction, default=0.05)
     drift.add_argument("--out", type=Path, help="write drift- and quality-over-time plots (PNG) here")
 
-    replay = command("replay", _replay, "shadow replay: a candidate over logged traffic, against production's answers",
-                     commands)
+    replay = command(
+        "replay", _replay, "shadow replay: a candidate over logged traffic, against production's answers", commands
+    )
     replay.add_argument("candidate", help="name@version")
     replay.add_argument("traffic", type=Path)
     replay.add_argument("--window", metavar="START:END", help="only requests in this window")
@@ -65,24 +86,50 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     replay.add_argument("--log", action="store_true", help="log the candidate's run to MLflow")
     add_options(replay)
     feedback = commands.add_parser("feedback", help="the feedback loop").add_subparsers(title="feedback commands")
-    summary = command("summary", _feedback_summary, "annotations (JSONL or CSV) aggregated per configuration version",
-                      feedback)
+    summary = command(
+        "summary", _feedback_summary, "annotations (JSONL or CSV) aggregated per configuration version", feedback
+    )
     summary.add_argument("files", nargs="+", type=Path)
-    harvest = command("harvest", _feedback_harvest, "failed, guardrail-triggering or low-rated cases of a run become "
-                      "a new dataset version; cases the dataset already holds are skipped", feedback)
+    harvest = command(
+        "harvest",
+        _feedback_harvest,
+        "failed, guardrail-triggering or low-rated cases of a run become "
+        "a new dataset version; cases the dataset already holds are skipped",
+        feedback,
+    )
     harvest.add_argument("run", help="run:<id> or a saved .parquet")
     harvest.add_argument("--dataset", required=True, help="the dataset version the run used, e.g. support@1")
-    harvest.add_argument("--into", help="the dataset that gets the cases (default: the newest version of --dataset's name)")
-    harvest.add_argument("--annotations", nargs="*", type=Path, default=[], help="feedback files (JSONL or CSV; "
-                         "default: the run's own feedback store, where the FeedbackCollector and the ReviewQueue write)")
-    harvest.add_argument("--which", default="low", help="reviews that select a case: low (thumbs down or rated at most "
-                         "--max-rating), down, up, rated<=N, reviewed (labelled pass/fail or rated), corrected, all "
-                         "(default: low)")
+    harvest.add_argument(
+        "--into", help="the dataset that gets the cases (default: the newest version of --dataset's name)"
+    )
+    harvest.add_argument(
+        "--annotations",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="feedback files (JSONL or CSV; "
+        "default: the run's own feedback store, where the FeedbackCollector and the ReviewQueue write)",
+    )
+    harvest.add_argument(
+        "--which",
+        default="low",
+        help="reviews that select a case: low (thumbs down or rated at most "
+        "--max-rating), down, up, rated<=N, reviewed (labelled pass/fail or rated), corrected, all "
+        "(default: low)",
+    )
     harvest.add_argument("--max-rating", type=grade, default=2, help="ratings at or below this count as low")
-    harvest.add_argument("--failed", action=argparse.BooleanOptionalAction, default=True,
-                         help="take cases with an error or a failed check (default: yes)")
-    harvest.add_argument("--guardrails", action=argparse.BooleanOptionalAction, default=True,
-                         help="take cases that triggered a guardrail (default: yes)")
+    harvest.add_argument(
+        "--failed",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="take cases with an error or a failed check (default: yes)",
+    )
+    harvest.add_argument(
+        "--guardrails",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="take cases that triggered a guardrail (default: yes)",
+    )
     harvest.add_argument("--reviewer", help="who decided, recorded in the provenance")
     for sub in (estimate, check, calibrate, drift, replay, summary, harvest):
         sub.add_argument("--tracking-uri", help="MLflow tracking URI")
@@ -141,7 +188,11 @@ def _guardrails_check(args) -> int:
     else:
         outcome = apply_output_guardrails(text, policy, prompt.spec.output_schema if prompt else None, settings)
         shown = outcome.text
-    print(json.dumps({"blocked": outcome.blocked, "triggered": outcome.triggered, "text": shown}, ensure_ascii=False, indent=2))
+    print(
+        json.dumps(
+            {"blocked": outcome.blocked, "triggered": outcome.triggered, "text": shown}, ensure_ascii=False, indent=2
+        )
+    )
     return 1 if outcome.blocked else 0
 
 
@@ -151,7 +202,9 @@ def _calibrate(args) -> int:
     try:
         scorer_args = json.loads(args.args)
     except json.JSONDecodeError as exc:
-        raise WorkbenchError(f"--args: not JSON ({exc.msg}); write e.g. '{{\"judge\": \"rubric-judge@1.0.0\"}}'") from None
+        raise WorkbenchError(
+            f'--args: not JSON ({exc.msg}); write e.g. \'{{"judge": "rubric-judge@1.0.0"}}\''
+        ) from None
     if (args.labels is None) == (args.reviewed is None):
         raise WorkbenchError("calibrate: give a labeled JSONL file or --reviewed RUN (one of them)")
     labels = args.labels
@@ -162,8 +215,13 @@ def _calibrate(args) -> int:
         settings = _settings(args)
         labels = write_labels(result_for(finished_run(args.reviewed), "", settings), settings)
         print(f"labels from the review of {args.reviewed}: {labels}", file=sys.stderr)
-    report = calibrate({"name": args.scorer, "args": scorer_args}, labels, pass_at=args.pass_at, threshold=args.threshold,
-                       settings=_settings(args))
+    report = calibrate(
+        {"name": args.scorer, "args": scorer_args},
+        labels,
+        pass_at=args.pass_at,
+        threshold=args.threshold,
+        settings=_settings(args),
+    )
     print(report.report())
     if args.log:
         print(f"logged to MLflow run {report.log_to_mlflow(_settings(args))}")
@@ -204,8 +262,17 @@ def _replay(args) -> int:
     if args.window:
         traffic = window(traffic, *_span(args.window))
     with published(args.metrics_port, args.metrics_file, args.pushgateway) as metrics:
-        result = replay(args.candidate, traffic, scorers=args.scorers, limit=args.limit, sample=args.sample,
-                        settings=_settings(args), log=args.log, progress=False, on_call=metrics.recorder(args.candidate, "shadow"))
+        result = replay(
+            args.candidate,
+            traffic,
+            scorers=args.scorers,
+            limit=args.limit,
+            sample=args.sample,
+            settings=_settings(args),
+            log=args.log,
+            progress=False,
+            on_call=metrics.recorder(args.candidate, "shadow"),
+        )
         metrics.observe_traffic(result.traffic)  # production's answers to the same requests, under its own version
     print(result.report())
     return metrics.exit_code()
@@ -234,7 +301,8 @@ def _feedback_harvest(args) -> int:
     store = feedback_path(run, settings)
     files = args.annotations or ([store] if store.exists() else [])
     annotations = load_annotations(files) if files else None
-    reasons = select_cases(run, annotations, failed=args.failed, guardrails=args.guardrails, which=args.which,
-                           max_rating=args.max_rating)
+    reasons = select_cases(
+        run, annotations, failed=args.failed, guardrails=args.guardrails, which=args.which, max_rating=args.max_rating
+    )
     print(harvest(run, source, reasons, annotations, into=into, reviewer=args.reviewer).report())
     return 0

@@ -35,17 +35,41 @@ class Comparison:
         return list(self.table.index[self.table["verdict"] == "inconclusive"])
 
     def report(self) -> str:
-        shown = self.table[["n", "baseline", "candidate", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "test",
-                            "mde", "improved", "degraded", "failed", "verdict"]]
-        head = (f"{self.baseline.prompt_ref} -> {self.candidate.prompt_ref} on {self.candidate.dataset_ref} "
-                f"(alpha {self.alpha}, Holm over {len(self.family)} scorer(s); mde: the smallest drop detected with "
-                f"{POWER:.0%} power)")
+        shown = self.table[
+            [
+                "n",
+                "baseline",
+                "candidate",
+                "diff",
+                "ci_low",
+                "ci_high",
+                "p_value",
+                "p_adjusted",
+                "test",
+                "mde",
+                "improved",
+                "degraded",
+                "failed",
+                "verdict",
+            ]
+        ]
+        head = (
+            f"{self.baseline.prompt_ref} -> {self.candidate.prompt_ref} on {self.candidate.dataset_ref} "
+            f"(alpha {self.alpha}, Holm over {len(self.family)} scorer(s); mde: the smallest drop detected with "
+            f"{POWER:.0%} power)"
+        )
         return head + "\n" + shown.to_string(float_format=lambda x: f"{x:.3f}")
 
 
-def compare(baseline: RunResult, candidate: RunResult, alpha: float = 0.05, min_effect: float = 0.0,
-            min_effect_by_scorer: dict[str, float] | None = None, family: list[str] | None = None,
-            power: float = POWER) -> Comparison:
+def compare(
+    baseline: RunResult,
+    candidate: RunResult,
+    alpha: float = 0.05,
+    min_effect: float = 0.0,
+    min_effect_by_scorer: dict[str, float] | None = None,
+    family: list[str] | None = None,
+    power: float = POWER,
+) -> Comparison:
     """Pair the runs' cases and test, per scorer, whether the candidate differs from the baseline.
 
     Pass/fail scorers without repeats use McNemar's exact test; other scores a paired permutation test
@@ -58,8 +82,10 @@ def compare(baseline: RunResult, candidate: RunResult, alpha: float = 0.05, min_
     possible: a pass rate already below `min_effect`).
     """
     if baseline.dataset_hash != candidate.dataset_hash:
-        raise ValueError(f"runs are on different datasets ({baseline.dataset_ref} {baseline.dataset_hash[:12]} vs "
-                         f"{candidate.dataset_ref} {candidate.dataset_hash[:12]}); compare on one dataset version")
+        raise ValueError(
+            f"runs are on different datasets ({baseline.dataset_ref} {baseline.dataset_hash[:12]} vs "
+            f"{candidate.dataset_ref} {candidate.dataset_hash[:12]}); compare on one dataset version"
+        )
     effects = min_effect_by_scorer or {}
     b_scores, c_scores = baseline.case_scores(), candidate.case_scores()
     failed = _failed_cases(candidate) | _failed_cases(baseline)
@@ -68,26 +94,55 @@ def compare(baseline: RunResult, candidate: RunResult, alpha: float = 0.05, min_
         pair = pd.concat([b_scores[name].rename("baseline"), c_scores[name].rename("candidate")], axis=1, join="outer")
         scored = pair.dropna()
         effect = effects.get(name, min_effect)
-        row = _test(scored["baseline"].to_numpy(), scored["candidate"].to_numpy(),
-                    binary=_binary(scored) and baseline.repeats == candidate.repeats == 1)
+        row = _test(
+            scored["baseline"].to_numpy(),
+            scored["candidate"].to_numpy(),
+            binary=_binary(scored) and baseline.repeats == candidate.repeats == 1,
+        )
         diff = pair["candidate"] - pair["baseline"]
-        change = np.select([diff > effect, diff < -effect, diff.notna()], ["improved", "degraded", "unchanged"], "failed")
+        change = np.select(
+            [diff > effect, diff < -effect, diff.notna()], ["improved", "degraded", "unchanged"], "failed"
+        )
         change = np.where(pair.index.isin(failed), "failed", change)
         counts = pd.Series(change).value_counts()
-        rows.append(pd.Series({**row, "improved": int(counts.get("improved", 0)), "degraded": int(counts.get("degraded", 0)),
-                               "unchanged": int(counts.get("unchanged", 0)), "failed": int(counts.get("failed", 0)),
-                               "min_effect": effect}, name=name))
-        case_rows.append(pd.DataFrame({"case_id": pair.index, "scorer": name, "baseline": pair["baseline"].to_numpy(),
-                                       "candidate": pair["candidate"].to_numpy(), "diff": diff.to_numpy(), "change": change}))
+        rows.append(
+            pd.Series(
+                {
+                    **row,
+                    "improved": int(counts.get("improved", 0)),
+                    "degraded": int(counts.get("degraded", 0)),
+                    "unchanged": int(counts.get("unchanged", 0)),
+                    "failed": int(counts.get("failed", 0)),
+                    "min_effect": effect,
+                },
+                name=name,
+            )
+        )
+        case_rows.append(
+            pd.DataFrame(
+                {
+                    "case_id": pair.index,
+                    "scorer": name,
+                    "baseline": pair["baseline"].to_numpy(),
+                    "candidate": pair["candidate"].to_numpy(),
+                    "diff": diff.to_numpy(),
+                    "change": change,
+                }
+            )
+        )
     table = pd.DataFrame(rows)
     table.index.name = "scorer"
     members = [n for n in table.index if family is None or n in family]
     if len(table):
         table = _verdicts(table, members, alpha, power)
-    cases = pd.concat(case_rows, ignore_index=True) if case_rows else pd.DataFrame(
-        columns=["case_id", "scorer", "baseline", "candidate", "diff", "change"])
-    return Comparison(baseline, candidate, table, cases, alpha, {n: table.loc[n, "min_effect"] for n in table.index},
-                      members)
+    cases = (
+        pd.concat(case_rows, ignore_index=True)
+        if case_rows
+        else pd.DataFrame(columns=["case_id", "scorer", "baseline", "candidate", "diff", "change"])
+    )
+    return Comparison(
+        baseline, candidate, table, cases, alpha, {n: table.loc[n, "min_effect"] for n in table.index}, members
+    )
 
 
 def _verdicts(table: pd.DataFrame, members: list[str], alpha: float, power: float) -> pd.DataFrame:
@@ -97,24 +152,46 @@ def _verdicts(table: pd.DataFrame, members: list[str], alpha: float, power: floa
     if members:
         table.loc[members, "p_adjusted"] = holm(table.loc[members, "p_value"].to_numpy(dtype=float))
     level = {n: alpha / len(members) if n in members else alpha for n in table.index}
-    table["mde"] = [(mcnemar_mde(int(r["n"]), r["discordant"] / r["n"], level[n], power) if r["test"] == "mcnemar" else
-                     paired_mde(int(r["n"]), r["sd_diff"], level[n], power)) if r["n"] else np.inf
-                    for n, r in table.iterrows()]
+    table["mde"] = [
+        (
+            mcnemar_mde(int(r["n"]), r["discordant"] / r["n"], level[n], power)
+            if r["test"] == "mcnemar"
+            else paired_mde(int(r["n"]), r["sd_diff"], level[n], power)
+        )
+        if r["n"]
+        else np.inf
+        for n, r in table.iterrows()
+    ]
     significant = table["p_adjusted"] < alpha
     effect = table["min_effect"]
     possible = (table["test"] != "mcnemar") | (table["baseline"] >= effect)  # a pass rate cannot drop below 0
     table["verdict"] = np.select(
-        [significant & (table["diff"] < -effect), significant & (table["diff"] > effect),
-         (effect > 0) & ~(table["mde"] <= effect) & possible],
-        ["regressed", "improved", "inconclusive"], "no significant change")
+        [
+            significant & (table["diff"] < -effect),
+            significant & (table["diff"] > effect),
+            (effect > 0) & ~(table["mde"] <= effect) & possible,
+        ],
+        ["regressed", "improved", "inconclusive"],
+        "no significant change",
+    )
     return table.drop(columns=["discordant", "sd_diff"])
 
 
 def _test(b: np.ndarray, c: np.ndarray, binary: bool) -> dict[str, float | str]:
     n = len(b)
     if n == 0:
-        return {"n": 0, "baseline": np.nan, "candidate": np.nan, "diff": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                "p_value": np.nan, "test": "none", "discordant": 0, "sd_diff": np.nan}
+        return {
+            "n": 0,
+            "baseline": np.nan,
+            "candidate": np.nan,
+            "diff": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "p_value": np.nan,
+            "test": "none",
+            "discordant": 0,
+            "sd_diff": np.nan,
+        }
     d = c - b
     low, high = _bootstrap_ci(d)
     worse, better = int(((b == 1) & (c == 0)).sum()), int(((b == 0) & (c == 1)).sum())
@@ -123,19 +200,35 @@ def _test(b: np.ndarray, c: np.ndarray, binary: bool) -> dict[str, float | str]:
     elif np.allclose(d, 0):
         p, test = 1.0, "permutation"
     else:
-        result = stats.permutation_test((b, c), lambda x, y, axis: np.mean(y - x, axis=axis), permutation_type="samples",
-                                        vectorized=True, n_resamples=RESAMPLES, rng=np.random.default_rng(0))
+        result = stats.permutation_test(
+            (b, c),
+            lambda x, y, axis: np.mean(y - x, axis=axis),
+            permutation_type="samples",
+            vectorized=True,
+            n_resamples=RESAMPLES,
+            rng=np.random.default_rng(0),
+        )
         p, test = float(result.pvalue), "permutation"
-    return {"n": n, "baseline": float(b.mean()), "candidate": float(c.mean()), "diff": float(d.mean()),
-            "ci_low": low, "ci_high": high, "p_value": float(p), "test": test,
-            "discordant": worse + better, "sd_diff": float(d.std(ddof=1)) if n > 1 else np.nan}
+    return {
+        "n": n,
+        "baseline": float(b.mean()),
+        "candidate": float(c.mean()),
+        "diff": float(d.mean()),
+        "ci_low": low,
+        "ci_high": high,
+        "p_value": float(p),
+        "test": test,
+        "discordant": worse + better,
+        "sd_diff": float(d.std(ddof=1)) if n > 1 else np.nan,
+    }
 
 
 def _bootstrap_ci(d: np.ndarray) -> tuple[float, float]:
     if len(d) < 2 or np.allclose(d, d[0]):
         return float(d.mean()), float(d.mean())
-    result = stats.bootstrap((d,), np.mean, confidence_level=0.95, n_resamples=RESAMPLES, method="percentile",
-                             rng=np.random.default_rng(0))
+    result = stats.bootstrap(
+        (d,), np.mean, confidence_level=0.95, n_resamples=RESAMPLES, method="percentile", rng=np.random.default_rng(0)
+    )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 

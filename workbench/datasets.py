@@ -123,8 +123,10 @@ def size_problems(cases: list[Case], lines: list[int], path: Path) -> list[str]:
     for line, case in zip(lines, cases):
         size = len(json.dumps(case.inputs, ensure_ascii=False).encode())
         if size > MAX_INPUT_BYTES:
-            problems.append(f"{path}:{line}: inputs: case '{case.id}' has {size:,} bytes of inputs, over the limit of "
-                            f"{MAX_INPUT_BYTES:,}; shorten them (or raise WORKBENCH_MAX_INPUT_BYTES)")
+            problems.append(
+                f"{path}:{line}: inputs: case '{case.id}' has {size:,} bytes of inputs, over the limit of "
+                f"{MAX_INPUT_BYTES:,}; shorten them (or raise WORKBENCH_MAX_INPUT_BYTES)"
+            )
     return problems
 
 
@@ -134,8 +136,12 @@ def shared_variables(dataset: Dataset) -> list[str]:
     return sorted(set.intersection(*keys)) if keys else []
 
 
-def add_cases(dataset: Dataset, new_cases: list[Case | dict[str, Any]], provenance: dict[str, Any] | None = None,
-              variables: list[str] | None = None) -> Dataset:
+def add_cases(
+    dataset: Dataset,
+    new_cases: list[Case | dict[str, Any]],
+    provenance: dict[str, Any] | None = None,
+    variables: list[str] | None = None,
+) -> Dataset:
     """Write a new version holding the old cases plus `new_cases`; the old file is never touched.
 
     Each new case must have `variables` (default: those every existing case has). The version is written
@@ -145,26 +151,36 @@ def add_cases(dataset: Dataset, new_cases: list[Case | dict[str, Any]], provenan
     added = [c if isinstance(c, Case) else Case.model_validate(c) for c in new_cases]
     problems = size_problems(added, list(range(1, len(added) + 1)), Path("new cases"))
     needed = shared_variables(dataset) if variables is None else variables
-    problems += [f"new case '{c.id}': inputs: lacks variable(s) {', '.join(missing)} that {dataset.ref} "
-                 f"{'has in every case' if variables is None else 'needs'}; add them"
-                 for c in added if (missing := [v for v in needed if v not in c.inputs])]
+    problems += [
+        f"new case '{c.id}': inputs: lacks variable(s) {', '.join(missing)} that {dataset.ref} "
+        f"{'has in every case' if variables is None else 'needs'}; add them"
+        for c in added
+        if (missing := [v for v in needed if v not in c.inputs])
+    ]
     raise_problems(problems)
     if provenance:
         added = [c.model_copy(update={"metadata": {**c.metadata, "provenance": provenance}}) for c in added]
     counts = Counter(c.id for c in added)
     clashes = sorted(set(counts) & {c.id for c in dataset.cases} | {i for i, n in counts.items() if n > 1})
     if clashes:
-        raise WorkbenchError(f"{dataset.path}: id: new case id(s) already used: {', '.join(clashes)}; give them new ids")
+        raise WorkbenchError(
+            f"{dataset.path}: id: new case id(s) already used: {', '.join(clashes)}; give them new ids"
+        )
     folder = dataset.path.parent
     check_name(dataset.name, "dataset")
     cases = dataset.cases + added
-    body = "".join(json.dumps(c.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False) + "\n" for c in cases)
+    body = "".join(
+        json.dumps(c.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False) + "\n" for c in cases
+    )
     with locked(folder):
         newest = max(versions(dataset.name, folder.parent))
         if newest != dataset.version:
-            raise WorkbenchError(f"{dataset.ref} is not the newest version: {dataset.name}@{newest} exists (another "
-                                 f"command may have written it since {dataset.ref} was read); nothing was written",
-                                 file=folder, fix=f"add the cases to {dataset.name}@{newest}, e.g. run the command again")
+            raise WorkbenchError(
+                f"{dataset.ref} is not the newest version: {dataset.name}@{newest} exists (another "
+                f"command may have written it since {dataset.ref} was read); nothing was written",
+                file=folder,
+                fix=f"add the cases to {dataset.name}@{newest}, e.g. run the command again",
+            )
         path = folder / f"{newest + 1}.jsonl"
         atomic_write(path, body)
     return Dataset(name=dataset.name, version=newest + 1, path=path, cases=cases, lines=list(range(1, len(cases) + 1)))

@@ -28,8 +28,15 @@ class WorkbenchError(Exception):
 
     code: int = Exit.BAD_INPUT
 
-    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None,
-                 field: str | None = None, fix: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        fix: str | None = None,
+    ):
         self.message, self.file, self.line, self.field, self.fix = message, file, line, field, fix
         where = f"{file}:{line}: " if file is not None and line is not None else f"{file}: " if file is not None else ""
         super().__init__(f"{where}{f'{field}: ' if field else ''}{message}{f'; {fix}' if fix else ''}")

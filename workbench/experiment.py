@@ -21,11 +21,21 @@ from .traces import DEFAULT_TRACES
 from .tracking import load_run, log_comparison
 
 
-def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dict] | None = None,
-             settings: Settings | None = None, concurrency: int | None = None, log: bool = True,
-             repeats: int = 1, seed_offset: int = 0, traces: int | None = DEFAULT_TRACES,
-             budget: Budget | None = None, progress: bool = True, cases: list[str] | None = None,
-             on_call: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+def evaluate(
+    prompt_ref: str,
+    dataset_ref: str,
+    scorers: list[Scorer | str | dict] | None = None,
+    settings: Settings | None = None,
+    concurrency: int | None = None,
+    log: bool = True,
+    repeats: int = 1,
+    seed_offset: int = 0,
+    traces: int | None = DEFAULT_TRACES,
+    budget: Budget | None = None,
+    progress: bool = True,
+    cases: list[str] | None = None,
+    on_call: Callable[[dict[str, Any]], None] | None = None,
+) -> RunResult:
     """Run `name@version` over a dataset with the given scorers (the defaults when None); `cases`: only these
     case ids (a sequential comparison's batch); `on_call`: called with each call's record row as it is made.
 
@@ -39,9 +49,12 @@ def evaluate(prompt_ref: str, dataset_ref: str, scorers: list[Scorer | str | dic
     if cases is not None:
         wanted = set(cases)
         keep = [i for i, case in enumerate(dataset.cases) if case.id in wanted]
-        dataset = replace(dataset, cases=[dataset.cases[i] for i in keep], lines=[dataset.lines[i] for i in keep if dataset.lines])
-    with RunContext.build(prompt_ref, settings, scorers, concurrency=concurrency, budget=budget,
-                          on_call=on_call) as context:
+        dataset = replace(
+            dataset, cases=[dataset.cases[i] for i in keep], lines=[dataset.lines[i] for i in keep if dataset.lines]
+        )
+    with RunContext.build(
+        prompt_ref, settings, scorers, concurrency=concurrency, budget=budget, on_call=on_call
+    ) as context:
         result = context.run(dataset, repeats=repeats, seed_offset=seed_offset, progress=progress)
     if log:
         from .tracking import log_run  # mlflow takes seconds to import: only runs that log pay for it
@@ -68,15 +81,26 @@ def _same_dataset(result: RunResult, dataset_ref: str, source: str) -> RunResult
         return result
     name, _, version = dataset_ref.partition("@")
     if result.dataset_ref.partition("@")[0] != name or (version and result.dataset_ref != dataset_ref):
-        raise WorkbenchError(f"{source} ran on {result.dataset_ref}, not {dataset_ref}", field="--dataset",
-                             fix=f"pass --dataset {result.dataset_ref}, or compare runs of the dataset you name")
+        raise WorkbenchError(
+            f"{source} ran on {result.dataset_ref}, not {dataset_ref}",
+            field="--dataset",
+            fix=f"pass --dataset {result.dataset_ref}, or compare runs of the dataset you name",
+        )
     return result
 
 
-def compare_refs(baseline: str | None, candidate: str, dataset_ref: str, policy: GatePolicy | None = None,
-                 settings: Settings | None = None, repeats: int = 1, scorers: list | None = None,
-                 log: bool = True, traces: int | None = DEFAULT_TRACES,
-                 progress: bool = True) -> tuple[Comparison, GateResult]:
+def compare_refs(
+    baseline: str | None,
+    candidate: str,
+    dataset_ref: str,
+    policy: GatePolicy | None = None,
+    settings: Settings | None = None,
+    repeats: int = 1,
+    scorers: list | None = None,
+    log: bool = True,
+    traces: int | None = DEFAULT_TRACES,
+    progress: bool = True,
+) -> tuple[Comparison, GateResult]:
     """Compare two configuration versions (or logged runs) on one dataset and apply the gate.
 
     Without a baseline, the production version of the candidate's family is the baseline. With
@@ -89,17 +113,29 @@ def compare_refs(baseline: str | None, candidate: str, dataset_ref: str, policy:
         name = candidate.partition("@")[0]
         baseline = production(name, settings.prompts_dir)
         if baseline is None:
-            raise WorkbenchError(f"no production version of '{name}' in {settings.prompts_dir}/production.yaml; "
-                                 f"name a baseline or run: workbench prompts promote {name}@<version>")
+            raise WorkbenchError(
+                f"no production version of '{name}' in {settings.prompts_dir}/production.yaml; "
+                f"name a baseline or run: workbench prompts promote {name}@<version>"
+            )
     options = {"scorers": scorers, "log": log, "repeats": repeats, "traces": traces, "progress": progress}
     base = result_for(baseline, dataset_ref, settings, **options)
     cand = result_for(candidate, dataset_ref, settings, **options, seed_offset=repeats if repeats > 1 else 0)
     if base.dataset_hash != cand.dataset_hash:
-        raise WorkbenchError(f"{baseline} ran on {base.dataset_ref} ({base.dataset_hash[:12]}) and {candidate} on "
-                             f"{cand.dataset_ref} ({cand.dataset_hash[:12]})", field="--dataset",
-                             fix="compare two runs of the same dataset version")
-    comparison = compare(base, cand, alpha=policy.alpha, min_effect=policy.min_effect,
-                         min_effect_by_scorer=policy.min_effect_by_scorer, family=policy.critical, power=policy.power)
+        raise WorkbenchError(
+            f"{baseline} ran on {base.dataset_ref} ({base.dataset_hash[:12]}) and {candidate} on "
+            f"{cand.dataset_ref} ({cand.dataset_hash[:12]})",
+            field="--dataset",
+            fix="compare two runs of the same dataset version",
+        )
+    comparison = compare(
+        base,
+        cand,
+        alpha=policy.alpha,
+        min_effect=policy.min_effect,
+        min_effect_by_scorer=policy.min_effect_by_scorer,
+        family=policy.critical,
+        power=policy.power,
+    )
     gate = check_gate(comparison, policy, calibrate_judges(cand, policy, settings))
     if log:
         log_comparison(comparison, gate, settings)
@@ -112,7 +148,12 @@ def calibrate_judges(run: RunResult, policy: GatePolicy, settings: Settings) -> 
     for spec in run.scorers:
         requirement = policy.judges.get(spec["name"])
         if requirement is not None:
-            report = calibrate(spec, settings.root / requirement.labels, pass_at=requirement.pass_at,
-                               threshold=requirement.threshold, settings=settings)
+            report = calibrate(
+                spec,
+                settings.root / requirement.labels,
+                pass_at=requirement.pass_at,
+                threshold=requirement.threshold,
+                settings=settings,
+            )
             kappas[spec["name"]] = float(report.metrics["kappa"])
     return kappas

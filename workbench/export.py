@@ -57,21 +57,27 @@ class FinetuneExport:
 
     def report(self) -> str:
         c = self.manifest["counts"]
-        return (f"wrote {self.path}: {c['train']} train + {c['validation']} validation examples "
-                f"({', '.join(f'{k} {v}' for k, v in c['selected'].items())}; {c['duplicates']} duplicates dropped, "
-                f"{c['redactions']} personal data redactions); seed {self.manifest['seed']}")
+        return (
+            f"wrote {self.path}: {c['train']} train + {c['validation']} validation examples "
+            f"({', '.join(f'{k} {v}' for k, v in c['selected'].items())}; {c['duplicates']} duplicates dropped, "
+            f"{c['redactions']} personal data redactions); seed {self.manifest['seed']}"
+        )
 
 
 def curate(run: RunResult, settings: Settings, take: tuple[str, ...] = TAKES, pass_at: int = 4) -> list[Example]:
     """The run's curated cases as chat examples (first repeat of each case), in `take` order, not yet redacted."""
     unknown = [t for t in take if t not in TAKES]
     if unknown or not take:
-        raise WorkbenchError(f"--take: {', '.join(unknown) or 'nothing'} is not a selection; use any of {', '.join(TAKES)}")
+        raise WorkbenchError(
+            f"--take: {', '.join(unknown) or 'nothing'} is not a selection; use any of {', '.join(TAKES)}"
+        )
     prompt = resolve(run.prompt_ref, settings.prompts_dir)
     label = run.run_id or run.prompt_ref
     if prompt.hash != run.prompt_hash:
-        raise WorkbenchError(f"{prompt.path}: its content changed since run {label} (hash {prompt.hash[:12]}, the run "
-                             f"used {run.prompt_hash[:12]}); export runs of the configuration as it is")
+        raise WorkbenchError(
+            f"{prompt.path}: its content changed since run {label} (hash {prompt.hash[:12]}, the run "
+            f"used {run.prompt_hash[:12]}); export runs of the configuration as it is"
+        )
     record = run.record.sort_values("repeat").drop_duplicates("case_id").set_index("case_id", drop=False)
     reviews = FeedbackStore(feedback_path(run, settings)).latest()
     verdicts: dict[str, list[bool]] = {}
@@ -105,16 +111,26 @@ def curate(run: RunResult, settings: Settings, take: tuple[str, ...] = TAKES, pa
     return examples
 
 
-def export_finetune(runs: list[RunResult], out: str | Path, settings: Settings, take: tuple[str, ...] = TAKES,
-                    validation: float = 0.1, seed: int = 0, pass_at: int = 4, overwrite: bool = False,
-                    pii_allow: tuple[str, ...] | list[str] = ()) -> FinetuneExport:
+def export_finetune(
+    runs: list[RunResult],
+    out: str | Path,
+    settings: Settings,
+    take: tuple[str, ...] = TAKES,
+    validation: float = 0.1,
+    seed: int = 0,
+    pass_at: int = 4,
+    overwrite: bool = False,
+    pii_allow: tuple[str, ...] | list[str] = (),
+) -> FinetuneExport:
     """Write `out/train.jsonl` and `out/validation.jsonl` (OpenAI chat format), `out/hf/` (a `datasets.DatasetDict`,
     `save_to_disk`) and `out/manifest.json` (provenance: configurations and hashes, dataset versions and hashes,
     run ids, counts, seed). Personal data is redacted in every turn, except `pii_allow` values and the
     configuration's own `guardrails.pii_allow` (a support address in the system prompt)."""
     out = Path(out)
     if not 0 <= validation < 1:
-        raise WorkbenchError(f"--validation: {validation} is not a fraction; give a number from 0 up to (not including) 1")
+        raise WorkbenchError(
+            f"--validation: {validation} is not a fraction; give a number from 0 up to (not including) 1"
+        )
     if out.exists() and not overwrite:
         raise WorkbenchError(f"{out}: already exists; choose a new folder or pass --overwrite")
     if not out.parent.is_dir():
@@ -133,21 +149,40 @@ def export_finetune(runs: list[RunResult], out: str | Path, settings: Settings, 
         unique.setdefault(_key(example.messages), example)
     examples = list(unique.values())
     if not examples:
-        raise WorkbenchError(f"no curated cases in {', '.join(r.run_id or r.prompt_ref for r in runs)} for --take "
-                             f"{','.join(take)}; label cases in the review queue, or add --take passing")
+        raise WorkbenchError(
+            f"no curated cases in {', '.join(r.run_id or r.prompt_ref for r in runs)} for --take "
+            f"{','.join(take)}; label cases in the review queue, or add --take passing"
+        )
     random.Random(seed).shuffle(examples)
     n_validation = round(len(examples) * validation)
     if validation and len(examples) > 1:
         n_validation = min(max(n_validation, 1), len(examples) - 1)
     train, held = examples[n_validation:], examples[:n_validation]
     manifest = {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"), "format": "openai-chat-jsonl+hf-datasets",
-        "seed": seed, "validation_fraction": validation, "take": list(take), "pass_at": pass_at,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "format": "openai-chat-jsonl+hf-datasets",
+        "seed": seed,
+        "validation_fraction": validation,
+        "take": list(take),
+        "pass_at": pass_at,
         "pii_allow": sorted({*pii_allow, *(a for e in selected for a in e.allow)}),
-        "runs": [{"run_id": r.run_id, "configuration": r.prompt_ref, "configuration_hash": r.prompt_hash,
-                  "dataset": r.dataset_ref, "dataset_hash": r.dataset_hash} for r in runs],
-        "counts": {"selected": {k: sum(e.source == k for e in selected) for k in take}, "duplicates": len(selected) - len(examples),
-                   "redactions": redactions, "train": len(train), "validation": len(held)},
+        "runs": [
+            {
+                "run_id": r.run_id,
+                "configuration": r.prompt_ref,
+                "configuration_hash": r.prompt_hash,
+                "dataset": r.dataset_ref,
+                "dataset_hash": r.dataset_hash,
+            }
+            for r in runs
+        ],
+        "counts": {
+            "selected": {k: sum(e.source == k for e in selected) for k in take},
+            "duplicates": len(selected) - len(examples),
+            "redactions": redactions,
+            "train": len(train),
+            "validation": len(held),
+        },
         "files": {"train": "train.jsonl", "validation": "validation.jsonl" if held else None, "hf": "hf"},
     }
     _write(out, train, held, manifest, overwrite)
@@ -161,14 +196,23 @@ def _write(out: Path, train: list[Example], held: list[Example], manifest: dict[
     try:
         for name, part in (("train", train), ("validation", held)):
             if part:
-                (tmp / f"{name}.jsonl").write_text("".join(json.dumps({"messages": e.messages}, ensure_ascii=False) + "\n"
-                                                           for e in part), encoding="utf-8")
-        features = datasets.Features({"id": datasets.Value("string"), "source": datasets.Value("string"),
-                                      "run": datasets.Value("string"),
-                                      "messages": datasets.List({"role": datasets.Value("string"),
-                                                                 "content": datasets.Value("string")})})
-        splits = {name: datasets.Dataset.from_dict({k: [getattr(e, k) for e in part] for k in features}, features=features)
-                  for name, part in (("train", train), ("validation", held)) if part}  # an empty split cannot be loaded
+                (tmp / f"{name}.jsonl").write_text(
+                    "".join(json.dumps({"messages": e.messages}, ensure_ascii=False) + "\n" for e in part),
+                    encoding="utf-8",
+                )
+        features = datasets.Features(
+            {
+                "id": datasets.Value("string"),
+                "source": datasets.Value("string"),
+                "run": datasets.Value("string"),
+                "messages": datasets.List({"role": datasets.Value("string"), "content": datasets.Value("string")}),
+            }
+        )
+        splits = {
+            name: datasets.Dataset.from_dict({k: [getattr(e, k) for e in part] for k in features}, features=features)
+            for name, part in (("train", train), ("validation", held))
+            if part
+        }  # an empty split cannot be loaded
         datasets.disable_progress_bars()
         datasets.DatasetDict(splits).save_to_disk(str(tmp / "hf"))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -198,5 +242,10 @@ def _context(chunks: Any) -> str:
 
 def _key(messages: list[dict[str, str]]) -> str:
     """The prompt turns, case-folded with whitespace collapsed: examples asking the same are duplicates."""
-    return json.dumps([(m["role"], re.sub(r"\s+", " ", m["content"]).strip().casefold())
-                       for m in messages if m["role"] != "assistant"])
+    return json.dumps(
+        [
+            (m["role"], re.sub(r"\s+", " ", m["content"]).strip().casefold())
+            for m in messages
+            if m["role"] != "assistant"
+        ]
+    )

@@ -85,7 +85,12 @@ class Feedback(BaseModel):
 
     @model_validator(mode="after")
     def _something(self) -> Feedback:
-        if self.thumb is None and self.rating is None and not self.comment.strip() and not (self.correction or "").strip():
+        if (
+            self.thumb is None
+            and self.rating is None
+            and not self.comment.strip()
+            and not (self.correction or "").strip()
+        ):
             raise ValueError("empty; give a thumb, a rating, a comment or a correction")
         return self
 
@@ -112,16 +117,19 @@ def read_annotations(path: str | Path) -> list[Feedback]:
     except OSError as exc:
         raise WorkbenchError(f"{path}: cannot read the annotations file: {exc.strerror}; check the path") from None
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise WorkbenchError(f"{path}:{line}: encoding: byte 0x{data[exc.start]:02x} is not UTF-8; "
-                             "save the file as UTF-8") from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise WorkbenchError(
+            f"{path}:{line}: encoding: byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8"
+        ) from None
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
     unknown = [c for c in header if c not in Feedback.model_fields]
     if "case_id" not in header or "reviewer" not in header or unknown:
-        raise WorkbenchError(f"{path}: columns: need case_id, reviewer and any of thumb, rating, comment, correction "
-                             f"(others: {', '.join(f for f in Feedback.model_fields if f not in ('case_id', 'reviewer'))}); "
-                             f"found {', '.join(header) or 'nothing'}")
+        raise WorkbenchError(
+            f"{path}: columns: need case_id, reviewer and any of thumb, rating, comment, correction "
+            f"(others: {', '.join(f for f in Feedback.model_fields if f not in ('case_id', 'reviewer'))}); "
+            f"found {', '.join(header) or 'nothing'}"
+        )
     records, problems = [], []
     try:
         for row in reader:
@@ -165,8 +173,11 @@ class FeedbackStore:
 
     def append(self, feedback: Feedback) -> Feedback:
         """Write one line and fsync it (stamped with the time if it has none): on disk when this returns."""
-        stamped = feedback if feedback.time else feedback.model_copy(
-            update={"time": datetime.now(UTC).isoformat(timespec="seconds")})
+        stamped = (
+            feedback
+            if feedback.time
+            else feedback.model_copy(update={"time": datetime.now(UTC).isoformat(timespec="seconds")})
+        )
         append_jsonl(self.path, [stamped])
         return stamped
 
@@ -190,23 +201,38 @@ class FeedbackStore:
 
 def aggregate(annotations: pd.DataFrame) -> pd.DataFrame:
     """Per configuration version: reviews, cases, reviewers, share of thumbs up, mean rating."""
-    frame = annotations.assign(version=annotations["prompt_ref"].fillna(annotations["run_id"]).fillna("(unknown)"),
-                               up=annotations["thumb"].map({"up": 1.0, "down": 0.0}))
-    return frame.groupby("version").agg(reviews=("case_id", "size"), cases=("case_id", "nunique"),
-                                        reviewers=("reviewer", "nunique"), thumbs_up_rate=("up", "mean"),
-                                        mean_rating=("rating", "mean"))
+    frame = annotations.assign(
+        version=annotations["prompt_ref"].fillna(annotations["run_id"]).fillna("(unknown)"),
+        up=annotations["thumb"].map({"up": 1.0, "down": 0.0}),
+    )
+    return frame.groupby("version").agg(
+        reviews=("case_id", "size"),
+        cases=("case_id", "nunique"),
+        reviewers=("reviewer", "nunique"),
+        thumbs_up_rate=("up", "mean"),
+        mean_rating=("rating", "mean"),
+    )
 
 
 def reviews_of(run: RunResult, annotations: pd.DataFrame | None) -> pd.DataFrame:
     """The current reviews of `run`'s cases: of this run (by id) or of its configuration version."""
     if annotations is None or annotations.empty:
         return latest([])
-    mine = (annotations["run_id"].eq(run.run_id) if run.run_id else False) | annotations["prompt_ref"].eq(run.prompt_ref)
+    mine = (annotations["run_id"].eq(run.run_id) if run.run_id else False) | annotations["prompt_ref"].eq(
+        run.prompt_ref
+    )
     return annotations[mine & annotations["case_id"].isin(set(run.frame["case_id"]))]
 
 
-def select_cases(run: RunResult, annotations: pd.DataFrame | None = None, *, failed: bool = True,
-                 guardrails: bool = True, which: str = "low", max_rating: int = 2) -> dict[str, list[str]]:
+def select_cases(
+    run: RunResult,
+    annotations: pd.DataFrame | None = None,
+    *,
+    failed: bool = True,
+    guardrails: bool = True,
+    which: str = "low",
+    max_rating: int = 2,
+) -> dict[str, list[str]]:
     """The run's cases worth keeping, each with why: `failed` (an error or a failed check), `guardrails` (a guardrail
     triggered), `feedback` (a review matches `which`: `low` = thumbs down or rated at most `max_rating`; `down`;
     `up`; `rated<=N`; `reviewed` = labelled pass/fail or rated (the review queue's labels); `corrected` = with a
@@ -238,7 +264,7 @@ def _matching(reviews: pd.DataFrame, which: str, max_rating: int) -> pd.Series:
         return thumb.notna() | rating.notna()
     if which == "corrected":
         return reviews["correction"].map(lambda c: isinstance(c, str) and bool(c.strip()))
-    if (m := re.fullmatch(r"rated<=([1-5])", which)):
+    if m := re.fullmatch(r"rated<=([1-5])", which):
         return rating.le(int(m.group(1)))
     raise WorkbenchError(f"which: '{which}' is not a selection of reviews; use {SELECTIONS}")
 
@@ -255,13 +281,21 @@ class Harvest:
         new = self.dataset
         lines = [f"wrote {new.path}: {new.ref}, {len(new)} cases (+{len(self.added)}), hash {new.hash[:12]}"]
         if self.skipped:
-            lines.append(f"skipped {len(self.skipped)} case(s) already in the dataset: "
-                         + "; ".join(f"{case} ({why})" for case, why in self.skipped.items()))
+            lines.append(
+                f"skipped {len(self.skipped)} case(s) already in the dataset: "
+                + "; ".join(f"{case} ({why})" for case, why in self.skipped.items())
+            )
         return "\n".join(lines)
 
 
-def harvest(run: RunResult, source: Dataset, reasons: dict[str, list[str]], annotations: pd.DataFrame | None = None,
-            into: Dataset | None = None, reviewer: str | None = None) -> Harvest:
+def harvest(
+    run: RunResult,
+    source: Dataset,
+    reasons: dict[str, list[str]],
+    annotations: pd.DataFrame | None = None,
+    into: Dataset | None = None,
+    reviewer: str | None = None,
+) -> Harvest:
     """Write the next version of `into` (default: the newest version of `source`, the dataset version the run used)
     with the selected cases appended, through `datasets.add_cases`.
 
@@ -276,8 +310,10 @@ def harvest(run: RunResult, source: Dataset, reasons: dict[str, list[str]], anno
     into = into or load_dataset(source.name, source.path.parent.parent)
     label = run.run_id or run.prompt_ref
     if source.hash != run.dataset_hash:
-        raise WorkbenchError(f"{source.path}: its cases changed since run {label} (hash {source.hash[:12]}, the run used "
-                             f"{run.dataset_hash[:12]}); pass the dataset version the run used")
+        raise WorkbenchError(
+            f"{source.path}: its cases changed since run {label} (hash {source.hash[:12]}, the run used "
+            f"{run.dataset_hash[:12]}); pass the dataset version the run used"
+        )
     if not reasons:
         raise WorkbenchError(f"run {label}: no failed, guardrail-triggering or selected reviewed cases to harvest")
     golden = {case.id: case for case in source.cases}
@@ -293,25 +329,44 @@ def harvest(run: RunResult, source: Dataset, reasons: dict[str, list[str]], anno
         corrections = [c for c in mine["correction"] if isinstance(c, str) and c.strip()]
         expected = corrections[-1] if corrections else original.expected
         new_id = f"{case_id}-{suffix}"
-        twin = next((c for c in present.get(case_id, []) if c.inputs == original.inputs and c.expected == expected), None)
+        twin = next(
+            (c for c in present.get(case_id, []) if c.inputs == original.inputs and c.expected == expected), None
+        )
         if new_id in ids or twin is not None:
-            skipped[case_id] = f"'{new_id}' is already in {into.ref}" if new_id in ids else f"as '{twin.id}' in {into.ref}"
+            skipped[case_id] = (
+                f"'{new_id}' is already in {into.ref}" if new_id in ids else f"as '{twin.id}' in {into.ref}"
+            )
             continue
         kept = {k: v for k, v in original.metadata.items() if k not in HARVEST_KEYS}  # not an earlier harvest's
         metadata = {**kept, "source_case": case_id, "kept_because": why}
         if len(mine):
             metadata["feedback"] = [_plain(review) for review in mine[REVIEW_FIELDS].to_dict("records")]
-        new.append({**original.model_dump(mode="json"), "id": new_id, "expected": expected, "metadata": metadata,
-                    "tags": list(dict.fromkeys([*original.tags, *why]))})
+        new.append(
+            {
+                **original.model_dump(mode="json"),
+                "id": new_id,
+                "expected": expected,
+                "metadata": metadata,
+                "tags": list(dict.fromkeys([*original.tags, *why])),
+            }
+        )
     if not new:
-        raise WorkbenchError(f"nothing to add to {into.ref}: every selected case is already there ("
-                             + "; ".join(f"{case} {why}" for case, why in skipped.items())
-                             + "); harvest into another dataset (--into), or record a correction")
+        raise WorkbenchError(
+            f"nothing to add to {into.ref}: every selected case is already there ("
+            + "; ".join(f"{case} {why}" for case, why in skipped.items())
+            + "); harvest into another dataset (--into), or record a correction"
+        )
     used = reviews[reviews["case_id"].isin([case["metadata"]["source_case"] for case in new])]
-    provenance = {"source": "harvest", "run_id": run.run_id, "prompt": run.prompt_ref, "dataset": run.dataset_ref,
-                  "reviewer": reviewer, "reviewers": sorted(set(used["reviewer"])),
-                  "annotations": sorted(set(used["source"].dropna())),
-                  "time": datetime.now(UTC).isoformat(timespec="seconds")}
+    provenance = {
+        "source": "harvest",
+        "run_id": run.run_id,
+        "prompt": run.prompt_ref,
+        "dataset": run.dataset_ref,
+        "reviewer": reviewer,
+        "reviewers": sorted(set(used["reviewer"])),
+        "annotations": sorted(set(used["source"].dropna())),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     written = add_cases(into, new, provenance=provenance)
     return Harvest(written, [case["id"] for case in new], skipped)
 

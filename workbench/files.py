@@ -32,8 +32,13 @@ def read_text(path: str | Path, what: str = "file") -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise WorkbenchError(f"byte 0x{data[exc.start]:02x} is not UTF-8 (column {column})", file=path, line=line,
-                             field="encoding", fix="save the file as UTF-8") from None
+        raise WorkbenchError(
+            f"byte 0x{data[exc.start]:02x} is not UTF-8 (column {column})",
+            file=path,
+            line=line,
+            field="encoding",
+            fix="save the file as UTF-8",
+        ) from None
 
 
 def atomic_write(path: str | Path, content: str | bytes) -> Path:
@@ -68,5 +73,7 @@ def locked(path: str | Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
         with FileLock(target, timeout=timeout):
             yield
     except Timeout:
-        raise InfrastructureError(f"another workbench command has held {target} for {timeout:.0f}s",
-                                  fix="wait for it to finish, or delete the lock file if no command is running") from None
+        raise InfrastructureError(
+            f"another workbench command has held {target} for {timeout:.0f}s",
+            fix="wait for it to finish, or delete the lock file if no command is running",
+        ) from None

@@ -91,17 +91,25 @@ class RuleOutcome:
         """The outcome in one line for people, with its numbers."""
         name = self.scorer or self.rule
         if self.rule == "critical":
-            detail = (f"diff {self.diff:+.3f}, 95% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}], p={self.p_value:.4f}, "
-                      f"Holm p={self.p_adjusted:.4f}")
+            detail = (
+                f"diff {self.diff:+.3f}, 95% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}], p={self.p_value:.4f}, "
+                f"Holm p={self.p_adjusted:.4f}"
+            )
             if self.verdict == INCONCLUSIVE and self.test == "mSPRT":
-                return (f"{name} inconclusive: after {self.n} cases a drop of up to {-self.ci_low:.2f} is still plausible; "
-                        f"the policy cares about {self.min_effect:.2f} ({self.baseline:.3f} -> {self.candidate:.3f}, "
-                        f"{detail.replace('95% CI', 'anytime CI').replace('Holm p', 'family p')})")
+                return (
+                    f"{name} inconclusive: after {self.n} cases a drop of up to {-self.ci_low:.2f} is still plausible; "
+                    f"the policy cares about {self.min_effect:.2f} ({self.baseline:.3f} -> {self.candidate:.3f}, "
+                    f"{detail.replace('95% CI', 'anytime CI').replace('Holm p', 'family p')})"
+                )
             if self.verdict == INCONCLUSIVE:
-                return (f"{name} inconclusive: {detectable(self.mde, self.min_effect)} ({self.baseline:.3f} -> "
-                        f"{self.candidate:.3f}, {detail}, {self.n} cases)")
-            return (f"{name} {self.verdict}: {self.baseline:.3f} -> {self.candidate:.3f} ({detail}, "
-                    f"{self.degraded} case(s) degraded)")
+                return (
+                    f"{name} inconclusive: {detectable(self.mde, self.min_effect)} ({self.baseline:.3f} -> "
+                    f"{self.candidate:.3f}, {detail}, {self.n} cases)"
+                )
+            return (
+                f"{name} {self.verdict}: {self.baseline:.3f} -> {self.candidate:.3f} ({detail}, "
+                f"{self.degraded} case(s) degraded)"
+            )
         if self.rule == "guardrail":
             word = "dropped" if self.verdict == REGRESSED else "held"
             return f"guardrail {name} {word}: {self.baseline:.3f} -> {self.candidate:.3f}"
@@ -109,17 +117,25 @@ class RuleOutcome:
             label = "cost per call" if self.rule == "cost" else "latency per call"
             if self.verdict == NOT_COMPARABLE:
                 return f"{label} not comparable: {self.note}"
-            values = (f"mean ${self.baseline:.4g} -> ${self.candidate:.4g}" if self.rule == "cost" else
-                      f"median {self.baseline:.3g} s -> {self.candidate:.3g} s")
-            line = (f"{label} {'rose' if self.diff > 0 else 'changed'} {self.diff:+.0%} ({values}, 95% CI "
-                    f"[{self.ci_low:+.0%}, {self.ci_high:+.0%}], Wilcoxon p={self.p_value:.4f}, {self.n} paired calls)")
-            return line + (f", more than {self.limit:.0%}" if self.verdict == REGRESSED else f", limit {self.limit:.0%}")
+            values = (
+                f"mean ${self.baseline:.4g} -> ${self.candidate:.4g}"
+                if self.rule == "cost"
+                else f"median {self.baseline:.3g} s -> {self.candidate:.3g} s"
+            )
+            line = (
+                f"{label} {'rose' if self.diff > 0 else 'changed'} {self.diff:+.0%} ({values}, 95% CI "
+                f"[{self.ci_low:+.0%}, {self.ci_high:+.0%}], Wilcoxon p={self.p_value:.4f}, {self.n} paired calls)"
+            )
+            return line + (
+                f", more than {self.limit:.0%}" if self.verdict == REGRESSED else f", limit {self.limit:.0%}"
+            )
         if self.rule == "judge":
             word = "refused" if self.verdict == REGRESSED else "trusted"
             side = "is below" if self.verdict == REGRESSED else "reaches"
             return f"judge {name} {word}: Cohen's kappa {self.candidate:.3f} with human labels {side} {self.limit}"
-        return (f"error rate {self.candidate:.1%} is {'above' if self.verdict == REGRESSED else 'within'} "
-                f"{self.limit:.0%}")
+        return (
+            f"error rate {self.candidate:.1%} is {'above' if self.verdict == REGRESSED else 'within'} {self.limit:.0%}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON (NaN and infinity as None)."""
@@ -164,12 +180,21 @@ class GateResult:
         return "\n".join([head] + [f"  - {o.message()}" for o in shown])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "passed": self.passed, "exit_code": self.exit_code,
-                "inconclusive_fails": self.inconclusive_fails, "rules": [o.to_dict() for o in self.outcomes]}
+        return {
+            "verdict": self.verdict,
+            "passed": self.passed,
+            "exit_code": self.exit_code,
+            "inconclusive_fails": self.inconclusive_fails,
+            "rules": [o.to_dict() for o in self.outcomes],
+        }
 
 
-def check_gate(comparison: Comparison, policy: GatePolicy, judge_kappa: dict[str, float] | None = None,
-               sequential: dict[str, dict[str, Any]] | None = None) -> GateResult:
+def check_gate(
+    comparison: Comparison,
+    policy: GatePolicy,
+    judge_kappa: dict[str, float] | None = None,
+    sequential: dict[str, dict[str, Any]] | None = None,
+) -> GateResult:
     """Every rule applied to the comparison, each outcome with its numbers. `judge_kappa`: measured agreement of
     the policy's judges (see `experiment.calibrate_judges`); a judge below its minimum fails the gate.
     `sequential`: the last look of the sequential test per critical scorer, which then decides those scorers."""
@@ -178,37 +203,80 @@ def check_gate(comparison: Comparison, policy: GatePolicy, judge_kappa: dict[str
     for field in ("critical", "guardrails"):
         unknown = sorted(set(getattr(policy, field) or []) - known)
         if unknown:
-            raise WorkbenchError(f"gate policy: {field}: unknown scorer(s) {', '.join(unknown)}; "
-                                 f"the runs have {', '.join(sorted(known))}")
+            raise WorkbenchError(
+                f"gate policy: {field}: unknown scorer(s) {', '.join(unknown)}; "
+                f"the runs have {', '.join(sorted(known))}"
+            )
     outcomes = []
     critical = known if policy.critical is None else set(policy.critical)
     for name, row in table.iterrows():
         if name in critical and sequential and name in sequential:
-            possible = row["test"] != "mcnemar" or row["baseline"] >= row["min_effect"]  # a pass rate cannot drop below 0
-            outcomes.append(sequential_outcome(name, sequential[name], comparison.alpha, len(critical), row["min_effect"],
-                                               possible))
+            possible = (
+                row["test"] != "mcnemar" or row["baseline"] >= row["min_effect"]
+            )  # a pass rate cannot drop below 0
+            outcomes.append(
+                sequential_outcome(name, sequential[name], comparison.alpha, len(critical), row["min_effect"], possible)
+            )
         elif name in critical:
             verdict = {"regressed": REGRESSED, "inconclusive": INCONCLUSIVE}.get(row["verdict"], PASSED)
-            outcomes.append(RuleOutcome("critical", verdict, name, *_floats(row, "baseline", "candidate", "diff", "ci_low",
-                                        "ci_high", "p_value", "p_adjusted", "mde", "min_effect"), test=row["test"],
-                                        n=int(row["n"]), degraded=int(row["degraded"])))
+            outcomes.append(
+                RuleOutcome(
+                    "critical",
+                    verdict,
+                    name,
+                    *_floats(
+                        row,
+                        "baseline",
+                        "candidate",
+                        "diff",
+                        "ci_low",
+                        "ci_high",
+                        "p_value",
+                        "p_adjusted",
+                        "mde",
+                        "min_effect",
+                    ),
+                    test=row["test"],
+                    n=int(row["n"]),
+                    degraded=int(row["degraded"]),
+                )
+            )
         if name in policy.guardrails:
             verdict = REGRESSED if row["diff"] < -policy.guardrail_tolerance else PASSED
-            outcomes.append(RuleOutcome("guardrail", verdict, name, *_floats(row, "baseline", "candidate", "diff"),
-                                        limit=policy.guardrail_tolerance, n=int(row["n"])))
+            outcomes.append(
+                RuleOutcome(
+                    "guardrail",
+                    verdict,
+                    name,
+                    *_floats(row, "baseline", "candidate", "diff"),
+                    limit=policy.guardrail_tolerance,
+                    n=int(row["n"]),
+                )
+            )
     base_calls, cand_calls = comparison.baseline.cases(), comparison.candidate.cases()
-    for rule, measure, limit in [("cost", "cost", policy.max_cost_increase),
-                                 ("latency", "latency_s", policy.max_latency_increase)]:
+    for rule, measure, limit in [
+        ("cost", "cost", policy.max_cost_increase),
+        ("latency", "latency_s", policy.max_latency_increase),
+    ]:
         if limit is not None:
-            outcomes.append(_calls_outcome(rule, compare_calls(base_calls, cand_calls, measure), limit, comparison.alpha))
+            outcomes.append(
+                _calls_outcome(rule, compare_calls(base_calls, cand_calls, measure), limit, comparison.alpha)
+            )
     for name, kappa in (judge_kappa or {}).items():
         need = policy.judges[name].min_kappa
-        outcomes.append(RuleOutcome("judge", PASSED if kappa >= need else REGRESSED, name, candidate=float(kappa),
-                                    limit=need))  # NaN (no gradeable labels) is refused too
+        outcomes.append(
+            RuleOutcome("judge", PASSED if kappa >= need else REGRESSED, name, candidate=float(kappa), limit=need)
+        )  # NaN (no gradeable labels) is refused too
     if policy.max_error_rate is not None:
         rate = comparison.candidate.totals()["error_rate"]
-        outcomes.append(RuleOutcome("error_rate", REGRESSED if rate > policy.max_error_rate else PASSED,
-                                    candidate=float(rate), limit=policy.max_error_rate))
+        outcomes.append(
+            RuleOutcome(
+                "error_rate",
+                REGRESSED if rate > policy.max_error_rate else PASSED,
+                candidate=float(rate),
+                limit=policy.max_error_rate,
+            )
+        )
     return GateResult(tuple(outcomes), inconclusive_fails=policy.inconclusive == "fail")
 
 
@@ -217,9 +285,20 @@ def _calls_outcome(rule: str, calls: CallComparison, limit: float, alpha: float)
         verdict = NOT_COMPARABLE
     else:
         verdict = REGRESSED if calls.p_value < alpha and calls.increase > limit else PASSED
-    return RuleOutcome(rule, verdict, baseline=calls.baseline, candidate=calls.candidate, diff=calls.increase,
-                       ci_low=calls.ci_low, ci_high=calls.ci_high, p_value=calls.p_value, limit=limit,
-                       test="wilcoxon", n=calls.pairs, note=calls.reason)
+    return RuleOutcome(
+        rule,
+        verdict,
+        baseline=calls.baseline,
+        candidate=calls.candidate,
+        diff=calls.increase,
+        ci_low=calls.ci_low,
+        ci_high=calls.ci_high,
+        p_value=calls.p_value,
+        limit=limit,
+        test="wilcoxon",
+        n=calls.pairs,
+        note=calls.reason,
+    )
 
 
 def _floats(row, *names: str) -> list[float]:
@@ -233,8 +312,9 @@ def detectable(mde: float | None, min_effect: float) -> str:
     return f"this dataset can detect drops of {mde:.2f} or more; the policy cares about {min_effect:.2f}"
 
 
-def sequential_outcome(scorer: str, look: dict[str, Any], alpha: float, family: int, min_effect: float,
-                       possible: bool = True) -> RuleOutcome:
+def sequential_outcome(
+    scorer: str, look: dict[str, Any], alpha: float, family: int, min_effect: float, possible: bool = True
+) -> RuleOutcome:
     """A critical scorer decided by the sequential test (`stats.sequential`) at its last look: regressed, passed
     (no regression of min_effect or more is left plausible, or an improvement), or inconclusive when the cases ran
     out first (and a drop of min_effect is `possible`). The interval is the anytime-valid one at alpha / family
@@ -242,6 +322,20 @@ def sequential_outcome(scorer: str, look: dict[str, Any], alpha: float, family: 
     verdict = {"regressed": REGRESSED, "no regression": PASSED, "improved": PASSED}.get(look["verdict"])
     if verdict is None:
         verdict = INCONCLUSIVE if possible and min_effect > 0 and look["low"] <= -min_effect else PASSED
-    return RuleOutcome("critical", verdict, scorer, look["baseline"], look["candidate"], look["estimate"], look["low"],
-                       look["high"], look["p"], min(1.0, look["p"] * family), None, min_effect, test="mSPRT",
-                       n=int(look["n"]), degraded=look.get("degraded"))
+    return RuleOutcome(
+        "critical",
+        verdict,
+        scorer,
+        look["baseline"],
+        look["candidate"],
+        look["estimate"],
+        look["low"],
+        look["high"],
+        look["p"],
+        min(1.0, look["p"] * family),
+        None,
+        min_effect,
+        test="mSPRT",
+        n=int(look["n"]),
+        degraded=look.get("degraded"),
+    )

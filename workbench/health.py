@@ -29,12 +29,15 @@ def check_run(result: RunResult, max_error_rate: float = MAX_ERROR_RATE) -> None
         raise InfrastructureError(
             f"{result.prompt_ref} on {result.dataset_ref}: {len(errors)} of {len(calls)} calls failed ({rate:.0%}, "
             f"limit {max_error_rate:.0%}): {error_kinds(errors)}; first: {errors[0][:300]}",
-            fix="check that the model in the configuration's model: is reachable, or raise --max-error-rate")
+            fix="check that the model in the configuration's model: is reachable, or raise --max-error-rate",
+        )
     frame = result.frame
     scorer_error = frame["error"].str.startswith(SCORER_ERROR, na=False)
     answered = frame["scorer"].notna() & (frame["error"].isna() | scorer_error)  # calls that got an answer
     for name, rows in frame[answered].groupby("scorer", sort=False):
         if scorer_error[rows.index].all():
-            raise WorkbenchError(f"scorer '{name}' failed on all {len(rows)} rows it scored; first: "
-                                 f"{rows['error'].iloc[0][:300]}", field="--scorer",
-                                 fix="make the scorer return a bool, a finite number, a label (str) or a Score")
+            raise WorkbenchError(
+                f"scorer '{name}' failed on all {len(rows)} rows it scored; first: {rows['error'].iloc[0][:300]}",
+                field="--scorer",
+                fix="make the scorer return a bool, a finite number, a label (str) or a Score",
+            )

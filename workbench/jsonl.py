@@ -54,8 +54,9 @@ def validate_row(path: str | Path, line: int, data: Any, model: type[M]) -> tupl
         return None, [f"{path}:{line}: {message}" for message in messages(exc)]
 
 
-def parse_jsonl(path: str | Path, model: type[M], *, what: str = "file", unique: str | None = None,
-                allow_empty: bool = False) -> tuple[list[Row[M]], list[str]]:
+def parse_jsonl(
+    path: str | Path, model: type[M], *, what: str = "file", unique: str | None = None, allow_empty: bool = False
+) -> tuple[list[Row[M]], list[str]]:
     """Every valid row of `path` with its line number, and one `file:line: field: message` per problem.
 
     `what` names the file in messages ("dataset", "labeled set"); `unique` names a field whose (non-null) values
@@ -71,12 +72,14 @@ def parse_jsonl(path: str | Path, model: type[M], *, what: str = "file", unique:
     seen: dict[Any, int] = {}
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8):]
+            raw = raw[len(codecs.BOM_UTF8) :]
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            problems.append(f"{path}:{number}: encoding: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line "
-                            "is not UTF-8; save the file as UTF-8")
+            problems.append(
+                f"{path}:{number}: encoding: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line "
+                "is not UTF-8; save the file as UTF-8"
+            )
             continue
         if not text.strip():
             continue
@@ -91,8 +94,10 @@ def parse_jsonl(path: str | Path, model: type[M], *, what: str = "file", unique:
             continue
         key = getattr(value, unique) if unique else None
         if key is not None and key in seen:
-            problems.append(f"{path}:{number}: {unique}: duplicate {unique} '{key}' (first on line {seen[key]}); "
-                            f"{unique}s must be unique")
+            problems.append(
+                f"{path}:{number}: {unique}: duplicate {unique} '{key}' (first on line {seen[key]}); "
+                f"{unique}s must be unique"
+            )
             continue
         if key is not None:
             seen[key] = number
@@ -109,8 +114,9 @@ def raise_problems(problems: list[str]) -> None:
         raise WorkbenchError("\n".join(problems[:SHOWN]) + more)
 
 
-def read_jsonl(path: str | Path, model: type[M], *, what: str = "file", unique: str | None = None,
-               allow_empty: bool = False) -> list[Row[M]]:
+def read_jsonl(
+    path: str | Path, model: type[M], *, what: str = "file", unique: str | None = None, allow_empty: bool = False
+) -> list[Row[M]]:
     """`parse_jsonl`, raising a `WorkbenchError` with every problem."""
     rows, problems = parse_jsonl(path, model, what=what, unique=unique, allow_empty=allow_empty)
     raise_problems(problems)
@@ -136,7 +142,7 @@ def append_jsonl(path: str | Path, records: Iterable[BaseModel | dict[str, Any]]
                     body = b"\n" + body
         view = memoryview(body)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

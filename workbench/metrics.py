@@ -67,19 +67,39 @@ class RunMetrics:
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.requests = Counter("workbench_requests", "Calls of a configuration (cached ones included)", LABELS, registry=r)
-        self.errors = Counter("workbench_errors", "Calls or scores that ended in an error, by kind",
-                              (*LABELS, "kind"), registry=r)
-        self.latency = Histogram("workbench_request_latency_seconds", "Latency of calls that reached a model",
-                                 LABELS, buckets=LATENCY_BUCKETS, registry=r)
-        self.tokens = Histogram("workbench_tokens", "Tokens per call that reached a model, by direction (input, output)",
-                                (*LABELS, "direction"), buckets=TOKEN_BUCKETS, registry=r)
-        self.cost = Counter("workbench_cost_usd", "Spend in US dollars of calls that reached a model", LABELS, registry=r)
+        self.requests = Counter(
+            "workbench_requests", "Calls of a configuration (cached ones included)", LABELS, registry=r
+        )
+        self.errors = Counter(
+            "workbench_errors", "Calls or scores that ended in an error, by kind", (*LABELS, "kind"), registry=r
+        )
+        self.latency = Histogram(
+            "workbench_request_latency_seconds",
+            "Latency of calls that reached a model",
+            LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Histogram(
+            "workbench_tokens",
+            "Tokens per call that reached a model, by direction (input, output)",
+            (*LABELS, "direction"),
+            buckets=TOKEN_BUCKETS,
+            registry=r,
+        )
+        self.cost = Counter(
+            "workbench_cost_usd", "Spend in US dollars of calls that reached a model", LABELS, registry=r
+        )
         self.cache_hits = Counter("workbench_cache_hits", "Calls answered from the response cache", LABELS, registry=r)
-        self.guardrail_triggers = Counter("workbench_guardrail_triggers", "Guardrail rules that fired, by rule kind "
-                                          "(pii, injection, forbidden, schema)", (*LABELS, "rule"), registry=r)
-        self.guardrail_blocks = Counter("workbench_guardrail_blocks", "Calls whose request or answer a guardrail blocked",
-                                        LABELS, registry=r)
+        self.guardrail_triggers = Counter(
+            "workbench_guardrail_triggers",
+            "Guardrail rules that fired, by rule kind (pii, injection, forbidden, schema)",
+            (*LABELS, "rule"),
+            registry=r,
+        )
+        self.guardrail_blocks = Counter(
+            "workbench_guardrail_blocks", "Calls whose request or answer a guardrail blocked", LABELS, registry=r
+        )
         self._server: Any = None
         self.failures: list[str] = []  # what `published` could not deliver (a push, a file)
 
@@ -93,8 +113,17 @@ class RunMetrics:
     def names() -> set[str]:
         """Every sample name the metrics expose (e.g. `workbench_requests_total`, `..._bucket`), for alert rules."""
         probe = RunMetrics()
-        answered = {"error": None, "latency_s": 1.0, "input_tokens": 1, "output_tokens": 1, "cost": 1.0,
-                    "cached": False, "guardrails": "pii:EMAIL", "blocked": True, "scores": [{"error": "scorer x: boom"}]}
+        answered = {
+            "error": None,
+            "latency_s": 1.0,
+            "input_tokens": 1,
+            "output_tokens": 1,
+            "cost": 1.0,
+            "cached": False,
+            "guardrails": "pii:EMAIL",
+            "blocked": True,
+            "scores": [{"error": "scorer x: boom"}],
+        }
         for row in (answered, {**answered, "error": "model: x"}, {**answered, "cached": True}):
             probe.observe(row, "probe@1")
         return {sample.name for family in probe.registry.collect() for sample in family.samples}
@@ -133,8 +162,11 @@ class RunMetrics:
     def observe_traffic(self, traffic: pd.DataFrame) -> None:
         """Logged production requests (`drift.load_traffic`), each under the configuration that answered it."""
         for row in traffic.to_dict("records"):
-            self.observe({**row, "error": row.get("error") if isinstance(row.get("error"), str) else None}, row["prompt_ref"],
-                         "production")
+            self.observe(
+                {**row, "error": row.get("error") if isinstance(row.get("error"), str) else None},
+                row["prompt_ref"],
+                "production",
+            )
 
     def exposition(self) -> str:
         """The registry in the Prometheus text exposition format."""
@@ -151,18 +183,26 @@ class RunMetrics:
         if not re.match(r"^https?://", gateway):
             raise WorkbenchError(f"--pushgateway: '{gateway}' is not a URL; write e.g. http://localhost:9091")
         try:
-            push_to_gateway(gateway, job=job, registry=self.registry,
-                            grouping_key=grouping_key or {"instance": socket.gethostname()}, timeout=10)
+            push_to_gateway(
+                gateway,
+                job=job,
+                registry=self.registry,
+                grouping_key=grouping_key or {"instance": socket.gethostname()},
+                timeout=10,
+            )
         except OSError as exc:  # urllib's errors (URLError, HTTPError) are OSErrors
-            raise PushFailed(f"--pushgateway {gateway}: push failed: {exc}; check the URL and that the gateway runs") from None
+            raise PushFailed(
+                f"--pushgateway {gateway}: push failed: {exc}; check the URL and that the gateway runs"
+            ) from None
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:
         """Serve the registry at http://addr:port/metrics from a background thread until `stop`."""
         try:
             self._server = start_http_server(port, addr=addr, registry=self.registry)
         except OSError as exc:
-            raise WorkbenchError(f"--metrics-port {port}: cannot listen on {addr}:{port}: {exc.strerror}; "
-                                 "pick a free port") from None
+            raise WorkbenchError(
+                f"--metrics-port {port}: cannot listen on {addr}:{port}: {exc.strerror}; pick a free port"
+            ) from None
 
     def stop(self) -> None:
         """Stop serving (no-op when not serving)."""
@@ -180,16 +220,25 @@ class PushFailed(WorkbenchError):
 
 def add_options(parser: Any) -> None:
     """`--metrics-port`, `--metrics-file` and `--pushgateway` on a command that runs a configuration."""
-    parser.add_argument("--metrics-port", type=int, metavar="N",
-                        help="serve Prometheus metrics on http://127.0.0.1:N/metrics while the run goes on")
-    parser.add_argument("--metrics-file", type=Path, metavar="PATH",
-                        help="write the run's Prometheus metrics here in the text format (e.g. for a textfile collector)")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve Prometheus metrics on http://127.0.0.1:N/metrics while the run goes on",
+    )
+    parser.add_argument(
+        "--metrics-file",
+        type=Path,
+        metavar="PATH",
+        help="write the run's Prometheus metrics here in the text format (e.g. for a textfile collector)",
+    )
     parser.add_argument("--pushgateway", metavar="URL", help="push the run's Prometheus metrics to this Pushgateway")
 
 
 @contextmanager
-def published(port: int | None = None, path: str | Path | None = None, gateway: str | None = None,
-              job: str = "workbench") -> Iterator[RunMetrics]:
+def published(
+    port: int | None = None, path: str | Path | None = None, gateway: str | None = None, job: str = "workbench"
+) -> Iterator[RunMetrics]:
     """Metrics for the duration of a block: served on 127.0.0.1:`port` while it runs; when it ends (also after an
     error or an interrupt: what ran is reported), written to `path` and pushed to `gateway`."""
     metrics = RunMetrics()

@@ -29,6 +29,9 @@ def split_ref(ref: str, kind: str, field: str | None = None) -> tuple[str, str]:
     name, _, version = ref.partition("@")
     check_name(name, kind, field)
     if "\x00" in version or "/" in version or "\\" in version:
-        raise WorkbenchError(f"{ref!r}: {version!r} is not a version", field=field or kind,
-                             fix="write name@version, e.g. support@1.0.0 or support@2")
+        raise WorkbenchError(
+            f"{ref!r}: {version!r} is not a version",
+            field=field or kind,
+            fix="write name@version, e.g. support@1.0.0 or support@2",
+        )
     return name, version

@@ -72,7 +72,7 @@ def score_distributions(runs: Any, scorers: Sequence[str] | None = None, bins: i
         ax.set_title(name)
         ax.set_xlabel("score per case")
         ax.set_ylabel("cases")
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         ax.set_visible(False)
     axes[0].legend(fontsize=8, loc="best")
     fig.suptitle("Score distributions (dashed: means)")
@@ -95,10 +95,25 @@ def paired_differences(comparison: Any) -> Plot:
         row = table.loc[name]
         color = VERDICT_COLORS.get(row["verdict"], "#57606a")
         if not pd.isna(row["diff"]):
-            ax.errorbar(row["diff"], y, xerr=[[row["diff"] - row["ci_low"]], [row["ci_high"] - row["diff"]]], fmt="o",
-                        color=color, capsize=4, markersize=7, zorder=3)
-            ax.annotate(f"{row['diff']:+.3f}  p={row['p_value']:.3g}  {row['verdict']}", (row["diff"], y),
-                        textcoords="offset points", xytext=(0, 9), ha="center", fontsize=8, color=color)
+            ax.errorbar(
+                row["diff"],
+                y,
+                xerr=[[row["diff"] - row["ci_low"]], [row["ci_high"] - row["diff"]]],
+                fmt="o",
+                color=color,
+                capsize=4,
+                markersize=7,
+                zorder=3,
+            )
+            ax.annotate(
+                f"{row['diff']:+.3f}  p={row['p_value']:.3g}  {row['verdict']}",
+                (row["diff"], y),
+                textcoords="offset points",
+                xytext=(0, 9),
+                ha="center",
+                fontsize=8,
+                color=color,
+            )
     ax.axvline(0, color="#57606a", linewidth=1)
     ax.set_yticks(range(len(names)), names)
     ax.set_ylim(-0.7, len(names) - 0.3)
@@ -120,16 +135,27 @@ def cost_quality(runs: Any, scorer: str, cost: str = "auto") -> Plot:
         raise WorkbenchError(f"plots: cost='{cost}' is not a cost axis; use auto, usd or tokens")
     totals = [r.totals() for r in runs]
     if cost == "auto":
-        cost = "usd" if any(t["cost_per_call_usd"] and not np.isnan(t["cost_per_call_usd"]) for t in totals) else "tokens"
-    xs = [t["cost_per_call_usd"] if cost == "usd" else (t["input_tokens"] + t["output_tokens"]) / max(t["calls"], 1)
-          for t in totals]
+        cost = (
+            "usd" if any(t["cost_per_call_usd"] and not np.isnan(t["cost_per_call_usd"]) for t in totals) else "tokens"
+        )
+    xs = [
+        t["cost_per_call_usd"] if cost == "usd" else (t["input_tokens"] + t["output_tokens"]) / max(t["calls"], 1)
+        for t in totals
+    ]
     fig = Plot(figsize=(6.5, 4.2), layout="constrained")
     ax = fig.subplots()
     for i, (run, x) in enumerate(zip(runs, xs)):
         s = run.summary().loc[scorer]
         color = COLORS[i % len(COLORS)]
-        ax.errorbar(x, s["mean"], yerr=[[s["mean"] - s["ci_low"]], [s["ci_high"] - s["mean"]]], fmt="o", color=color,
-                    capsize=4, markersize=8)
+        ax.errorbar(
+            x,
+            s["mean"],
+            yerr=[[s["mean"] - s["ci_low"]], [s["ci_high"] - s["mean"]]],
+            fmt="o",
+            color=color,
+            capsize=4,
+            markersize=8,
+        )
         model = run.frame["model"].dropna().iloc[0] if run.frame["model"].notna().any() else "?"
         ax.annotate(f"{run.prompt_ref}\n{model}", (x, s["mean"]), textcoords="offset points", xytext=(8, 4), fontsize=8)
     ax.set_xlabel("cost per call (USD)" if cost == "usd" else "tokens per call (input + output)")
@@ -144,7 +170,9 @@ def latency_histogram(runs: Any, bins: int = 20) -> Plot:
     runs = _as_runs(runs)
     fig = Plot(figsize=(7.0, 3.6), layout="constrained")
     ax = fig.subplots()
-    latencies = {_label(r): r.cases().loc[lambda c: c["error"].isna(), "latency_s"].dropna().astype(float) for r in runs}
+    latencies = {
+        _label(r): r.cases().loc[lambda c: c["error"].isna(), "latency_s"].dropna().astype(float) for r in runs
+    }
     every = pd.concat(list(latencies.values())) if latencies else pd.Series(dtype=float)
     if every.empty:
         raise WorkbenchError("plots: no successful calls to plot latency for")

@@ -65,11 +65,15 @@ def provider(name: str) -> Provider:
     """The registered provider `name`, loaded from its entry point."""
     found = [ep for ep in entry_points(group=PROVIDERS_GROUP) if ep.name == name]
     if not found:
-        raise WorkbenchError(f"model.provider: '{name}' is not a registered provider; use one of "
-                             f"{', '.join(provider_names())} or install the plug-in that provides it")
+        raise WorkbenchError(
+            f"model.provider: '{name}' is not a registered provider; use one of "
+            f"{', '.join(provider_names())} or install the plug-in that provides it"
+        )
     loaded = found[0].load()
     if not isinstance(loaded, Provider) or loaded.name != name:
-        raise WorkbenchError(f"entry point {found[0].value} ({PROVIDERS_GROUP}): not a workbench Provider named '{name}'")
+        raise WorkbenchError(
+            f"entry point {found[0].value} ({PROVIDERS_GROUP}): not a workbench Provider named '{name}'"
+        )
     return loaded
 
 
@@ -81,7 +85,9 @@ def load_scorer_plugins() -> tuple[str, ...]:
         try:
             ep.load()
         except Exception as exc:  # a broken plug-in is named, not a traceback from deep inside the registry
-            raise WorkbenchError(f"scorer plug-in '{ep.name}' ({ep.value}) failed to load: {type(exc).__name__}: {exc}; "
-                                 "fix or uninstall that package") from None
+            raise WorkbenchError(
+                f"scorer plug-in '{ep.name}' ({ep.value}) failed to load: {type(exc).__name__}: {exc}; "
+                "fix or uninstall that package"
+            ) from None
         loaded.append(ep.name)
     return tuple(loaded)

@@ -50,32 +50,58 @@ class ReplayResult:
         table = self.comparison.table.rename(columns={"baseline": "production"})
         table = table[["n", "production", "candidate", "diff", "ci_low", "ci_high", "p_value", "test", "verdict"]]
         ok = self.frame["similarity"].dropna()
-        similar = pd.DataFrame([{"n": len(ok), "production": np.nan, "candidate": ok.mean(), "diff": np.nan,
-                                 "ci_low": ok.quantile(0.1) if len(ok) else np.nan, "ci_high": ok.quantile(0.9) if len(ok) else np.nan,
-                                 "p_value": np.nan, "test": f"share >= {SIMILAR}: {(ok >= SIMILAR).mean():.2f}" if len(ok) else "none",
-                                 "verdict": ""}], index=pd.Index(["similarity_to_production"], name="scorer"))
+        similar = pd.DataFrame(
+            [
+                {
+                    "n": len(ok),
+                    "production": np.nan,
+                    "candidate": ok.mean(),
+                    "diff": np.nan,
+                    "ci_low": ok.quantile(0.1) if len(ok) else np.nan,
+                    "ci_high": ok.quantile(0.9) if len(ok) else np.nan,
+                    "p_value": np.nan,
+                    "test": f"share >= {SIMILAR}: {(ok >= SIMILAR).mean():.2f}" if len(ok) else "none",
+                    "verdict": "",
+                }
+            ],
+            index=pd.Index(["similarity_to_production"], name="scorer"),
+        )
         return pd.concat([similar, table])
 
     def report(self) -> str:
         t = self.candidate.totals()
-        head = (f"shadow replay of {self.candidate.prompt_ref} on {len(self.frame)} logged requests "
-                f"({self.candidate.dataset_ref}); production was {self.production.prompt_ref}")
+        head = (
+            f"shadow replay of {self.candidate.prompt_ref} on {len(self.frame)} logged requests "
+            f"({self.candidate.dataset_ref}); production was {self.production.prompt_ref}"
+        )
         body = self.summary().to_string(float_format=lambda x: f"{x:.3f}")
         return f"{head}\n{body}\ncandidate errors {t['errors']}  latency p50 {t['latency_p50_s']:.2f}s  model calls {t['model_calls']}"
 
 
 def traffic_dataset(traffic: pd.DataFrame, name: str, path: Path) -> Dataset:
     """The requests as cases: id, inputs, and where they were logged; version 0 marks a temporary set."""
-    cases = [Case(id=str(row.id), inputs=row.inputs, metadata={"ts": row.ts.isoformat(), "prompt_ref": row.prompt_ref})
-             for row in traffic.itertuples()]
+    cases = [
+        Case(id=str(row.id), inputs=row.inputs, metadata={"ts": row.ts.isoformat(), "prompt_ref": row.prompt_ref})
+        for row in traffic.itertuples()
+    ]
     lines = [int(x) for x in traffic["line"]] if "line" in traffic else []
     return Dataset(name=name, version=0, path=path, cases=cases, lines=lines)
 
 
-def replay(candidate: str, traffic: str | Path | pd.DataFrame, scorers: list[Scorer | str | dict] | None = None,
-           guardrails: GuardrailPolicy | dict | None = None, limit: int | None = None, sample: int | None = None,
-           seed: int = 0, settings: Settings | None = None, log: bool = False, concurrency: int | None = None,
-           progress: bool = True, on_call: Callable[[dict[str, Any]], None] | None = None) -> ReplayResult:
+def replay(
+    candidate: str,
+    traffic: str | Path | pd.DataFrame,
+    scorers: list[Scorer | str | dict] | None = None,
+    guardrails: GuardrailPolicy | dict | None = None,
+    limit: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    settings: Settings | None = None,
+    log: bool = False,
+    concurrency: int | None = None,
+    progress: bool = True,
+    on_call: Callable[[dict[str, Any]], None] | None = None,
+) -> ReplayResult:
     """Replay `candidate` (`name@version`) over logged traffic (a file from `load_traffic`, or its frame,
     already windowed with `drift.window` if wanted). `limit` keeps the first n requests, `sample` a seeded
     random n. Scorers see no expected answer, so pick reference-free ones; `guardrails` (a policy) adds its
@@ -93,8 +119,9 @@ def replay(candidate: str, traffic: str | Path | pd.DataFrame, scorers: list[Sco
     if frame.empty:
         raise WorkbenchError(f"{path}: no requests to replay; widen the window or raise limit")
     policy = GuardrailPolicy.parse(guardrails) if guardrails is not None else None
-    with RunContext.build(candidate, settings, _scorers(scorers, policy, settings), concurrency=concurrency,
-                          on_call=on_call) as context:
+    with RunContext.build(
+        candidate, settings, _scorers(scorers, policy, settings), concurrency=concurrency, on_call=on_call
+    ) as context:
         dataset = traffic_dataset(frame, f"traffic:{path.stem}", path)
         run = context.run(dataset, progress=progress)
     prompt, built = context.prompt, context.scorers
@@ -105,25 +132,47 @@ def replay(candidate: str, traffic: str | Path | pd.DataFrame, scorers: list[Sco
     return result
 
 
-async def production_run(traffic: pd.DataFrame, dataset: Dataset, scorers: list[Scorer],
-                         output_schema: dict[str, Any] | None = None) -> RunResult:
+async def production_run(
+    traffic: pd.DataFrame, dataset: Dataset, scorers: list[Scorer], output_schema: dict[str, Any] | None = None
+) -> RunResult:
     """What production answered, scored like a run, on the same dataset identity as the candidate's."""
-    rows = [{"case_id": case.id, "repeat": 0, "inputs": case.inputs, "output": row.output, "error": None,
-             "latency_s": row.latency_s, "input_tokens": row.input_tokens, "output_tokens": row.output_tokens,
-             "model": row.prompt_ref, "tags": "",
-             "scores": await score_case(scorers, Sample(row.output, case, [], output_schema))}
-            for row, case in zip(traffic.itertuples(), dataset.cases)]
+    rows = [
+        {
+            "case_id": case.id,
+            "repeat": 0,
+            "inputs": case.inputs,
+            "output": row.output,
+            "error": None,
+            "latency_s": row.latency_s,
+            "input_tokens": row.input_tokens,
+            "output_tokens": row.output_tokens,
+            "model": row.prompt_ref,
+            "tags": "",
+            "scores": await score_case(scorers, Sample(row.output, case, [], output_schema)),
+        }
+        for row, case in zip(traffic.itertuples(), dataset.cases)
+    ]
     refs = ", ".join(dict.fromkeys(traffic["prompt_ref"]))
-    return RunResult(prompt_ref=f"production ({refs})", prompt_hash=hashlib.sha256(refs.encode()).hexdigest(),
-                     dataset_ref=dataset.ref, dataset_hash=dataset.hash, record=record_frame(rows),
-                     scorers=[s.spec for s in scorers])
+    return RunResult(
+        prompt_ref=f"production ({refs})",
+        prompt_hash=hashlib.sha256(refs.encode()).hexdigest(),
+        dataset_ref=dataset.ref,
+        dataset_hash=dataset.hash,
+        record=record_frame(rows),
+        scorers=[s.spec for s in scorers],
+    )
 
 
-def _scorers(scorers: list[Scorer | str | dict] | None, policy: GuardrailPolicy | None,
-             settings: Settings) -> list[Scorer]:
+def _scorers(
+    scorers: list[Scorer | str | dict] | None, policy: GuardrailPolicy | None, settings: Settings
+) -> list[Scorer]:
     built = build_scorers(scorers or [], settings)
     words = Scorer(name="words", args={}, fn=lambda sample: float(len(sample.output.split())))
-    defaults = [words, get_scorer("pii_free", allow=list(policy.pii_allow) if policy else []), get_scorer("injection_free")]
+    defaults = [
+        words,
+        get_scorer("pii_free", allow=list(policy.pii_allow) if policy else []),
+        get_scorer("injection_free"),
+    ]
     if policy is not None:
         defaults.append(get_scorer("guardrail_policy", policy=policy.model_dump()))
     names = [s.name for s in built]
@@ -140,7 +189,7 @@ def _requests(traffic: pd.DataFrame, run: RunResult, policy: GuardrailPolicy | N
     similarity = np.full(len(traffic), np.nan)
     if answered:
         vectors = Embedder().encode([traffic["output"].iloc[i] for i in answered] + [candidate[i] for i in answered])
-        similarity[answered] = (vectors[:len(answered)] * vectors[len(answered):]).sum(1)
+        similarity[answered] = (vectors[: len(answered)] * vectors[len(answered) :]).sum(1)
     check = policy or GuardrailPolicy(pii="detect")
     texts = list(traffic["output"]) + [t for t in candidate if isinstance(t, str)]
 
@@ -151,13 +200,21 @@ def _requests(traffic: pd.DataFrame, run: RunResult, policy: GuardrailPolicy | N
     fired = iter(run_sync(checked()))
     production_fired = [next(fired) for _ in range(len(traffic))]
     candidate_fired = [next(fired) if isinstance(t, str) else None for t in candidate]
-    return pd.DataFrame({
-        "id": traffic["id"].astype(str).to_numpy(), "ts": traffic["ts"].to_numpy(), "input": traffic["input_text"].to_numpy(),
-        "production_output": traffic["output"].to_numpy(), "candidate_output": candidate, "similarity": similarity,
-        "production_words": traffic["output"].str.split().str.len().to_numpy(),
-        "candidate_words": [len(t.split()) if isinstance(t, str) else np.nan for t in candidate],
-        "production_guardrails": production_fired, "candidate_guardrails": candidate_fired,
-        "candidate_error": errors})
+    return pd.DataFrame(
+        {
+            "id": traffic["id"].astype(str).to_numpy(),
+            "ts": traffic["ts"].to_numpy(),
+            "input": traffic["input_text"].to_numpy(),
+            "production_output": traffic["output"].to_numpy(),
+            "candidate_output": candidate,
+            "similarity": similarity,
+            "production_words": traffic["output"].str.split().str.len().to_numpy(),
+            "candidate_words": [len(t.split()) if isinstance(t, str) else np.nan for t in candidate],
+            "production_guardrails": production_fired,
+            "candidate_guardrails": candidate_fired,
+            "candidate_error": errors,
+        }
+    )
 
 
 def _log(result: ReplayResult, prompt: Any, dataset: Dataset, settings: Settings) -> None:

@@ -19,17 +19,58 @@ from .errors import WorkbenchError
 
 #: The run record: one row per call (a case, or a case's repeat); nested values are native structures.
 RECORD: dict[str, str] = {
-    "case_id": "object", "repeat": "int64", "inputs": "object", "output": "object", "error": "object",
-    "latency_s": "float64", "input_tokens": "Int64", "output_tokens": "Int64", "cost": "float64", "cached": "bool",
-    "model": "object", "tags": "object", "chunks": "object", "guardrails": "object", "blocked": "bool", "scores": "object",
+    "case_id": "object",
+    "repeat": "int64",
+    "inputs": "object",
+    "output": "object",
+    "error": "object",
+    "latency_s": "float64",
+    "input_tokens": "Int64",
+    "output_tokens": "Int64",
+    "cost": "float64",
+    "cached": "bool",
+    "model": "object",
+    "tags": "object",
+    "chunks": "object",
+    "guardrails": "object",
+    "blocked": "bool",
+    "scores": "object",
 }
 #: One score in a record row's `scores` list.
 SCORE_FIELDS = ("scorer", "value", "passed", "label", "reason", "error")
 #: The tidy view, `RunResult.frame`: one row per call x scorer, what statistics, plots and widgets read.
-COLUMNS = ["case_id", "repeat", "scorer", "value", "passed", "label", "reason", "output", "error", "latency_s",
-           "input_tokens", "output_tokens", "cost", "cached", "model", "tags", "chunks", "inputs", "guardrails", "blocked"]
+COLUMNS = [
+    "case_id",
+    "repeat",
+    "scorer",
+    "value",
+    "passed",
+    "label",
+    "reason",
+    "output",
+    "error",
+    "latency_s",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "cached",
+    "model",
+    "tags",
+    "chunks",
+    "inputs",
+    "guardrails",
+    "blocked",
+]
 _NESTED = ("inputs", "chunks", "scores")
-_DEFAULTS = {"repeat": 0, "blocked": False, "cached": False, "scores": None, "inputs": None, "chunks": None, "guardrails": None}
+_DEFAULTS = {
+    "repeat": 0,
+    "blocked": False,
+    "cached": False,
+    "scores": None,
+    "inputs": None,
+    "chunks": None,
+    "guardrails": None,
+}
 
 
 def record_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -40,6 +81,8 @@ def record_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
             frame[column] = [default if _missing(v) else v for v in frame[column]]
     frame["scores"] = frame["scores"].map(lambda v: list(v) if v is not None and not _missing(v) else [])
     return frame.astype(RECORD)
+
+
 #: How a scorer's own error starts in the `error` column; it marks that row only, never the call.
 SCORER_ERROR = "scorer "
 
@@ -109,9 +152,18 @@ class RunResult:
             else:
                 half = stats.t.ppf(0.975, n - 1) * std / np.sqrt(n) if n > 1 else np.nan
                 low, high = mean - half, mean + half
-            return pd.Series({"n": n, "mean": mean, "std": std, "ci_low": low, "ci_high": high,
-                              "pass_rate": judged.astype(float).mean() if len(judged) else np.nan,
-                              "errors": int(rows["error"].notna().sum())}, name=name)
+            return pd.Series(
+                {
+                    "n": n,
+                    "mean": mean,
+                    "std": std,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "pass_rate": judged.astype(float).mean() if len(judged) else np.nan,
+                    "errors": int(rows["error"].notna().sum()),
+                },
+                name=name,
+            )
 
         table = pd.DataFrame([one(name) for name in self.scorer_names])
         table.index.name = "scorer"
@@ -131,7 +183,9 @@ class RunResult:
             "calls": len(cases),
             "errors": int(cases["error"].notna().sum()),
             "error_rate": float(cases["error"].notna().mean()) if len(cases) else 0.0,
-            "latency_p50_s": pct(0.50), "latency_p95_s": pct(0.95), "latency_p99_s": pct(0.99),
+            "latency_p50_s": pct(0.50),
+            "latency_p95_s": pct(0.95),
+            "latency_p99_s": pct(0.99),
             "input_tokens": int(cases["input_tokens"].fillna(0).sum()),
             "output_tokens": int(cases["output_tokens"].fillna(0).sum()),
             "cost_usd": cost,
@@ -156,13 +210,17 @@ class RunResult:
         """The printed summary of a run."""
         t = self.totals()
         cost = "unknown" if np.isnan(t["cost_usd"]) else f"${t['cost_usd']:.4f}"
-        head = (f"{self.prompt_ref} on {self.dataset_ref} ({self.dataset_hash[:12]})"
-                + (f"  run {self.run_id}" if self.run_id else ""))
-        lines = [head, self.summary().to_string(float_format=lambda x: f"{x:.3f}"),
-                 f"cases {t['cases']}  errors {t['errors']}  latency p50 {_seconds(t['latency_p50_s'])} "
-                 f"p95 {_seconds(t['latency_p95_s'])}  "
-                 f"tokens in {t['input_tokens']} out {t['output_tokens']}  cost {cost}  "
-                 f"cached {t['cached']}  model calls {t['model_calls']}  {t['duration_s']:.1f}s"]
+        head = f"{self.prompt_ref} on {self.dataset_ref} ({self.dataset_hash[:12]})" + (
+            f"  run {self.run_id}" if self.run_id else ""
+        )
+        lines = [
+            head,
+            self.summary().to_string(float_format=lambda x: f"{x:.3f}"),
+            f"cases {t['cases']}  errors {t['errors']}  latency p50 {_seconds(t['latency_p50_s'])} "
+            f"p95 {_seconds(t['latency_p95_s'])}  "
+            f"tokens in {t['input_tokens']} out {t['output_tokens']}  cost {cost}  "
+            f"cached {t['cached']}  model calls {t['model_calls']}  {t['duration_s']:.1f}s",
+        ]
         if self.stopped:
             lines.append(f"STOPPED EARLY: {self.stopped}")
         return "\n".join(lines)
@@ -175,10 +233,14 @@ class RunResult:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = self.record.assign(inputs=self.record["inputs"].map(lambda v: v or None))  # Parquet has no empty struct
+        record = self.record.assign(
+            inputs=self.record["inputs"].map(lambda v: v or None)
+        )  # Parquet has no empty struct
         table = pa.Table.from_pandas(record, preserve_index=False)
         meta = {k: v for k, v in self.__dict__.items() if k not in ("record", "calls", "_frame")}
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"workbench": json.dumps(meta).encode()})
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), b"workbench": json.dumps(meta).encode()}
+        )
         tmp = path.with_suffix(path.suffix + ".tmp")
         pq.write_table(table, tmp)
         tmp.replace(path)
@@ -193,7 +255,9 @@ class RunResult:
             table = pq.read_table(path)
             meta = json.loads(table.schema.metadata[b"workbench"])
         except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise WorkbenchError(f"{path}: not a saved workbench run ({exc}); write one with `workbench run --save`") from None
+            raise WorkbenchError(
+                f"{path}: not a saved workbench run ({exc}); write one with `workbench run --save`"
+            ) from None
         frame = table.to_pandas()
         for column in _NESTED:
             if column in frame:
@@ -218,14 +282,33 @@ def fold(frame: pd.DataFrame) -> pd.DataFrame:
         scores, call_error = [], None
         for row in group.itertuples(index=False):
             error = row.error if isinstance(row.error, str) else None
-            own = error if error and isinstance(row.scorer, str) and error.startswith(f"{SCORER_ERROR}{row.scorer}:") else None
+            own = (
+                error
+                if error and isinstance(row.scorer, str) and error.startswith(f"{SCORER_ERROR}{row.scorer}:")
+                else None
+            )
             call_error = call_error or (None if own else error)
             if isinstance(row.scorer, str):
-                scores.append({"scorer": row.scorer, "value": _none(row.value), "passed": _none(row.passed),
-                               "label": _none(row.label), "reason": _none(row.reason), "error": own})
+                scores.append(
+                    {
+                        "scorer": row.scorer,
+                        "value": _none(row.value),
+                        "passed": _none(row.passed),
+                        "label": _none(row.label),
+                        "reason": _none(row.reason),
+                        "error": own,
+                    }
+                )
         call = {k: _none(first[k]) for k in RECORD if k not in ("scores", "error", "inputs", "chunks")}
-        rows.append({**call, "inputs": _native(first["inputs"]) or {}, "chunks": _native(first["chunks"]),
-                     "error": call_error, "scores": scores})
+        rows.append(
+            {
+                **call,
+                "inputs": _native(first["inputs"]) or {},
+                "chunks": _native(first["chunks"]),
+                "error": call_error,
+                "scores": scores,
+            }
+        )
     return record_frame(rows)
 
 
@@ -239,8 +322,18 @@ def unfold(record: pd.DataFrame) -> pd.DataFrame:
         if not scores:
             rows.append({**call, "scorer": None, "value": None, "passed": None, "label": None, "reason": None})
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.astype({"repeat": "int64", "value": "float64", "passed": "boolean", "input_tokens": "Int64",
-                         "output_tokens": "Int64", "cost": "float64", "cached": "bool", "blocked": "bool"})
+    return frame.astype(
+        {
+            "repeat": "int64",
+            "value": "float64",
+            "passed": "boolean",
+            "input_tokens": "Int64",
+            "output_tokens": "Int64",
+            "cost": "float64",
+            "cached": "bool",
+            "blocked": "bool",
+        }
+    )
 
 
 def _missing(value: Any) -> bool:

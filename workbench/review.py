@@ -60,9 +60,16 @@ def pass_line(spec: dict[str, Any]) -> float:
     return float(args.get("threshold", 0.5))
 
 
-def route(run: RunResult, rules: tuple[str, ...] | list[str] = RULES, annotations: pd.DataFrame | None = None,
-          audit: int = 0, seed: int = 0, margin: float = MARGIN, max_rating: int = 2,
-          queued: set[str] | frozenset[str] = frozenset()) -> dict[str, list[str]]:
+def route(
+    run: RunResult,
+    rules: tuple[str, ...] | list[str] = RULES,
+    annotations: pd.DataFrame | None = None,
+    audit: int = 0,
+    seed: int = 0,
+    margin: float = MARGIN,
+    max_rating: int = 2,
+    queued: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, list[str]]:
     """The run's cases for people, each with why (rule: detail), in the run's order. `annotations` are the current
     user reviews (`feedback.latest`) read by `low_feedback` (thumbs down or rated at most `max_rating`); `audit`
     adds that many other cases (neither routed nor already `queued`) drawn at random with `seed`."""
@@ -97,14 +104,19 @@ def route(run: RunResult, rules: tuple[str, ...] | list[str] = RULES, annotation
                 add(row.case_id, f"judge_borderline: {name} {value:.2f}, passes at {line:.2f}")
             verdict = passed if passed is not None else (None if value is None else value >= line)
             if "disagreement" in rules and verdict is not None and checks and verdict != all(checks):
-                add(row.case_id, f"disagreement: {name} {'passed' if verdict else 'failed'}, the checks "
-                                 f"{'passed' if all(checks) else 'failed'}")
+                add(
+                    row.case_id,
+                    f"disagreement: {name} {'passed' if verdict else 'failed'}, the checks "
+                    f"{'passed' if all(checks) else 'failed'}",
+                )
     if "guardrails" in rules:
         fired = run.record.set_index("case_id")["guardrails"]
         for case_id in select_cases(run, failed=False, guardrails=True, which=None):
             add(case_id, f"guardrails: {', '.join(sorted(set(fired.loc[[case_id]].dropna())))}")
     if "low_feedback" in rules and annotations is not None:
-        for case_id in select_cases(run, annotations, failed=False, guardrails=False, which="low", max_rating=max_rating):
+        for case_id in select_cases(
+            run, annotations, failed=False, guardrails=False, which="low", max_rating=max_rating
+        ):
             add(case_id, "low_feedback: thumbs down or rated low")
     order = list(dict.fromkeys(run.record["case_id"]))
     rest = [case_id for case_id in order if case_id not in reasons and case_id not in queued]
@@ -137,7 +149,8 @@ class ReviewQueue:
             item = row.value
             if item.case_id in merged:
                 item = merged[item.case_id].model_copy(
-                    update={"reasons": list(dict.fromkeys([*merged[item.case_id].reasons, *item.reasons]))})
+                    update={"reasons": list(dict.fromkeys([*merged[item.case_id].reasons, *item.reasons]))}
+                )
             merged[item.case_id] = item
         return list(merged.values())
 
@@ -145,10 +158,18 @@ class ReviewQueue:
         """Queue the routed cases not queued yet for these reasons; returns the lines written."""
         known = {item.case_id: set(item.reasons) for item in self.items()}
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        new = [ReviewItem(case_id=case_id, reasons=[r for r in why if r not in known.get(case_id, set())],
-                          run_id=self.run.run_id, prompt_ref=self.run.prompt_ref, dataset_ref=self.run.dataset_ref,
-                          dataset_hash=self.run.dataset_hash, queued=now)
-               for case_id, why in reasons.items()]
+        new = [
+            ReviewItem(
+                case_id=case_id,
+                reasons=[r for r in why if r not in known.get(case_id, set())],
+                run_id=self.run.run_id,
+                prompt_ref=self.run.prompt_ref,
+                dataset_ref=self.run.dataset_ref,
+                dataset_hash=self.run.dataset_hash,
+                queued=now,
+            )
+            for case_id, why in reasons.items()
+        ]
         new = [item for item in new if item.reasons]
         if new:
             append_jsonl(self.path, new)
@@ -166,15 +187,31 @@ class ReviewQueue:
         rows = []
         for item in self.items():
             label = labels.loc[item.case_id] if item.case_id in labels.index else None
-            rows.append({"case_id": item.case_id, "reasons": "; ".join(item.reasons), "reviewed": label is not None,
-                         "label": None if label is None else {"up": "pass", "down": "fail"}.get(label["thumb"]),
-                         "rating": None if label is None or pd.isna(label["rating"]) else int(label["rating"]),
-                         "correction": None if label is None or not isinstance(label["correction"], str) else label["correction"],
-                         "reviewer": None if label is None else label["reviewer"]})
-        return pd.DataFrame(rows, columns=["case_id", "reasons", "reviewed", "label", "rating", "correction", "reviewer"])
+            rows.append(
+                {
+                    "case_id": item.case_id,
+                    "reasons": "; ".join(item.reasons),
+                    "reviewed": label is not None,
+                    "label": None if label is None else {"up": "pass", "down": "fail"}.get(label["thumb"]),
+                    "rating": None if label is None or pd.isna(label["rating"]) else int(label["rating"]),
+                    "correction": None
+                    if label is None or not isinstance(label["correction"], str)
+                    else label["correction"],
+                    "reviewer": None if label is None else label["reviewer"],
+                }
+            )
+        return pd.DataFrame(
+            rows, columns=["case_id", "reasons", "reviewed", "label", "rating", "correction", "reviewer"]
+        )
 
-    def label(self, case_id: str, verdict: str | None = None, rating: int | None = None, correction: str | None = None,
-              comment: str = "") -> Feedback:
+    def label(
+        self,
+        case_id: str,
+        verdict: str | None = None,
+        rating: int | None = None,
+        correction: str | None = None,
+        comment: str = "",
+    ) -> Feedback:
         """Record a reviewer's decision on a queued case as a feedback record (fsynced before this returns). What is
         not given is kept from this reviewer's current label, so one click (a rating) never erases another (pass)."""
         if verdict not in (None, *VERDICTS):
@@ -193,18 +230,37 @@ class ReviewQueue:
             last = current.iloc[-1]
             thumb = thumb or (last["thumb"] if isinstance(last["thumb"], str) else None)
             rating = rating if rating is not None else (None if pd.isna(last["rating"]) else int(last["rating"]))
-            correction = correction if (correction or "").strip() else (
-                last["correction"] if isinstance(last["correction"], str) else None)
+            correction = (
+                correction
+                if (correction or "").strip()
+                else (last["correction"] if isinstance(last["correction"], str) else None)
+            )
             comment = comment or last["comment"] or ""
-        return self.store.append(Feedback.validated(
-            case_id=case_id, reviewer=self.reviewer, thumb=thumb, rating=rating, comment=comment,
-            correction=(correction or "").strip() or None, output=output if isinstance(output, str) else None,
-            run_id=self.run.run_id, prompt_ref=self.run.prompt_ref, dataset_ref=self.run.dataset_ref,
-            dataset_hash=self.run.dataset_hash))
+        return self.store.append(
+            Feedback.validated(
+                case_id=case_id,
+                reviewer=self.reviewer,
+                thumb=thumb,
+                rating=rating,
+                comment=comment,
+                correction=(correction or "").strip() or None,
+                output=output if isinstance(output, str) else None,
+                run_id=self.run.run_id,
+                prompt_ref=self.run.prompt_ref,
+                dataset_ref=self.run.dataset_ref,
+                dataset_hash=self.run.dataset_hash,
+            )
+        )
 
 
-def queue(run: RunResult, settings: Settings, rules: tuple[str, ...] | list[str] = RULES, audit: int = 0,
-          seed: int = 0, margin: float = MARGIN) -> tuple[ReviewQueue, list[ReviewItem]]:
+def queue(
+    run: RunResult,
+    settings: Settings,
+    rules: tuple[str, ...] | list[str] = RULES,
+    audit: int = 0,
+    seed: int = 0,
+    margin: float = MARGIN,
+) -> tuple[ReviewQueue, list[ReviewItem]]:
     """Route `run`'s cases (user feedback from its feedback store) and queue the new ones."""
     review = ReviewQueue(run, settings)
     annotations = review.store.latest()
@@ -223,8 +279,17 @@ def queues(settings: Settings) -> pd.DataFrame:
         queued = {item.case_id for item in items}
         done = set(labelled.loc[labelled["thumb"].notna() | labelled["rating"].notna(), "case_id"]) & queued
         first = items[0]
-        rows.append({"queue": path.stem, "run": first.run_id or "(not logged)", "configuration": first.prompt_ref,
-                     "dataset": first.dataset_ref, "queued": len(queued), "reviewed": len(done), "open": len(queued - done)})
+        rows.append(
+            {
+                "queue": path.stem,
+                "run": first.run_id or "(not logged)",
+                "configuration": first.prompt_ref,
+                "dataset": first.dataset_ref,
+                "queued": len(queued),
+                "reviewed": len(done),
+                "open": len(queued - done),
+            }
+        )
     return pd.DataFrame(rows, columns=["queue", "run", "configuration", "dataset", "queued", "reviewed", "open"])
 
 
@@ -234,8 +299,10 @@ def labeled_items(run: RunResult, settings: Settings) -> list[LabeledItem]:
     reviews = FeedbackStore(feedback_path(run, settings)).latest()
     reviews = reviews[reviews["thumb"].notna() | reviews["rating"].notna()]
     if reviews.empty:
-        raise WorkbenchError(f"{feedback_path(run, settings)}: no reviewed labels (pass/fail or a rating) for run "
-                             f"{run.run_id or run.prompt_ref}; label cases with the ReviewQueue first")
+        raise WorkbenchError(
+            f"{feedback_path(run, settings)}: no reviewed labels (pass/fail or a rating) for run "
+            f"{run.run_id or run.prompt_ref}; label cases with the ReviewQueue first"
+        )
     expected = {}
     try:
         dataset = load_dataset(run.dataset_ref, settings.datasets_dir)
@@ -248,10 +315,20 @@ def labeled_items(run: RunResult, settings: Settings) -> list[LabeledItem]:
     for review in reviews.itertuples():
         case = cases.loc[review.case_id]
         output = review.output if isinstance(review.output, str) else case["output"]
-        label = {"up": "pass", "down": "fail"}.get(review.thumb) if isinstance(review.thumb, str) else int(review.rating)
-        items.append(LabeledItem(id=f"{review.case_id}/{review.reviewer}", input=case["inputs"] or {}, output=output or "",
-                                 expected=expected.get(review.case_id), human_label=label, reviewer=review.reviewer,
-                                 notes=review.comment or None))
+        label = (
+            {"up": "pass", "down": "fail"}.get(review.thumb) if isinstance(review.thumb, str) else int(review.rating)
+        )
+        items.append(
+            LabeledItem(
+                id=f"{review.case_id}/{review.reviewer}",
+                input=case["inputs"] or {},
+                output=output or "",
+                expected=expected.get(review.case_id),
+                human_label=label,
+                reviewer=review.reviewer,
+                notes=review.comment or None,
+            )
+        )
     return items
 
 

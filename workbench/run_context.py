@@ -40,9 +40,15 @@ class RunContext:
     on_call: Callable[[dict[str, Any]], None] | None = None  # sees each record row as it is made (live metrics)
 
     @classmethod
-    def build(cls, prompt: str | Prompt, settings: Settings, scorers: Sequence[ScorerLike] | None = None,
-              concurrency: int | None = None, budget: Budget | None = None,
-              on_call: Callable[[dict[str, Any]], None] | None = None) -> RunContext:
+    def build(
+        cls,
+        prompt: str | Prompt,
+        settings: Settings,
+        scorers: Sequence[ScorerLike] | None = None,
+        concurrency: int | None = None,
+        budget: Budget | None = None,
+        on_call: Callable[[dict[str, Any]], None] | None = None,
+    ) -> RunContext:
         """`prompt` is `name@version` (resolved in the project) or a loaded `Prompt`; scorers default to the built-ins."""
         prompt = resolve(prompt, settings.prompts_dir) if isinstance(prompt, str) else prompt
         built = build_scorers(list(DEFAULT_SCORERS) if scorers is None else scorers, settings)
@@ -53,8 +59,13 @@ class RunContext:
             retriever = retriever_for(prompt.spec.retrieval, settings)
         cache = ResponseCache(settings.cache_path) if settings.cache else None
         try:
-            client = ModelClient(prompt.spec, cache=cache, pricing=load_pricing(settings.pricing_path),
-                                 concurrency=concurrency, redact=output_redactor(prompt.spec.guardrails))
+            client = ModelClient(
+                prompt.spec,
+                cache=cache,
+                pricing=load_pricing(settings.pricing_path),
+                concurrency=concurrency,
+                redact=output_redactor(prompt.spec.guardrails),
+            )
         except BaseException:
             if cache is not None:
                 cache.close()
@@ -63,8 +74,18 @@ class RunContext:
 
     async def arun(self, dataset: Dataset, repeats: int = 1, seed_offset: int = 0, progress: bool = True) -> RunResult:
         """Every case of `dataset` (x `repeats`) through the runner."""
-        return await arun(self.prompt, dataset, self.scorers, self.client, retriever=self.retriever, repeats=repeats,
-                          seed_offset=seed_offset, budget=self.budget, progress=progress, on_call=self.on_call)
+        return await arun(
+            self.prompt,
+            dataset,
+            self.scorers,
+            self.client,
+            retriever=self.retriever,
+            repeats=repeats,
+            seed_offset=seed_offset,
+            budget=self.budget,
+            progress=progress,
+            on_call=self.on_call,
+        )
 
     def run(self, dataset: Dataset, repeats: int = 1, seed_offset: int = 0, progress: bool = True) -> RunResult:
         """`arun` from plain code or a notebook."""

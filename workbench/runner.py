@@ -36,10 +36,18 @@ class Retriever(Protocol):
         """Flat facts logged with the run (index identity and version, retrieval settings)."""
 
 
-async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: ModelClient,
-               retriever: Retriever | None = None, repeats: int = 1, seed_offset: int = 0,
-               budget: Budget | None = None, progress: bool = True,
-               on_call: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+async def arun(
+    prompt: Prompt,
+    dataset: Dataset,
+    scorers: list[Scorer],
+    client: ModelClient,
+    retriever: Retriever | None = None,
+    repeats: int = 1,
+    seed_offset: int = 0,
+    budget: Budget | None = None,
+    progress: bool = True,
+    on_call: Callable[[dict[str, Any]], None] | None = None,
+) -> RunResult:
     """Evaluate every case `repeats` times; a model or scorer error is recorded on its case and the run completes.
 
     With `repeats` > 1 or a `seed_offset`, repeat r uses seed `configuration seed + seed_offset + r` and
@@ -74,8 +82,12 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
             try:
                 chunks = await asyncio.to_thread(retriever.retrieve, str(inputs[retrieval.query_variable]))
             except Exception as exc:  # a failed retrieval is this case's error; the run goes on
-                response = Response(text=None, model=prompt.spec.model.name, latency_s=0.0,
-                                    error=f"retrieval: {type(exc).__name__}: {exc}")
+                response = Response(
+                    text=None,
+                    model=prompt.spec.model.name,
+                    latency_s=0.0,
+                    error=f"retrieval: {type(exc).__name__}: {exc}",
+                )
                 return await record(index, case, repeat, response, [], inputs, triggered)
             context = retriever.format(chunks)
         messages = prompt.render(inputs, context=context)
@@ -92,8 +104,9 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
         else:
             response = await client.acall(messages)
         if reservation and guard:
-            await guard.settle(reservation, messages, response.input_tokens, response.output_tokens, response.cost,
-                               response.cached)
+            await guard.settle(
+                reservation, messages, response.input_tokens, response.output_tokens, response.cost, response.cached
+            )
         blocked = False
         if response.redactions:
             triggered = triggered + ["pii:output"]
@@ -103,19 +116,40 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
             response = replace(response, text=checked_output.text)
         await record(index, case, repeat, response, chunks, inputs, triggered, blocked)
 
-    async def record(index: int, case: Case, repeat: int, response: Response, chunks: list, inputs: dict,
-                     triggered: list[str], blocked: bool = False) -> None:
+    async def record(
+        index: int,
+        case: Case,
+        repeat: int,
+        response: Response,
+        chunks: list,
+        inputs: dict,
+        triggered: list[str],
+        blocked: bool = False,
+    ) -> None:
         sample = Sample(response.text or "", case, chunks, schema)
-        rows[index] = {"case_id": case.id, "repeat": repeat, "inputs": inputs, "output": response.text,
-                       "error": response.error, "latency_s": response.latency_s, "input_tokens": response.input_tokens,
-                       "output_tokens": response.output_tokens, "cost": response.cost, "cached": response.cached,
-                       "model": response.model, "tags": ",".join(case.tags), "chunks": chunks if retrieval else None,
-                       "guardrails": ",".join(dict.fromkeys(triggered)) or None, "blocked": blocked,
-                       "scores": await score_case(scorers, sample, response.error)}
+        rows[index] = {
+            "case_id": case.id,
+            "repeat": repeat,
+            "inputs": inputs,
+            "output": response.text,
+            "error": response.error,
+            "latency_s": response.latency_s,
+            "input_tokens": response.input_tokens,
+            "output_tokens": response.output_tokens,
+            "cost": response.cost,
+            "cached": response.cached,
+            "model": response.model,
+            "tags": ",".join(case.tags),
+            "chunks": chunks if retrieval else None,
+            "guardrails": ",".join(dict.fromkeys(triggered)) or None,
+            "blocked": blocked,
+            "scores": await score_case(scorers, sample, response.error),
+        }
         if on_call is not None:
             on_call(rows[index])
 
     with tqdm(total=len(work), desc=prompt.ref, unit="call", disable=not progress) as bar:
+
         async def tracked(index: int, case: Case, repeat: int) -> None:
             await one(index, case, repeat)
             bar.update()
@@ -123,12 +157,23 @@ async def arun(prompt: Prompt, dataset: Dataset, scorers: list[Scorer], client: 
         await asyncio.gather(*(tracked(i, case, r) for i, (case, r) in enumerate(work)))
 
     made = [row for row in rows if row is not None]
-    return RunResult(params=retriever.describe() if retrieval and retriever is not None else {}, prompt_ref=prompt.ref, prompt_hash=prompt.hash,
-                     dataset_ref=dataset.ref, dataset_hash=dataset.hash,
-                     record=record_frame(made), scorers=[s.spec for s in scorers], model_calls=client.calls - calls_before,
-                     duration_s=time.perf_counter() - start, repeats=repeats, seed_offset=seed_offset,
-                     stopped=f"{guard.stopped}; {len(work) - len(made)} of {len(work)} calls not made" if guard and guard.stopped else None,
-                     calls=calls)
+    return RunResult(
+        params=retriever.describe() if retrieval and retriever is not None else {},
+        prompt_ref=prompt.ref,
+        prompt_hash=prompt.hash,
+        dataset_ref=dataset.ref,
+        dataset_hash=dataset.hash,
+        record=record_frame(made),
+        scorers=[s.spec for s in scorers],
+        model_calls=client.calls - calls_before,
+        duration_s=time.perf_counter() - start,
+        repeats=repeats,
+        seed_offset=seed_offset,
+        stopped=f"{guard.stopped}; {len(work) - len(made)} of {len(work)} calls not made"
+        if guard and guard.stopped
+        else None,
+        calls=calls,
+    )
 
 
 async def score_sample(scorer: Scorer, sample: Sample, error: str | None = None) -> dict[str, Any]:
@@ -169,8 +214,14 @@ def _row(scorer: Scorer, outcome: Any) -> dict[str, Any]:
     """A scorer's value, `Score` or exception as the frame's columns (None: the case had no output to score).
     A value that is not a bool, a finite number, a label or None (NaN, inf, a dict...) is this row's scorer
     error, never a number in the statistics."""
-    row: dict[str, Any] = {"scorer": scorer.name, "value": None, "passed": None, "label": None, "reason": None,
-                           "error": None}
+    row: dict[str, Any] = {
+        "scorer": scorer.name,
+        "value": None,
+        "passed": None,
+        "label": None,
+        "reason": None,
+        "error": None,
+    }
     if outcome is None:
         return row
     if isinstance(outcome, Exception):
@@ -185,7 +236,10 @@ def _row(scorer: Scorer, outcome: Any) -> dict[str, Any]:
         row.update(label=value)
     elif value is not None:
         shown = repr(value)[:80] if isinstance(value, numbers.Real) else type(value).__name__
-        return {**row, "error": f"{SCORER_ERROR}{scorer.name}: returned {shown}; return a bool, a finite number, "
-                                f"a label (str) or a Score"}
+        return {
+            **row,
+            "error": f"{SCORER_ERROR}{scorer.name}: returned {shown}; return a bool, a finite number, "
+            f"a label (str) or a Score",
+        }
     row["reason"] = score.reason
     return row

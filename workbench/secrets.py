@@ -20,8 +20,10 @@ SECRET_ENV = re.compile(r"(^|_)(API_?KEY|KEY|TOKEN|SECRET|SECRET_KEY|PASSWORD|PA
 #: Mapping keys whose values are secrets (`api_key`, `Authorization`, `x-api-key`).
 SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password|passwd|credential|authorization)", re.IGNORECASE)
 #: Values that look like credentials wherever they appear: an auth scheme with a token, provider key shapes.
-SECRET_VALUE = re.compile(r"^\s*(Bearer|Basic|Token)\s+\S{8,}|\b(sk|rk|ghp|gho|ghs|github_pat|xox[abpr]|hf)[-_][A-Za-z0-9_\-]{12,}"
-                          r"|\bAKIA[0-9A-Z]{16}\b")
+SECRET_VALUE = re.compile(
+    r"^\s*(Bearer|Basic|Token)\s+\S{8,}|\b(sk|rk|ghp|gho|ghs|github_pat|xox[abpr]|hf)[-_][A-Za-z0-9_\-]{12,}"
+    r"|\bAKIA[0-9A-Z]{16}\b"
+)
 MASK = "***"
 MIN_LENGTH = 6  # shorter values would mask ordinary words
 
@@ -46,8 +48,13 @@ def remember(*values: str | None) -> None:
 def remember_environment() -> None:
     """The values of secret-named environment variables (`OPENAI_API_KEY`, `HF_TOKEN`) that look like keys:
     16 characters or more, digits included, so `POSTGRES_PASSWORD=postgres` never masks a word in answers."""
-    remember(*(value for name, value in os.environ.items()
-               if SECRET_ENV.search(name) and len(value.strip()) >= 16 and any(c.isdigit() for c in value)))
+    remember(
+        *(
+            value
+            for name, value in os.environ.items()
+            if SECRET_ENV.search(name) and len(value.strip()) >= 16 and any(c.isdigit() for c in value)
+        )
+    )
 
 
 def remember_spec(spec: Any) -> None:

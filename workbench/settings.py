@@ -15,7 +15,9 @@ from pathlib import Path
 
 from .errors import WorkbenchError
 
-MARKER_HELP = "a workbench project has a pyproject.toml with a [tool.workbench] table, or prompts/ and datasets/ folders"
+MARKER_HELP = (
+    "a workbench project has a pyproject.toml with a [tool.workbench] table, or prompts/ and datasets/ folders"
+)
 
 
 def is_project(folder: Path) -> bool:
@@ -37,8 +39,10 @@ def find_root(start: Path | None = None) -> Path:
     for folder in (start, *start.parents):
         if is_project(folder):
             return folder
-    raise WorkbenchError(f"{start}: not inside a workbench project ({MARKER_HELP}); "
-                         "cd into a project, pass --root, or set WORKBENCH_ROOT")
+    raise WorkbenchError(
+        f"{start}: not inside a workbench project ({MARKER_HELP}); "
+        "cd into a project, pass --root, or set WORKBENCH_ROOT"
+    )
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,12 @@ class Settings:
         else:
             folder = find_root()
         home = Path(os.environ.get("WORKBENCH_HOME") or folder / ".workbench").resolve()
-        uri = (tracking_uri or os.environ.get("WORKBENCH_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI")
-               or f"sqlite:///{home / 'mlflow.db'}")
+        uri = (
+            tracking_uri
+            or os.environ.get("WORKBENCH_TRACKING_URI")
+            or os.environ.get("MLFLOW_TRACKING_URI")
+            or f"sqlite:///{home / 'mlflow.db'}"
+        )
         return cls(root=folder, home=home, tracking_uri=uri, cache=cache)
 
     @property

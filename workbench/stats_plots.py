@@ -17,8 +17,13 @@ def power_curve(plan: Any) -> Plot:
     ax = figure.add_subplot()
     for i, ((scorer, repeats), rows) in enumerate(curve.groupby(["scorer", "repeats"], sort=False)):
         label = scorer if curve["repeats"].nunique() == 1 else f"{scorer}, {repeats} repeat(s)"
-        ax.plot(rows["cases"], rows["power"], color=COLORS[i % len(COLORS)], label=label,
-                linestyle="-" if repeats == 1 else "--")
+        ax.plot(
+            rows["cases"],
+            rows["power"],
+            color=COLORS[i % len(COLORS)],
+            label=label,
+            linestyle="-" if repeats == 1 else "--",
+        )
     ax.axhline(plan.power, color="#57606a", linewidth=0.8, linestyle=":")
     ax.axvline(plan.table["pilot_cases"].max(), color="#57606a", linewidth=0.8)
     ax.set_xscale("log")
@@ -42,8 +47,14 @@ def ab_kpis(result: Any) -> Plot:
         color = colors.get(row["verdict"], "#57606a")
         ax.plot([low, high], [y, y], color=color, linewidth=2)
         ax.plot([diff], [y], "o", color=color)
-        ax.annotate(f"{diff:+.1%} {row['verdict']}", (diff, y), textcoords="offset points", xytext=(0, 6), fontsize=8,
-                    ha="center")
+        ax.annotate(
+            f"{diff:+.1%} {row['verdict']}",
+            (diff, y),
+            textcoords="offset points",
+            xytext=(0, 6),
+            fontsize=8,
+            ha="center",
+        )
     ax.axvline(0, color="#57606a", linewidth=0.8)
     ax.set_yticks(range(len(table)), [f"{n} ({r['role']})" for n, r in table.iterrows()])
     ax.invert_yaxis()
@@ -63,7 +74,9 @@ def ab_sequential(readout: Any, kpi: str) -> Plot:
     ax.axhline(0, color="#57606a", linewidth=0.8)
     decided = np.flatnonzero(rows["verdict"].to_numpy() != "continue")
     if len(decided):
-        ax.axvline(decided[0], color="#1a7f37", linestyle="--", label=f"first certain: {rows['verdict'].iloc[decided[0]]}")
+        ax.axvline(
+            decided[0], color="#1a7f37", linestyle="--", label=f"first certain: {rows['verdict'].iloc[decided[0]]}"
+        )
     ax.set_xticks(x, [str(p)[5:10] for p in rows["period"]], rotation=45, fontsize=8)
     ax.set_ylabel(f"{kpi}: treatment - control")
     ax.legend(fontsize=8)

@@ -28,7 +28,9 @@ def sample_calls(result: RunResult, limit: int | None) -> list[tuple[str, int]]:
     return sorted(keys, key=lambda k: rank.get(k, (True, True)))[:limit]
 
 
-def log_traces(result: RunResult, dataset_cases: dict[str, Any], experiment_id: str, limit: int | None = DEFAULT_TRACES) -> int:
+def log_traces(
+    result: RunResult, dataset_cases: dict[str, Any], experiment_id: str, limit: int | None = DEFAULT_TRACES
+) -> int:
     """Write traces for the sampled calls into the active run; returns how many."""
     import mlflow
 
@@ -40,31 +42,66 @@ def log_traces(result: RunResult, dataset_cases: dict[str, Any], experiment_id: 
         end = start + int((first["latency_s"] or 0) * 1e9)
         case = dataset_cases[case_id]
         root = mlflow.start_span_no_context(
-            f"{result.prompt_ref} {case_id}", span_type="CHAIN", inputs=call.get("inputs", case.inputs), start_time_ns=start,
+            f"{result.prompt_ref} {case_id}",
+            span_type="CHAIN",
+            inputs=call.get("inputs", case.inputs),
+            start_time_ns=start,
             experiment_id=experiment_id,
-            attributes={"case_id": case_id, "repeat": str(repeat), "prompt": result.prompt_ref, "dataset": result.dataset_ref})
+            attributes={
+                "case_id": case_id,
+                "repeat": str(repeat),
+                "prompt": result.prompt_ref,
+                "dataset": result.dataset_ref,
+            },
+        )
         chunks = first["chunks"] or []
         if chunks:
-            _child(root, "retrieval", "RETRIEVER", {"query": next(iter(call.get("inputs", case.inputs).values()), "")},
-                   {"chunks": chunks}, {}, start, start)
-        usage = {"input_tokens": _int(first["input_tokens"]), "output_tokens": _int(first["output_tokens"]),
-                 "latency_s": float(first["latency_s"]), "cost_usd": _num(first["cost"]), "model": first["model"],
-                 "cached": bool(first["cached"])}
-        _child(root, first["model"] or "model", "CHAT_MODEL", {"messages": call["messages"]},
-               {"text": first["output"], "error": first["error"]}, usage, start, end)
+            _child(
+                root,
+                "retrieval",
+                "RETRIEVER",
+                {"query": next(iter(call.get("inputs", case.inputs).values()), "")},
+                {"chunks": chunks},
+                {},
+                start,
+                start,
+            )
+        usage = {
+            "input_tokens": _int(first["input_tokens"]),
+            "output_tokens": _int(first["output_tokens"]),
+            "latency_s": float(first["latency_s"]),
+            "cost_usd": _num(first["cost"]),
+            "model": first["model"],
+            "cached": bool(first["cached"]),
+        }
+        _child(
+            root,
+            first["model"] or "model",
+            "CHAT_MODEL",
+            {"messages": call["messages"]},
+            {"text": first["output"], "error": first["error"]},
+            usage,
+            start,
+            end,
+        )
         scores = {score["scorer"]: {k: v for k, v in score.items() if k != "scorer"} for score in first["scores"]}
         _child(root, "scorers", "EVALUATOR", {"expected": case.expected}, scores, {}, end, end)
         flags = {"error": first["error"], "guardrails": first["guardrails"], "blocked": bool(first["blocked"]) or None}
-        root.end(outputs={"output": first["output"]}, attributes={k: v for k, v in flags.items() if v} or None,
-                 status="ERROR" if first["error"] else "OK", end_time_ns=end)
+        root.end(
+            outputs={"output": first["output"]},
+            attributes={k: v for k, v in flags.items() if v} or None,
+            status="ERROR" if first["error"] else "OK",
+            end_time_ns=end,
+        )
     return len(keys)
 
 
 def _child(parent, name: str, kind: str, inputs: dict, outputs: dict, attributes: dict, start: int, end: int) -> None:
     import mlflow
 
-    span = mlflow.start_span_no_context(name, span_type=kind, parent_span=parent, inputs=inputs, attributes=attributes,
-                                        start_time_ns=start)
+    span = mlflow.start_span_no_context(
+        name, span_type=kind, parent_span=parent, inputs=inputs, attributes=attributes, start_time_ns=start
+    )
     span.end(outputs=outputs, end_time_ns=end)
 
 

@@ -61,9 +61,12 @@ def _open_store(uri: str, path: Path) -> None:
         client.search_registered_models(max_results=1)  # and the registry's (the prompt registry)
     except Exception as exc:
         first = (str(exc).splitlines() or [""])[0][:300]
-        raise InfrastructureError(f"the MLflow store cannot be opened: {type(exc).__name__}: {first}",
-                                  file=path, fix="move the file aside to start a new store (or restore it from a "
-                                                 "backup), or point --tracking-uri at another store") from None
+        raise InfrastructureError(
+            f"the MLflow store cannot be opened: {type(exc).__name__}: {first}",
+            file=path,
+            fix="move the file aside to start a new store (or restore it from a "
+            "backup), or point --tracking-uri at another store",
+        ) from None
 
 
 def experiment_id(name: str, settings: Settings) -> str:
@@ -80,6 +83,7 @@ def experiment_id(name: str, settings: Settings) -> str:
 
 def registry_template(prompt: Prompt) -> list[dict[str, str]]:
     """The messages in the registry's `{{var}}` syntax; literal braces stay single."""
+
     def convert(text: str) -> str:
         out = []
         for literal, field, _, _ in string.Formatter().parse(text):
@@ -109,14 +113,25 @@ def register_prompt(prompt: Prompt) -> Any:
                 break
     model = prompt.spec.model
     params = model.params
-    config = {"provider": model.provider, "model_name": model.name, "temperature": params.temperature,
-              "max_tokens": params.max_tokens, "top_p": params.top_p, "top_k": params.top_k,
-              "frequency_penalty": params.frequency_penalty, "presence_penalty": params.presence_penalty,
-              "stop_sequences": params.stop, "extra_params": {"seed": params.seed} if params.seed is not None else {}}
+    config = {
+        "provider": model.provider,
+        "model_name": model.name,
+        "temperature": params.temperature,
+        "max_tokens": params.max_tokens,
+        "top_p": params.top_p,
+        "top_k": params.top_k,
+        "frequency_penalty": params.frequency_penalty,
+        "presence_penalty": params.presence_penalty,
+        "stop_sequences": params.stop,
+        "extra_params": {"seed": params.seed} if params.seed is not None else {},
+    }
     return mlflow.genai.register_prompt(
-        name=prompt.name, template=registry_template(prompt), commit_message=f"{prompt.ref}: {prompt.spec.description}",
+        name=prompt.name,
+        template=registry_template(prompt),
+        commit_message=f"{prompt.ref}: {prompt.spec.description}",
         tags={HASH_TAG: prompt.hash, "workbench.version": prompt.version},
-        model_config={k: v for k, v in config.items() if v is not None})
+        model_config={k: v for k, v in config.items() if v is not None},
+    )
 
 
 COMPLETE_TAG, PID_TAG, HOST_TAG = "workbench.complete", "workbench.pid", "workbench.host"
@@ -129,8 +144,9 @@ def save_local(result: RunResult, settings: Settings) -> Path:
     return result.save(settings.home / "runs" / f"{stamp}-{slug}-{os.getpid()}.parquet")
 
 
-def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings,
-            traces: int | None = DEFAULT_TRACES) -> str:
+def log_run(
+    result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings, traces: int | None = DEFAULT_TRACES
+) -> str:
     """Log one run; the completion tag is written last, so a run that died while logging shows as incomplete.
 
     The results are first saved under `<home>/runs/`; when logging fails they stay there, and the error
@@ -144,9 +160,10 @@ def log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Setti
         if isinstance(exc, WorkbenchError) and exc.code == Exit.BAD_INPUT:
             raise
         reason = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {str(exc)[:300]}"
-        raise InfrastructureError(f"logging to MLflow ({settings.tracking_uri}) failed: {reason}; the results are "
-                                  f"kept in {saved}",
-                                  fix=f"log them later with: workbench runs log {saved}") from None
+        raise InfrastructureError(
+            f"logging to MLflow ({settings.tracking_uri}) failed: {reason}; the results are kept in {saved}",
+            fix=f"log them later with: workbench runs log {saved}",
+        ) from None
 
 
 def _log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings, traces: int | None) -> str:
@@ -155,15 +172,24 @@ def _log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Sett
     use(settings)
     registered = register_prompt(prompt)
     experiment = experiment_id(prompt.name, settings)
-    run = mlflow.start_run(experiment_id=experiment, run_name=f"{prompt.ref} {dataset.ref}",
-                           tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
+    run = mlflow.start_run(
+        experiment_id=experiment,
+        run_name=f"{prompt.ref} {dataset.ref}",
+        tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
+    )
     try:
         mlflow.log_params(params(result, prompt, dataset))
         mlflow.log_metrics(result.metrics())
-        mlflow.set_tags({"workbench.prompt": prompt.ref, "workbench.prompt_hash": prompt.hash,
-                         "workbench.dataset": dataset.ref, "workbench.dataset_hash": dataset.hash,
-                         "workbench.prompt_uri": f"prompts:/{prompt.name}/{registered.version}",
-                         **({"mlflow.source.git.commit": commit} if (commit := git_commit(settings.root)) else {})})
+        mlflow.set_tags(
+            {
+                "workbench.prompt": prompt.ref,
+                "workbench.prompt_hash": prompt.hash,
+                "workbench.dataset": dataset.ref,
+                "workbench.dataset_hash": dataset.hash,
+                "workbench.prompt_uri": f"prompts:/{prompt.name}/{registered.version}",
+                **({"mlflow.source.git.commit": commit} if (commit := git_commit(settings.root)) else {}),
+            }
+        )
         if result.stopped:
             mlflow.set_tag("workbench.stopped", result.stopped)
         mlflow.log_table(result.record.astype(object).where(result.record.notna(), None), artifact_file="cases.json")
@@ -193,8 +219,11 @@ def log_saved(path: str | Path, settings: Settings, traces: int | None = DEFAULT
     dataset = load_dataset(result.dataset_ref, settings.datasets_dir)
     for what, now, then in (("configuration", prompt, result.prompt_hash), ("dataset", dataset, result.dataset_hash)):
         if now.hash != then:
-            raise WorkbenchError(f"the {what} {now.ref} changed since this run (hash {then[:12]}, now {now.hash[:12]})",
-                                 file=path, fix=f"restore {now.ref} as it was, or run it again")
+            raise WorkbenchError(
+                f"the {what} {now.ref} changed since this run (hash {then[:12]}, now {now.hash[:12]})",
+                file=path,
+                fix=f"restore {now.ref} as it was, or run it again",
+            )
     return _log_run(result, prompt, dataset, settings, traces)
 
 
@@ -235,11 +264,21 @@ def _alive(pid: int) -> bool:
 
 def params(result: RunResult, prompt: Prompt, dataset: Dataset) -> dict[str, Any]:
     model = prompt.spec.model
-    out = {"prompt.name": prompt.name, "prompt.version": prompt.version, "prompt.hash": prompt.hash,
-           "model.provider": model.provider, "model.name": model.name,
-           "dataset.name": dataset.name, "dataset.version": dataset.version, "dataset.hash": dataset.hash,
-           "dataset.cases": len(dataset), "scorers": json.dumps(result.scorers),
-           "run.repeats": result.repeats, "run.seed_offset": result.seed_offset, **result.params}
+    out = {
+        "prompt.name": prompt.name,
+        "prompt.version": prompt.version,
+        "prompt.hash": prompt.hash,
+        "model.provider": model.provider,
+        "model.name": model.name,
+        "dataset.name": dataset.name,
+        "dataset.version": dataset.version,
+        "dataset.hash": dataset.hash,
+        "dataset.cases": len(dataset),
+        "scorers": json.dumps(result.scorers),
+        "run.repeats": result.repeats,
+        "run.seed_offset": result.seed_offset,
+        **result.params,
+    }
     out.update({f"model.params.{k}": v for k, v in model.params.model_dump(exclude_none=True).items()})
     if model.base_url:
         out["model.base_url"] = model.base_url
@@ -268,24 +307,31 @@ def load_run(run_id: str, settings: Settings) -> RunResult:
     try:
         run = MlflowClient().get_run(run_id)
     except MlflowException as exc:
-        raise WorkbenchError(f"run '{run_id}' not found in {settings.tracking_uri} ({exc.message[:200]})",
-                             fix="list runs with: workbench runs list") from None
+        raise WorkbenchError(
+            f"run '{run_id}' not found in {settings.tracking_uri} ({exc.message[:200]})",
+            fix="list runs with: workbench runs list",
+        ) from None
     status = run_status(run.info.status, run.data.tags)
     if status != "complete":
-        raise WorkbenchError(f"run '{run_id}' is {status}: it did not finish logging, so its results may be partial",
-                             fix="run the configuration again (cached answers make it cheap), or compare another run")
+        raise WorkbenchError(
+            f"run '{run_id}' is {status}: it did not finish logging, so its results may be partial",
+            fix="run the configuration again (cached answers make it cheap), or compare another run",
+        )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="results.parquet", dst_path=tmp)
             result = RunResult.load(path)
     except MlflowException as exc:
-        raise WorkbenchError(f"run '{run_id}': no results found in {settings.tracking_uri} ({exc.message[:200]})") from None
+        raise WorkbenchError(
+            f"run '{run_id}': no results found in {settings.tracking_uri} ({exc.message[:200]})"
+        ) from None
     result.run_id = run_id
     return result
 
 
-def find_runs(settings: Settings, prompt: str | None = None, dataset_hash: str | None = None,
-              max_results: int = 50) -> pd.DataFrame:
+def find_runs(
+    settings: Settings, prompt: str | None = None, dataset_hash: str | None = None, max_results: int = 50
+) -> pd.DataFrame:
     """Runs by configuration (`name` or `name@version`) and dataset hash (a prefix is enough), newest first."""
     import mlflow
 
@@ -293,21 +339,38 @@ def find_runs(settings: Settings, prompt: str | None = None, dataset_hash: str |
     mark_stale_runs(settings)
     filters = []
     if prompt:
-        filters.append(f"tags.`workbench.prompt` = '{prompt}'" if "@" in prompt else f"params.`prompt.name` = '{prompt}'")
-    runs = mlflow.search_runs(search_all_experiments=True, filter_string=" and ".join(filters) or None,
-                              max_results=max_results if not dataset_hash else 10_000, order_by=["attributes.start_time DESC"])
+        filters.append(
+            f"tags.`workbench.prompt` = '{prompt}'" if "@" in prompt else f"params.`prompt.name` = '{prompt}'"
+        )
+    runs = mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string=" and ".join(filters) or None,
+        max_results=max_results if not dataset_hash else 10_000,
+        order_by=["attributes.start_time DESC"],
+    )
     if runs.empty:
         return runs
     runs = runs[runs["tags.workbench.prompt"].notna()] if "tags.workbench.prompt" in runs else runs.iloc[0:0]
     if dataset_hash:
         runs = runs[runs["tags.workbench.dataset_hash"].str.startswith(dataset_hash)]
     tags = runs[[c for c in runs.columns if c.startswith("tags.")]].rename(columns=lambda c: c.removeprefix("tags."))
-    runs = runs.assign(state=[run_status(status, {k: v for k, v in row.items() if isinstance(v, str)})
-                              for status, row in zip(runs["status"], tags.to_dict("records"))])
-    columns = {"run_id": "run_id", "state": "status", "start_time": "start", "tags.workbench.prompt": "prompt",
-               "tags.workbench.prompt_hash": "prompt_hash", "tags.workbench.dataset": "dataset",
-               "tags.workbench.dataset_hash": "dataset_hash", "params.run.repeats": "repeats",
-               "tags.workbench.gate": "gate"}
+    runs = runs.assign(
+        state=[
+            run_status(status, {k: v for k, v in row.items() if isinstance(v, str)})
+            for status, row in zip(runs["status"], tags.to_dict("records"))
+        ]
+    )
+    columns = {
+        "run_id": "run_id",
+        "state": "status",
+        "start_time": "start",
+        "tags.workbench.prompt": "prompt",
+        "tags.workbench.prompt_hash": "prompt_hash",
+        "tags.workbench.dataset": "dataset",
+        "tags.workbench.dataset_hash": "dataset_hash",
+        "params.run.repeats": "repeats",
+        "tags.workbench.gate": "gate",
+    }
     present = {k: v for k, v in columns.items() if k in runs}
     return runs[list(present)].rename(columns=present).head(max_results).reset_index(drop=True)
 

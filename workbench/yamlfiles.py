@@ -29,6 +29,10 @@ def validate(model: type[M], data: Any, source: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise WorkbenchError("\n".join(
-            f"{source}: {'.'.join(map(str, e['loc'])) or 'file'}: "
-            f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}" for e in exc.errors())) from None
+        raise WorkbenchError(
+            "\n".join(
+                f"{source}: {'.'.join(map(str, e['loc'])) or 'file'}: "
+                f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
+                for e in exc.errors()
+            )
+        ) from None

@@ -6,6 +6,21 @@ from .quality import quality_over_time, score_traffic
 from .report import DriftReport, drift_over_time, drift_report
 from .traffic import Request, input_text, load_traffic, window
 
-__all__ = ["DriftReport", "Request", "drift_over_time", "drift_report", "embed", "input_text", "languages",
-           "load_traffic", "plot_drift_over_time", "plot_lengths", "plot_quality", "plot_shares", "quality_over_time",
-           "score_traffic", "topics", "window"]
+__all__ = [
+    "DriftReport",
+    "Request",
+    "drift_over_time",
+    "drift_report",
+    "embed",
+    "input_text",
+    "languages",
+    "load_traffic",
+    "plot_drift_over_time",
+    "plot_lengths",
+    "plot_quality",
+    "plot_shares",
+    "quality_over_time",
+    "score_traffic",
+    "topics",
+    "window",
+]

@@ -43,8 +43,14 @@ def languages(texts: list[str]) -> list[str]:
     return [lang.iso_code_639_1.name.lower() if lang is not None else "unknown" for lang in found]
 
 
-def topics(texts: list[str], vectors: np.ndarray, named: dict[str, str] | None = None, k: int = 8,
-           seed: int = 0, min_similarity: float = 0.25) -> tuple[list[str], dict[str, str]]:
+def topics(
+    texts: list[str],
+    vectors: np.ndarray,
+    named: dict[str, str] | None = None,
+    k: int = 8,
+    seed: int = 0,
+    min_similarity: float = 0.25,
+) -> tuple[list[str], dict[str, str]]:
     """A topic per text, and each topic's description.
 
     With `named` ({topic: keywords or description}) a text takes the most similar topic, or `other`
@@ -54,13 +60,20 @@ def topics(texts: list[str], vectors: np.ndarray, named: dict[str, str] | None =
         centres = embed([f"{name}: {words}" for name, words in named.items()])
         similarity = vectors @ centres.T
         names = list(named)
-        return ([names[i] if similarity[row, i] >= min_similarity else "other"
-                 for row, i in enumerate(similarity.argmax(axis=1))], dict(named))
+        return (
+            [
+                names[i] if similarity[row, i] >= min_similarity else "other"
+                for row, i in enumerate(similarity.argmax(axis=1))
+            ],
+            dict(named),
+        )
     from sklearn.cluster import KMeans
 
     k = max(1, min(k, len(set(texts))))
     labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(vectors)
-    words = {f"c{c}": ", ".join(_distinctive([t for t, label in zip(texts, labels) if label == c], texts)) for c in range(k)}
+    words = {
+        f"c{c}": ", ".join(_distinctive([t for t, label in zip(texts, labels) if label == c], texts)) for c in range(k)
+    }
     return [f"c{label}" for label in labels], words
 
 

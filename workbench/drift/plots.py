@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from .report import DriftReport
 
 
-def plot_quality(quality: pd.DataFrame, metrics: list[str] | None = None, mark: str | pd.Timestamp | None = None) -> Figure:
+def plot_quality(
+    quality: pd.DataFrame, metrics: list[str] | None = None, mark: str | pd.Timestamp | None = None
+) -> Figure:
     """One small panel per metric of `quality_over_time`, over time; `mark` draws a line (e.g. a release)."""
     metrics = metrics or [m for m in dict.fromkeys(quality["metric"]) if m != "requests"]
     figure = Figure(figsize=(4 * min(len(metrics), 3), 2.8 * ((len(metrics) + 2) // 3)), layout="constrained")
@@ -79,5 +81,9 @@ def plot_lengths(reference: pd.DataFrame, current: pd.DataFrame, column: str = "
 
 def _mark(ax, mark: str | pd.Timestamp | None) -> None:
     if mark is not None:
-        ax.axvline(pd.Timestamp(mark).tz_localize(None) if pd.Timestamp(mark).tzinfo else pd.Timestamp(mark),
-                   color="grey", linestyle="--", linewidth=1)
+        ax.axvline(
+            pd.Timestamp(mark).tz_localize(None) if pd.Timestamp(mark).tzinfo else pd.Timestamp(mark),
+            color="grey",
+            linestyle="--",
+            linewidth=1,
+        )

@@ -12,8 +12,9 @@ import pandas as pd
 from scipy import stats
 
 
-def embedding_tests(reference: np.ndarray, current: np.ndarray, permutations: int = 1000,
-                    seed: int = 0) -> dict[str, tuple[float, float]]:
+def embedding_tests(
+    reference: np.ndarray, current: np.ndarray, permutations: int = 1000, seed: int = 0
+) -> dict[str, tuple[float, float]]:
     """`{"mmd": (mmd², p), "centroid_distance": (1 - cos, p)}` from one permutation test of the pooled rows."""
     pooled = np.vstack([reference, current]).astype(np.float64)
     n, m = len(reference), len(current)
@@ -22,8 +23,10 @@ def embedding_tests(reference: np.ndarray, current: np.ndarray, permutations: in
     bandwidth = np.median(off_diagonal[off_diagonal > 0]) if (off_diagonal > 0).any() else 1.0
     kernel = np.exp(-distances / bandwidth)
     rng = np.random.default_rng(seed)
-    labels = np.vstack([np.r_[np.zeros(n), np.ones(m)]] + [rng.permutation(np.r_[np.zeros(n), np.ones(m)])
-                                                           for _ in range(permutations)])
+    labels = np.vstack(
+        [np.r_[np.zeros(n), np.ones(m)]]
+        + [rng.permutation(np.r_[np.zeros(n), np.ones(m)]) for _ in range(permutations)]
+    )
     weights = np.where(labels == 0, 1 / n, -1 / m)  # row 0 is the observed split
     mmd = ((weights @ kernel) * weights).sum(1)
     ref_means = ((labels == 0) / n) @ pooled
@@ -87,5 +90,5 @@ def _unit(x: np.ndarray) -> bool:
 
 
 def _squared_distances(x: np.ndarray) -> np.ndarray:
-    norms = (x ** 2).sum(1)
+    norms = (x**2).sum(1)
     return np.maximum(norms[:, None] + norms[None, :] - 2 * x @ x.T, 0)

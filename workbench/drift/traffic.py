@@ -50,8 +50,9 @@ def load_traffic(path: str | Path) -> pd.DataFrame:
     """The traffic file as a frame, ordered by time; every bad line is named with its field and fix."""
     path = Path(path)
     rows = read_jsonl(path, Request, what="traffic file", unique="id")
-    frame = pd.DataFrame([{**row.value.model_dump(), "id": row.value.id or f"{path.stem}-{row.line}", "line": row.line}
-                          for row in rows])
+    frame = pd.DataFrame(
+        [{**row.value.model_dump(), "id": row.value.id or f"{path.stem}-{row.line}", "line": row.line} for row in rows]
+    )
     frame["ts"] = pd.to_datetime([_utc(ts) for ts in frame["ts"]], utc=True)  # each on its own: formats may differ
     frame["input_text"] = frame["inputs"].map(input_text)
     if frame["id"].duplicated().any():
@@ -71,7 +72,9 @@ def input_text(inputs: dict[str, Any]) -> str:
     return "\n".join(str(v) for v in inputs.values() if isinstance(v, str))
 
 
-def window(traffic: pd.DataFrame, start: str | pd.Timestamp | None = None, end: str | pd.Timestamp | None = None) -> pd.DataFrame:
+def window(
+    traffic: pd.DataFrame, start: str | pd.Timestamp | None = None, end: str | pd.Timestamp | None = None
+) -> pd.DataFrame:
     """Requests with start <= ts < end (UTC when no zone is given)."""
     keep = pd.Series(True, index=traffic.index)
     if start is not None:

@@ -36,15 +36,34 @@ def _re(pattern: str) -> re.Pattern[str]:
 
 
 SCHEMES: tuple[IdScheme, ...] = (
-    IdScheme("us.ssn", _re(r"\d{3}-\d{2}-\d{4}"), _re(r"\d{9}"),
-             ("ssn", "social security", "sozialversicherung"), ssn.is_valid),
-    IdScheme("nl.bsn", _re(r"\d{4}\.\d{2}\.\d{3}"), _re(r"\d{9}"),
-             ("bsn", "burgerservicenummer", "sofinummer", "citizen service number"), bsn.is_valid),
-    IdScheme("de.idnr", _re(r"\d{2} \d{3} \d{3} \d{3}"), _re(r"\d{11}"),
-             ("steuer-id", "steuerid", "idnr", "identifikationsnummer", "steueridentifikationsnummer", "tax id"),
-             idnr.is_valid),
-    IdScheme("fr.nir", _re(r"[12] \d{2} \d{2} (?:\d{2}|2A|2B) \d{3} \d{3} \d{2}"), _re(r"[12]\d{4}(?:\d{2}|2A|2B)\d{8}"),
-             ("nir", "insee", "sécurité sociale", "securite sociale", "numéro de sécu", "social security"), nir.is_valid),
+    IdScheme(
+        "us.ssn",
+        _re(r"\d{3}-\d{2}-\d{4}"),
+        _re(r"\d{9}"),
+        ("ssn", "social security", "sozialversicherung"),
+        ssn.is_valid,
+    ),
+    IdScheme(
+        "nl.bsn",
+        _re(r"\d{4}\.\d{2}\.\d{3}"),
+        _re(r"\d{9}"),
+        ("bsn", "burgerservicenummer", "sofinummer", "citizen service number"),
+        bsn.is_valid,
+    ),
+    IdScheme(
+        "de.idnr",
+        _re(r"\d{2} \d{3} \d{3} \d{3}"),
+        _re(r"\d{11}"),
+        ("steuer-id", "steuerid", "idnr", "identifikationsnummer", "steueridentifikationsnummer", "tax id"),
+        idnr.is_valid,
+    ),
+    IdScheme(
+        "fr.nir",
+        _re(r"[12] \d{2} \d{2} (?:\d{2}|2A|2B) \d{3} \d{3} \d{2}"),
+        _re(r"[12]\d{4}(?:\d{2}|2A|2B)\d{8}"),
+        ("nir", "insee", "sécurité sociale", "securite sociale", "numéro de sécu", "social security"),
+        nir.is_valid,
+    ),
     IdScheme("es.dni", _re(r"\d{8}-?[A-Z]"), None, (), dni.is_valid),
     IdScheme("es.nie", _re(r"[XYZ]-?\d{7}-?[A-Z]"), None, (), nie.is_valid),
 )
@@ -65,7 +84,7 @@ def find_ids(text: str) -> list[tuple[str, int, int]]:
             continue
         for match in scheme.bare.finditer(text):
             start = max(0, match.start() - CONTEXT_CHARS)
-            before = lowered[start:match.start()]
+            before = lowered[start : match.start()]
             positions = [before.rfind(k) + len(k) for k in scheme.keywords if k in before]
             if positions and scheme.is_valid(match.group()):
                 distance = len(before) - max(positions) + 1

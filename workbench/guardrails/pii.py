@@ -40,8 +40,9 @@ class Finding:
     detail: str | None = None
 
 
-def find_pii(text: str, kinds: Iterable[str] | None = None, regions: Iterable[str] = DEFAULT_REGIONS,
-             allow: Iterable[str] = ()) -> list[Finding]:
+def find_pii(
+    text: str, kinds: Iterable[str] | None = None, regions: Iterable[str] = DEFAULT_REGIONS, allow: Iterable[str] = ()
+) -> list[Finding]:
     """Every finding of `kinds` (all when None) in `text`, in order, overlaps resolved (longest wins).
 
     `allow` lists values that are not personal data here, such as the product's own support address;
@@ -68,8 +69,9 @@ def find_pii(text: str, kinds: Iterable[str] | None = None, regions: Iterable[st
     return sorted(kept, key=lambda f: f.start)
 
 
-def redact(text: str, kinds: Iterable[str] | None = None, regions: Iterable[str] = DEFAULT_REGIONS,
-           allow: Iterable[str] = ()) -> str:
+def redact(
+    text: str, kinds: Iterable[str] | None = None, regions: Iterable[str] = DEFAULT_REGIONS, allow: Iterable[str] = ()
+) -> str:
     """`text` with each finding replaced by its kind in brackets: `[EMAIL]`, `[PHONE]`, `[CARD]`..."""
     return replace_findings(text, find_pii(text, kinds, regions, allow))
 
@@ -78,7 +80,7 @@ def replace_findings(text: str, findings: list[Finding]) -> str:
     """`text` with the given (non-overlapping, ordered) findings replaced by `[KIND]`."""
     out, last = [], 0
     for finding in findings:
-        out += [text[last:finding.start], f"[{finding.kind}]"]
+        out += [text[last : finding.start], f"[{finding.kind}]"]
         last = finding.end
     return "".join(out) + text[last:]
 
@@ -140,7 +142,7 @@ NETWORKS: tuple[tuple[str, tuple[tuple[int, int], ...], tuple[int, ...]], ...] =
 def _network(digits: str) -> str | None:
     """The card network whose prefix and length fit the number, or None (then it is no card)."""
     for name, ranges, lengths in NETWORKS:
-        if len(digits) in lengths and any(low <= int(digits[:len(str(low))]) <= high for low, high in ranges):
+        if len(digits) in lengths and any(low <= int(digits[: len(str(low))]) <= high for low, high in ranges):
             return name
     return None
 
@@ -152,8 +154,11 @@ def _ibans(text: str) -> list[Finding]:
     for match in _IBAN.finditer(text):
         for candidate in _group_prefixes(match.group()):
             if iban.is_valid(candidate):
-                found.append(Finding("IBAN", match.start(), match.start() + len(candidate), candidate,
-                                     iban.compact(candidate)[:2]))
+                found.append(
+                    Finding(
+                        "IBAN", match.start(), match.start() + len(candidate), candidate, iban.compact(candidate)[:2]
+                    )
+                )
                 break
     return found
 
@@ -163,5 +168,7 @@ def _phones(text: str, regions: Iterable[str]) -> list[Finding]:
     for region in regions:
         for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
             region_code = phonenumbers.region_code_for_number(match.number)
-            found.setdefault((match.start, match.end), Finding("PHONE", match.start, match.end, match.raw_string, region_code))
+            found.setdefault(
+                (match.start, match.end), Finding("PHONE", match.start, match.end, match.raw_string, region_code)
+            )
     return list(found.values())

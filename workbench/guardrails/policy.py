@@ -40,7 +40,9 @@ class InputOutcome:
     injection: dict[str, InjectionResult] = field(default_factory=dict)
 
 
-async def aapply_input_guardrails(inputs: dict[str, Any], policy: GuardrailPolicy, settings: Settings | None = None) -> InputOutcome:
+async def aapply_input_guardrails(
+    inputs: dict[str, Any], policy: GuardrailPolicy, settings: Settings | None = None
+) -> InputOutcome:
     """Check every string input; the async form, for the runner."""
     out, triggered, injections, blocked = dict(inputs), [], {}, False
     for name, value in inputs.items():
@@ -59,8 +61,9 @@ async def aapply_input_guardrails(inputs: dict[str, Any], policy: GuardrailPolic
     return InputOutcome(out, blocked, list(dict.fromkeys(triggered)), injections)
 
 
-async def aapply_output_guardrails(text: str, policy: GuardrailPolicy, output_schema: dict[str, Any] | None = None,
-                                   settings: Settings | None = None) -> GuardrailOutcome:
+async def aapply_output_guardrails(
+    text: str, policy: GuardrailPolicy, output_schema: dict[str, Any] | None = None, settings: Settings | None = None
+) -> GuardrailOutcome:
     """Check one output; the async form, for the runner. `output_schema` is the configuration's."""
     shown, triggered, blocked = _pii(text, policy)
     if policy.injection:
@@ -79,13 +82,16 @@ async def aapply_output_guardrails(text: str, policy: GuardrailPolicy, output_sc
     return GuardrailOutcome(policy.fallback_answer if blocked else shown, blocked, list(dict.fromkeys(triggered)))
 
 
-def apply_input_guardrails(inputs: dict[str, Any], policy: GuardrailPolicy, settings: Settings | None = None) -> InputOutcome:
+def apply_input_guardrails(
+    inputs: dict[str, Any], policy: GuardrailPolicy, settings: Settings | None = None
+) -> InputOutcome:
     """`aapply_input_guardrails` from plain code or a notebook."""
     return run_sync(aapply_input_guardrails(inputs, policy, settings))
 
 
-def apply_output_guardrails(text: str, policy: GuardrailPolicy, output_schema: dict[str, Any] | None = None,
-                            settings: Settings | None = None) -> GuardrailOutcome:
+def apply_output_guardrails(
+    text: str, policy: GuardrailPolicy, output_schema: dict[str, Any] | None = None, settings: Settings | None = None
+) -> GuardrailOutcome:
     """`aapply_output_guardrails` from plain code or a notebook."""
     return run_sync(aapply_output_guardrails(text, policy, output_schema, settings))
 
@@ -99,8 +105,10 @@ def forbidden_found(text: str, terms: list[str]) -> list[str]:
 def schema_problem(text: str, schema: dict[str, Any] | None) -> str | None:
     """Why `text` does not conform to `schema` (None when it does), by the `json_schema` scorer's rules."""
     if schema is None:
-        raise WorkbenchError("guardrails: schema: the policy checks outputs against the configuration's output_schema, "
-                             "but the configuration has none; add output_schema or set schema: false")
+        raise WorkbenchError(
+            "guardrails: schema: the policy checks outputs against the configuration's output_schema, "
+            "but the configuration has none; add output_schema or set schema: false"
+        )
     return _schema_problem(text, schema)
 
 

@@ -6,5 +6,14 @@ from .factory import chat_model
 from .local import LocalChatModel, model_path
 from .pricing import cost, load_pricing
 
-__all__ = ["LocalChatModel", "ModelClient", "Response", "ResponseCache", "chat_model", "cost", "load_pricing",
-           "model_path", "request_key"]
+__all__ = [
+    "LocalChatModel",
+    "ModelClient",
+    "Response",
+    "ResponseCache",
+    "chat_model",
+    "cost",
+    "load_pricing",
+    "model_path",
+    "request_key",
+]

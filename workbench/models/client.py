@@ -41,9 +41,14 @@ class ModelClient:
     """Calls one configuration's model, then each fallback, each with its own retry budget
     (`Policy`); `calls` counts requests that reached a model."""
 
-    def __init__(self, spec: PromptSpec, cache: ResponseCache | None = None,
-                 pricing: dict[str, dict[str, float]] | None = None, concurrency: int | None = None,
-                 redact: Callable[[str], tuple[str, int]] | None = None):
+    def __init__(
+        self,
+        spec: PromptSpec,
+        cache: ResponseCache | None = None,
+        pricing: dict[str, dict[str, float]] | None = None,
+        concurrency: int | None = None,
+        redact: Callable[[str], tuple[str, int]] | None = None,
+    ):
         self.spec = spec
         self.cache = cache
         self.pricing = pricing or {}
@@ -66,10 +71,15 @@ class ModelClient:
 
     def request(self, messages: list[dict[str, str]], seed: int | None = None) -> dict[str, Any]:
         """The fully resolved request, as the cache keys it."""
+
         def model(m: ModelSpec) -> dict[str, Any]:
             return {k: v for k, v in m.model_dump(mode="json", exclude_none=True).items() if k not in OPERATIONAL}
 
-        request = {"model": model(self.spec.model), "fallbacks": [model(m) for m in self.spec.fallbacks], "messages": messages}
+        request = {
+            "model": model(self.spec.model),
+            "fallbacks": [model(m) for m in self.spec.fallbacks],
+            "messages": messages,
+        }
         return request if seed is None else {**request, "seed": seed}
 
     async def acall(self, messages: list[dict[str, str]], seed: int | None = None, use_cache: bool = True) -> Response:
@@ -104,8 +114,12 @@ class ModelClient:
                 except Failed as exc:  # recorded per case; the next model is tried, the run goes on
                     errors.append(f"{spec.name}: {exc}" if len(self.chain) > 1 else str(exc))
             else:
-                return Response(text=None, model=self.spec.model.name, latency_s=time.perf_counter() - start,
-                                error=secrets.hide("; ".join(errors)))
+                return Response(
+                    text=None,
+                    model=self.spec.model.name,
+                    latency_s=time.perf_counter() - start,
+                    error=secrets.hide("; ".join(errors)),
+                )
             latency = time.perf_counter() - start
         response = self._response(spec, message, latency)
         if key:
@@ -117,6 +131,12 @@ class ModelClient:
         tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
         text = secrets.hide(message.content if isinstance(message.content, str) else message.text)
         text, redactions = self.redact(text) if self.redact else (text, 0)
-        return Response(text=text, model=spec.name, latency_s=latency, input_tokens=tokens_in, output_tokens=tokens_out,
-                        redactions=redactions,
-                        cost=cost(spec.provider, spec.name, tokens_in, tokens_out, self.pricing))
+        return Response(
+            text=text,
+            model=spec.name,
+            latency_s=latency,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            redactions=redactions,
+            cost=cost(spec.provider, spec.name, tokens_in, tokens_out, self.pricing),
+        )

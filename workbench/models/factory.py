@@ -54,7 +54,9 @@ def _api_key(spec: ModelSpec) -> str:
         return "not-needed"  # local servers (llama.cpp, vLLM, Ollama) accept any key
     key = os.environ.get(spec.api_key_env)
     if not key:
-        raise WorkbenchError(f"model.api_key_env: environment variable {spec.api_key_env} is not set; export it before the run")
+        raise WorkbenchError(
+            f"model.api_key_env: environment variable {spec.api_key_env} is not set; export it before the run"
+        )
     return key
 
 
@@ -68,8 +70,16 @@ def openai_arguments(spec: ModelSpec, params: dict[str, Any]) -> dict[str, Any]:
     extra = {key: params.pop(key) for key in ("top_k",) if key in params}
     if not is_openai(spec.base_url) and "max_tokens" in params:
         extra["max_tokens"] = params.pop("max_tokens")
-    return {**spec.kwargs, "model": spec.name, "base_url": spec.base_url, "api_key": _api_key(spec),
-            "timeout": spec.timeout, "max_retries": 0, **params, **({"extra_body": extra} if extra else {})}
+    return {
+        **spec.kwargs,
+        "model": spec.name,
+        "base_url": spec.base_url,
+        "api_key": _api_key(spec),
+        "timeout": spec.timeout,
+        "max_retries": 0,
+        **params,
+        **({"extra_body": extra} if extra else {}),
+    }
 
 
 def is_openai(base_url: str | None) -> bool:

@@ -49,8 +49,10 @@ def judge(ref: str, settings: Settings, allowed: set[str] | None = None, role: s
     prompt = resolve(ref, settings.prompts_dir)
     if allowed is not None and not set(prompt.variables) <= allowed:
         unknown = ", ".join(sorted(set(prompt.variables) - allowed))
-        raise WorkbenchError(f"{prompt.path}: variables: a {role} may use {', '.join(sorted(allowed))}, not {unknown}; "
-                             f"write variables: [{', '.join(sorted(allowed))}]")
+        raise WorkbenchError(
+            f"{prompt.path}: variables: a {role} may use {', '.join(sorted(allowed))}, not {unknown}; "
+            f"write variables: [{', '.join(sorted(allowed))}]"
+        )
     cache = str(settings.cache_path) if settings.cache else None
     return _judge(ref, str(settings.root), prompt.hash, cache)
 

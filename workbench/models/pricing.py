@@ -14,7 +14,11 @@ from ..plugins import provider as plugin
 
 def load_pricing(path: Path | None = None) -> dict[str, dict[str, float]]:
     """`{model name: {input: usd_per_mtok, output: usd_per_mtok}}`; the project's file wins over the packaged one."""
-    text = read_text(path, "the pricing table") if path else resources.files("workbench").joinpath("pricing.yaml").read_text()
+    text = (
+        read_text(path, "the pricing table")
+        if path
+        else resources.files("workbench").joinpath("pricing.yaml").read_text()
+    )
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -23,14 +27,20 @@ def load_pricing(path: Path | None = None) -> dict[str, dict[str, float]]:
     if not isinstance(table, dict):
         raise WorkbenchError(f"{path}: models: expected a mapping of model name to input: and output: prices")
     for name, row in table.items():
-        if (not isinstance(row, dict) or set(row) != {"input", "output"}
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in row.values())):
-            raise WorkbenchError(f"{path or 'pricing.yaml'}: models.{name}: give input: and output: in USD per million tokens")
+        if (
+            not isinstance(row, dict)
+            or set(row) != {"input", "output"}
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in row.values())
+        ):
+            raise WorkbenchError(
+                f"{path or 'pricing.yaml'}: models.{name}: give input: and output: in USD per million tokens"
+            )
     return table
 
 
-def cost(provider: str, model: str, input_tokens: int | None, output_tokens: int | None,
-         table: dict[str, dict[str, float]]) -> float | None:
+def cost(
+    provider: str, model: str, input_tokens: int | None, output_tokens: int | None, table: dict[str, dict[str, float]]
+) -> float | None:
     """USD for one call; None when the model is not in the table or usage is unknown."""
     if not plugin(provider).priced:
         return 0.0

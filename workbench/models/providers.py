@@ -14,26 +14,46 @@ from .factory import langchain_chat_model, local_chat_model, openai_chat_model
 
 CLASS_PATH = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
 #: ChatOpenAI arguments the `openai` provider sets from a spec's own fields, and the field to write instead.
-OPENAI_FROM_SPEC = {"model": "name", "model_name": "name", "base_url": "base_url", "openai_api_base": "base_url",
-                    "api_key": "api_key_env", "openai_api_key": "api_key_env", "timeout": "timeout",
-                    "request_timeout": "timeout", "max_retries": "max_retries", "rate_limiter": "requests_per_second",
-                    "max_tokens": "params.max_tokens", "max_completion_tokens": "params.max_tokens",
-                    "temperature": "params.temperature", "top_p": "params.top_p", "seed": "params.seed",
-                    "stop": "params.stop", "stop_sequences": "params.stop", "extra_body": "params",
-                    "frequency_penalty": "params.frequency_penalty", "presence_penalty": "params.presence_penalty"}
+OPENAI_FROM_SPEC = {
+    "model": "name",
+    "model_name": "name",
+    "base_url": "base_url",
+    "openai_api_base": "base_url",
+    "api_key": "api_key_env",
+    "openai_api_key": "api_key_env",
+    "timeout": "timeout",
+    "request_timeout": "timeout",
+    "max_retries": "max_retries",
+    "rate_limiter": "requests_per_second",
+    "max_tokens": "params.max_tokens",
+    "max_completion_tokens": "params.max_tokens",
+    "temperature": "params.temperature",
+    "top_p": "params.top_p",
+    "seed": "params.seed",
+    "stop": "params.stop",
+    "stop_sequences": "params.stop",
+    "extra_body": "params",
+    "frequency_penalty": "params.frequency_penalty",
+    "presence_penalty": "params.presence_penalty",
+}
 
 
 def _no_endpoint(spec: ModelSpec) -> list[tuple[str, str]]:
-    return [(key, "only the openai provider takes " + key) for key in ("base_url", "api_key_env")
-            if getattr(spec, key) is not None]
+    return [
+        (key, "only the openai provider takes " + key)
+        for key in ("base_url", "api_key_env")
+        if getattr(spec, key) is not None
+    ]
 
 
 def _check_local(spec: ModelSpec) -> list[tuple[str, str]]:
     problems = _no_endpoint(spec)
     if spec.name not in LOCAL_MODELS:
         problems.insert(0, ("name", f"unknown local model '{spec.name}'; use one of {', '.join(LOCAL_MODELS)}"))
-    return problems + [(f"kwargs.{key}", "the local provider takes no kwargs; remove it (inference parameters go "
-                        "in params:)") for key in spec.kwargs]
+    return problems + [
+        (f"kwargs.{key}", "the local provider takes no kwargs; remove it (inference parameters go in params:)")
+        for key in spec.kwargs
+    ]
 
 
 def _check_openai(spec: ModelSpec) -> list[tuple[str, str]]:
@@ -43,8 +63,13 @@ def _check_openai(spec: ModelSpec) -> list[tuple[str, str]]:
         if key in OPENAI_FROM_SPEC:
             problems.append((f"kwargs.{key}", f"set from the spec's own field; write {OPENAI_FROM_SPEC[key]}: instead"))
         elif key not in _chat_openai_arguments():
-            problems.append((f"kwargs.{key}", f"ChatOpenAI takes no argument '{key}', so the openai provider cannot "
-                             "pass it on; remove it or use the langchain provider"))
+            problems.append(
+                (
+                    f"kwargs.{key}",
+                    f"ChatOpenAI takes no argument '{key}', so the openai provider cannot "
+                    "pass it on; remove it or use the langchain provider",
+                )
+            )
     return problems
 
 
@@ -70,8 +95,12 @@ def _grammar(response_model: type[BaseModel]) -> dict[str, Any]:
 
 def _json_schema(response_model: type[BaseModel]) -> dict[str, Any]:
     """`json_schema` structured output (OpenAI, vLLM, llama.cpp server, recent Ollama)."""
-    return {"response_format": {"type": "json_schema", "json_schema": {
-        "name": response_model.__name__, "schema": response_model.model_json_schema()}}}
+    return {
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": response_model.__name__, "schema": response_model.model_json_schema()},
+        }
+    }
 
 
 LOCAL = Provider("local", local_chat_model, _check_local, concurrency=1, priced=False, structured_output=_grammar)

@@ -45,9 +45,12 @@ class Policy:
     @classmethod
     def of(cls, spec: Any) -> Policy:
         backoff, max_wait = getattr(spec, "backoff", None), getattr(spec, "max_wait", None)
-        return cls(attempts=spec.max_retries + 1, timeout=spec.timeout,
-                   backoff=DEFAULT_BACKOFF if backoff is None else backoff,
-                   max_wait=DEFAULT_MAX_WAIT if max_wait is None else max_wait)
+        return cls(
+            attempts=spec.max_retries + 1,
+            timeout=spec.timeout,
+            backoff=DEFAULT_BACKOFF if backoff is None else backoff,
+            max_wait=DEFAULT_MAX_WAIT if max_wait is None else max_wait,
+        )
 
     @property
     def budget(self) -> float:
@@ -109,7 +112,11 @@ def explain(exc: BaseException, elapsed: float, timeout: float) -> tuple[bool, s
         should = str(headers.get("x-should-retry", "")).lower()
         transient = should == "true" or (should != "false" and (status in (408, 409, 429) or status >= 500))
         body = _text(response)
-        return transient, hide(f"HTTP {status}{_reason(response)}: {excerpt(body) if body else exc}"), retry_after(headers)
+        return (
+            transient,
+            hide(f"HTTP {status}{_reason(response)}: {excerpt(body) if body else exc}"),
+            retry_after(headers),
+        )
     if isinstance(exc, (ConnectionError, openai.APIConnectionError)):
         cause = exc.__cause__ or exc.__context__
         detail = f"{type(exc).__name__}: {exc}" + (f" ({type(cause).__name__}: {cause})" if cause else "")

@@ -38,8 +38,9 @@ def placeholders(template: str) -> list[str]:
             continue
         if not field.isidentifier() or spec or conversion:
             written = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-            raise ValueError(f"placeholder {written} must be a plain name such as {{question}}; "
-                             "write {{ }} for literal braces")
+            raise ValueError(
+                f"placeholder {written} must be a plain name such as {{question}}; write {{{{ }}}} for literal braces"
+            )
         names.append(field)
     return names
 
@@ -66,7 +67,11 @@ def check(path: Path, locked_hash: str | None = None) -> tuple[PromptSpec | None
         return None, problems
     except UnicodeDecodeError as exc:
         data = path.read_bytes()
-        add(data.count(b"\n", 0, exc.start) + 1, "encoding", f"byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8")
+        add(
+            data.count(b"\n", 0, exc.start) + 1,
+            "encoding",
+            f"byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8",
+        )
         return None, problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -95,8 +100,12 @@ def check(path: Path, locked_hash: str | None = None) -> tuple[PromptSpec | None
     _check_variables(spec, lines, add)
     if locked_hash is not None and not problems:
         if content_hash(spec) != locked_hash:
-            add(1, "version", f"content changed after a run recorded hash {locked_hash[:12]}; "
-                f"revert the change or save it as a new version")
+            add(
+                1,
+                "version",
+                f"content changed after a run recorded hash {locked_hash[:12]}; "
+                f"revert the change or save it as a new version",
+            )
     return (None if problems else spec), problems
 
 
@@ -105,15 +114,23 @@ def _check_models(spec: PromptSpec, lines: dict, add) -> None:
         where = _field(loc)
         secret = _secret_kwargs(model)
         for path in sorted(secret, key=str):
-            add(_line_of(loc + ("kwargs", *path), lines), _field(loc + ("kwargs", *path)),
-                "secrets never go in a configuration; " + (
+            add(
+                _line_of(loc + ("kwargs", *path), lines),
+                _field(loc + ("kwargs", *path)),
+                "secrets never go in a configuration; "
+                + (
                     "export the key and name its variable in api_key_env (sent as Authorization: Bearer)"
-                    if model.provider == "openai" else
-                    "export it in the environment variable the class reads (such as OPENAI_API_KEY)"))
+                    if model.provider == "openai"
+                    else "export it in the environment variable the class reads (such as OPENAI_API_KEY)"
+                ),
+            )
         if url_credentials(model.base_url):
-            add(_line_of(loc + ("base_url",), lines), f"{where}.base_url",
+            add(
+                _line_of(loc + ("base_url",), lines),
+                f"{where}.base_url",
                 "holds credentials (user:password@ or a key in the query); remove them, export the key and name its "
-                "variable in api_key_env")
+                "variable in api_key_env",
+            )
         for field, message in provider(model.provider).check(model):  # the provider's own rules
             path = tuple(field.split("."))
             if path[0] != "kwargs" or path[1:2] not in secret:
@@ -145,11 +162,17 @@ def _check_variables(spec: PromptSpec, lines: dict, add) -> None:
         for name in sorted(set(names) - provided):
             add(_line_of(loc, lines), _field(loc), f"uses undeclared variable {{{name}}}; add it to variables:")
     for name in sorted(declared - used):
-        add(_line_of(("variables", spec.variables.index(name)), lines), "variables",
-            f"'{name}' is declared but no message uses {{{name}}}; remove it or use it")
+        add(
+            _line_of(("variables", spec.variables.index(name)), lines),
+            "variables",
+            f"'{name}' is declared but no message uses {{{name}}}; remove it or use it",
+        )
     if spec.retrieval and spec.retrieval.query_variable not in declared:
-        add(_line_of(("retrieval", "query_variable"), lines), "retrieval.query_variable",
-            f"'{spec.retrieval.query_variable}' is not a declared variable; name the variable that holds the query")
+        add(
+            _line_of(("retrieval", "query_variable"), lines),
+            "retrieval.query_variable",
+            f"'{spec.retrieval.query_variable}' is not a declared variable; name the variable that holds the query",
+        )
     if spec.retrieval and CONTEXT_VARIABLE not in used:
         add(_line_of(("retrieval",), lines), "retrieval", "a retrieval block needs a message that uses {context}")
 

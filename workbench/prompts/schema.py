@@ -88,8 +88,10 @@ class ModelSpec(_Strict):
     @classmethod
     def _registered(cls, value: str) -> str:
         if value not in provider_names():
-            raise ValueError(f"'{value}' is not allowed; use one of {', '.join(provider_names())} "
-                             "(or install the plug-in that registers it)")
+            raise ValueError(
+                f"'{value}' is not allowed; use one of {', '.join(provider_names())} "
+                "(or install the plug-in that registers it)"
+            )
         return value
 
 
@@ -157,6 +159,7 @@ HINTS = {
 def content_hash(spec: PromptSpec) -> str:
     """sha256 over the canonical configuration: key order, comments and layout do not count, and neither
     do unset optional blocks, so adding an optional field to the schema keeps every existing hash."""
-    canonical = json.dumps(spec.model_dump(mode="json", exclude_none=True, by_alias=True), sort_keys=True,
-                           separators=(",", ":"))
+    canonical = json.dumps(
+        spec.model_dump(mode="json", exclude_none=True, by_alias=True), sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()

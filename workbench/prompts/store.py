@@ -83,7 +83,9 @@ def resolve(ref: str, root: Path) -> Prompt:
     name, version = split_ref(ref, "configuration")
     known = versions(name, root)
     if not known:
-        raise WorkbenchError(f"no configuration named '{name}' under {root}/; known: {', '.join(names(root)) or 'none'}")
+        raise WorkbenchError(
+            f"no configuration named '{name}' under {root}/; known: {', '.join(names(root)) or 'none'}"
+        )
     listing = ", ".join(f"{name}@{v}" for v in known)
     if not version or version == "latest":
         raise WorkbenchError(f"'{ref}' does not pin a version; write one of: {listing}")
@@ -101,8 +103,12 @@ def read_lock(root: Path) -> dict[str, str]:
     except json.JSONDecodeError as exc:
         raise WorkbenchError(f"{path}:{exc.lineno}: lock: not valid JSON ({exc.msg}); restore it from git") from None
     if not isinstance(lock, dict) or not all(isinstance(v, str) for v in lock.values()):
-        raise WorkbenchError("expected one \"name@version\": \"hash\" entry per run configuration", file=path,
-                             field="lock", fix="restore it from git")
+        raise WorkbenchError(
+            'expected one "name@version": "hash" entry per run configuration',
+            file=path,
+            field="lock",
+            fix="restore it from git",
+        )
     return lock
 
 
@@ -119,6 +125,7 @@ def lock_hash(prompt: Prompt, root: Path) -> None:
 
 def diff(a: Prompt, b: Prompt) -> str:
     """A unified diff of two configurations' canonical YAML: messages, model and parameters."""
+
     class Dumper(yaml.SafeDumper):
         pass
 
@@ -141,12 +148,20 @@ def _production_marks(path: Path) -> dict[str, str]:
         marks = yaml.safe_load(read_text(path, "the production marker")) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise WorkbenchError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=path,
-                             line=mark.line + 1 if mark else None, field="yaml",
-                             fix="write one 'name: version' line per configuration family") from None
+        raise WorkbenchError(
+            f"not valid YAML ({getattr(exc, 'problem', exc)})",
+            file=path,
+            line=mark.line + 1 if mark else None,
+            field="yaml",
+            fix="write one 'name: version' line per configuration family",
+        ) from None
     if not isinstance(marks, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in marks.items()):
-        raise WorkbenchError("expected 'name: version' lines", file=path, field="file",
-                             fix="write one 'name: version' line per configuration family, e.g. support: 1.0.0")
+        raise WorkbenchError(
+            "expected 'name: version' lines",
+            file=path,
+            field="file",
+            fix="write one 'name: version' line per configuration family, e.g. support: 1.0.0",
+        )
     return marks
 
 
@@ -155,8 +170,12 @@ def production(name: str, root: Path) -> str | None:
     path = Path(root) / PRODUCTION_FILE
     version = _production_marks(path).get(name)
     if version is not None and not SEMVER.match(version):
-        raise WorkbenchError(f"'{version}' is not a version", file=path, field=name,
-                             fix="write the version as in the file name, e.g. 1.0.0")
+        raise WorkbenchError(
+            f"'{version}' is not a version",
+            file=path,
+            field=name,
+            fix="write the version as in the file name, e.g. 1.0.0",
+        )
     return f"{name}@{version}" if version else None
 
 
@@ -166,5 +185,8 @@ def promote(prompt: Prompt, root: Path) -> None:
     with locked(path):
         marks = _production_marks(path)
         marks[prompt.name] = prompt.version
-        atomic_write(path, "# The production version of each configuration family: the default baseline.\n"
-                     + yaml.safe_dump(dict(sorted(marks.items())), sort_keys=False))
+        atomic_write(
+            path,
+            "# The production version of each configuration family: the default baseline.\n"
+            + yaml.safe_dump(dict(sorted(marks.items())), sort_keys=False),
+        )

@@ -11,5 +11,21 @@ from .retriever import Retriever, retriever_for
 from .store import IndexSpec, client, collection
 from .sync import SyncReport, index_version, sync
 
-__all__ = ["Chunk", "Document", "Embedder", "IndexSpec", "Retriever", "SyncReport", "client", "collection",
-           "corpus_dir", "index_version", "inspect", "load_corpus", "model_id", "retriever_for", "split", "sync"]
+__all__ = [
+    "Chunk",
+    "Document",
+    "Embedder",
+    "IndexSpec",
+    "Retriever",
+    "SyncReport",
+    "client",
+    "collection",
+    "corpus_dir",
+    "index_version",
+    "inspect",
+    "load_corpus",
+    "model_id",
+    "retriever_for",
+    "split",
+    "sync",
+]

@@ -25,8 +25,9 @@ def _porter() -> Any:
 def tokenize(texts: list[str]) -> list[list[str]]:
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=lambda words: [_stem(w) for w in words],
-                          return_ids=False, show_progress=False)
+    return bm25s.tokenize(
+        texts, stopwords="en", stemmer=lambda words: [_stem(w) for w in words], return_ids=False, show_progress=False
+    )
 
 
 class BM25Index:

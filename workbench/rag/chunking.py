@@ -27,15 +27,27 @@ def split(document: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk
 
     if document.format == "markdown":
         splitter = RecursiveCharacterTextSplitter.from_language(
-            Language.MARKDOWN, chunk_size=chunk_size, chunk_overlap=chunk_overlap, add_start_index=True)
+            Language.MARKDOWN, chunk_size=chunk_size, chunk_overlap=chunk_overlap, add_start_index=True
+        )
     else:
-        splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap,
-                                                  add_start_index=True)
+        splitter = RecursiveCharacterTextSplitter(
+            chunk_size=chunk_size, chunk_overlap=chunk_overlap, add_start_index=True
+        )
     pieces = splitter.create_documents([document.text])
     return [
-        Chunk(id=f"{document.source}#{i}", text=piece.page_content, source=document.source,
-              metadata={**document.metadata, "source": document.source, "title": document.title,
-                        "format": document.format, "chunk": i, "start": piece.metadata.get("start_index", -1),
-                        "doc_hash": document.hash})
+        Chunk(
+            id=f"{document.source}#{i}",
+            text=piece.page_content,
+            source=document.source,
+            metadata={
+                **document.metadata,
+                "source": document.source,
+                "title": document.title,
+                "format": document.format,
+                "chunk": i,
+                "start": piece.metadata.get("start_index", -1),
+                "doc_hash": document.hash,
+            },
+        )
         for i, piece in enumerate(pieces)
     ]

@@ -14,8 +14,25 @@ from ..names import check_name
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html"}
 #: HTML elements whose text is never document content.
 _DROP = ("script", "style", "noscript", "template", "head", "nav", "footer", "svg", "iframe", "form")
-_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "div", "section", "article", "main", "table", "pre",
-           "blockquote", "ul", "ol", "dl")
+_BLOCKS = (
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "div",
+    "section",
+    "article",
+    "main",
+    "table",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "dl",
+)
 _LINES = ("li", "tr", "br", "dt", "dd")
 _SPACES = re.compile(r"\s+")
 _BLANKS = re.compile(r"\n\s*\n+")
@@ -43,8 +60,10 @@ def corpus_dir(datasets_dir: Path, corpus: str) -> Path:
     folder = Path(datasets_dir) / corpus / "corpus"
     if not folder.is_dir():
         known = sorted(p.parent.name for p in Path(datasets_dir).glob("*/corpus") if p.is_dir())
-        raise WorkbenchError(f"retrieval.corpus: no folder {folder}; put the documents there "
-                             f"(known corpora: {', '.join(known) or 'none'})")
+        raise WorkbenchError(
+            f"retrieval.corpus: no folder {folder}; put the documents there "
+            f"(known corpora: {', '.join(known) or 'none'})"
+        )
     return folder
 
 
@@ -58,20 +77,29 @@ def load_corpus(folder: Path) -> list[Document]:
             continue
         kind = FORMATS.get(path.suffix.lower())
         if kind is None:
-            problems.append(f"{path}: unsupported file type '{path.suffix}'; use .md, .txt or .html, or remove the file")
+            problems.append(
+                f"{path}: unsupported file type '{path.suffix}'; use .md, .txt or .html, or remove the file"
+            )
             continue
         try:
             raw = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             problems.append(f"{path}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8")
             continue
-        text, title = (_from_html(raw) if kind == "html" else (_normalise(raw), _first_line_title(raw, kind)))
+        text, title = _from_html(raw) if kind == "html" else (_normalise(raw), _first_line_title(raw, kind))
         if not text.strip():
             problems.append(f"{path}: no text; write the document or remove the file")
             continue
         section = relative.parts[0] if len(relative.parts) > 1 else "general"
-        documents.append(Document(source=relative.as_posix(), text=text, format=kind, title=title or path.stem,
-                                  metadata={"section": section}))
+        documents.append(
+            Document(
+                source=relative.as_posix(),
+                text=text,
+                format=kind,
+                title=title or path.stem,
+                metadata={"section": section},
+            )
+        )
     if problems:
         raise WorkbenchError("\n".join(problems))
     if not documents:

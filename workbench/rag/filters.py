@@ -24,7 +24,9 @@ def where(filters: dict[str, Any]) -> dict[str, Any] | None:
         elif isinstance(value, _SCALARS):
             clauses.append({key: {"$eq": value}})  # type: ignore[dict-item]
         else:
-            raise WorkbenchError(f"retrieval.filters.{key}: use a string, a number or a list of them, not {type(value).__name__}")
+            raise WorkbenchError(
+                f"retrieval.filters.{key}: use a string, a number or a list of them, not {type(value).__name__}"
+            )
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -34,6 +36,6 @@ def matches(metadata: dict[str, Any], clause: dict[str, Any]) -> bool:
     """Evaluate a clause built by `where` against one chunk's metadata."""
     if "$and" in clause:
         return all(matches(metadata, c) for c in clause["$and"])
-    (key, test), = clause.items()
+    ((key, test),) = clause.items()
     value = metadata.get(key)
     return value in test["$in"] if "$in" in test else value == test["$eq"]

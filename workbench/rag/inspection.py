@@ -18,9 +18,15 @@ from .retriever import retriever_for
 GROUNDING_THRESHOLD = 0.6
 
 
-def inspect(target: Any, case_id: str | None = None, *, retrieval: Retrieval | None = None,
-            settings: Settings | None = None, answer: str | None = None,
-            threshold: float = GROUNDING_THRESHOLD) -> pd.DataFrame:
+def inspect(
+    target: Any,
+    case_id: str | None = None,
+    *,
+    retrieval: Retrieval | None = None,
+    settings: Settings | None = None,
+    answer: str | None = None,
+    threshold: float = GROUNDING_THRESHOLD,
+) -> pd.DataFrame:
     """The retrieved chunks, one row each: rank, source, per-retriever scores, text, grounding.
 
     `inspect(run_result, "case-id")` reads the case's recorded `chunks` and answer (the run's output);
@@ -42,10 +48,17 @@ def inspect(target: Any, case_id: str | None = None, *, retrieval: Retrieval | N
 
 def frame(chunks: list[dict[str, Any]], answer: str | None, threshold: float = GROUNDING_THRESHOLD) -> pd.DataFrame:
     names = list(dict.fromkeys(name for c in chunks for name in c.get("scores", {})))
-    rows = [{"rank": c.get("rank", i), "source": c.get("source"),
-             **{f"score_{n}": c.get("scores", {}).get(n, np.nan) for n in names},
-             "text": c.get("text", ""), "id": c.get("id"), "section": c.get("metadata", {}).get("section")}
-            for i, c in enumerate(chunks, start=1)]
+    rows = [
+        {
+            "rank": c.get("rank", i),
+            "source": c.get("source"),
+            **{f"score_{n}": c.get("scores", {}).get(n, np.nan) for n in names},
+            "text": c.get("text", ""),
+            "id": c.get("id"),
+            "section": c.get("metadata", {}).get("section"),
+        }
+        for i, c in enumerate(chunks, start=1)
+    ]
     table = pd.DataFrame(rows, columns=["rank", "source", *[f"score_{n}" for n in names], "text", "id", "section"])
     similarity = grounding([c.get("text", "") for c in chunks], answer) if answer and chunks else None
     table["grounding"] = similarity if similarity is not None else np.nan
@@ -71,6 +84,8 @@ def _from_run(result: Any, case_id: str | None) -> tuple[list[dict[str, Any]], s
         raise WorkbenchError(f"inspect: case '{case_id}' is not in this run; cases: {', '.join(cases['case_id'][:10])}")
     chunks = row.iloc[0]["chunks"]
     if chunks is None:
-        raise WorkbenchError(f"inspect: case '{case_id}' has no retrieved chunks; its configuration has no retrieval block")
+        raise WorkbenchError(
+            f"inspect: case '{case_id}' has no retrieved chunks; its configuration has no retrieval block"
+        )
     output = row.iloc[0]["output"]
     return chunks, (output if isinstance(output, str) and output else None)

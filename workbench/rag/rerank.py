@@ -63,7 +63,7 @@ def sentence_vectors(texts: list[str], embedder: Embedder) -> list[np.ndarray]:
         at = 0
         with _cache_lock:
             for text, group in zip(missing, pieces):
-                _cache[text] = flat[at:at + len(group)]
+                _cache[text] = flat[at : at + len(group)]
                 at += len(group)
             while len(_cache) > _CACHE_TEXTS:
                 _cache.popitem(last=False)

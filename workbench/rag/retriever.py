@@ -38,8 +38,10 @@ class Retriever:
         self.collection = collection(chroma if chroma is not None else client(settings), self.spec)
         self.report: SyncReport = sync(self.collection, self.spec, documents, self.embedder)
         if self.where and not self.collection.get(where=self.where, limit=1, include=[])["ids"]:
-            raise WorkbenchError(f"retrieval.filters: {retrieval.filters} match no chunk of corpus "
-                                 f"'{retrieval.corpus}'; check the values (sections are the corpus' top folders)")
+            raise WorkbenchError(
+                f"retrieval.filters: {retrieval.filters} match no chunk of corpus "
+                f"'{retrieval.corpus}'; check the values (sections are the corpus' top folders)"
+            )
 
     @property
     def version(self) -> str:
@@ -47,11 +49,15 @@ class Retriever:
 
     def describe(self) -> dict[str, Any]:
         """Flat facts worth logging with a run: the collection, the index version, the retrieval settings."""
-        return {"rag.collection": self.spec.collection_name, "rag.index_version": self.version,
-                "rag.embedding_model": self.spec.model, "rag.documents": self.report.documents,
-                "rag.chunks": self.report.chunks,
-                **{f"rag.{k}": v for k, v in self.retrieval.model_dump(mode="json").items() if k != "filters"},
-                "rag.filters": str(self.retrieval.filters or {})}
+        return {
+            "rag.collection": self.spec.collection_name,
+            "rag.index_version": self.version,
+            "rag.embedding_model": self.spec.model,
+            "rag.documents": self.report.documents,
+            "rag.chunks": self.report.chunks,
+            **{f"rag.{k}": v for k, v in self.retrieval.model_dump(mode="json").items() if k != "filters"},
+            "rag.filters": str(self.retrieval.filters or {}),
+        }
 
     def retrieve(self, query: str) -> list[dict[str, Any]]:
         """The top k chunks for the query: dicts with id, text, source, rank, scores and metadata."""
@@ -71,7 +77,7 @@ class Retriever:
             for c, s in zip(candidates, scores):
                 c["scores"]["rerank"] = s
             candidates.sort(key=lambda c: -c["scores"]["rerank"])
-        chunks = candidates[:r.k]
+        chunks = candidates[: r.k]
         for rank, c in enumerate(chunks, start=1):
             c["rank"] = rank
             c["metadata"]["index_version"] = self.version
@@ -85,15 +91,20 @@ class Retriever:
         return "\n\n".join(f"[{i}] (source: {c['source']})\n{c['text'].strip()}" for i, c in enumerate(chunks, start=1))
 
     def _semantic(self, vector: np.ndarray, n: int) -> list[dict[str, Any]]:
-        found = self.collection.query(query_embeddings=[vector], n_results=n, where=self.where,
-                                      include=["documents", "metadatas", "distances"])
-        return [_chunk(i, t, m, {"semantic": 1.0 - float(d)}) for i, t, m, d in
-                zip(found["ids"][0], found["documents"][0], found["metadatas"][0], found["distances"][0])]
+        found = self.collection.query(
+            query_embeddings=[vector], n_results=n, where=self.where, include=["documents", "metadatas", "distances"]
+        )
+        return [
+            _chunk(i, t, m, {"semantic": 1.0 - float(d)})
+            for i, t, m, d in zip(found["ids"][0], found["documents"][0], found["metadatas"][0], found["distances"][0])
+        ]
 
     def _bm25(self, query: str, n: int) -> list[dict[str, Any]]:
         index = self._bm25_index()
-        return [_chunk(index.ids[p], index.texts[p], index.metadatas[p], {"bm25": s})
-                for p, s in index.search(query, n, self.where)]
+        return [
+            _chunk(index.ids[p], index.texts[p], index.metadatas[p], {"bm25": s})
+            for p, s in index.search(query, n, self.where)
+        ]
 
     def _hybrid(self, query: str, vector: np.ndarray, pool: int) -> list[dict[str, Any]]:
         n = max(pool, POOL_MIN)

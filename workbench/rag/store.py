@@ -49,9 +49,13 @@ class IndexSpec:
         return f"{slug}-{self.key}"
 
     def metadata(self) -> dict[str, Any]:
-        return {"workbench.corpus": self.corpus, "workbench.chunk_size": self.chunk_size,
-                "workbench.chunk_overlap": self.chunk_overlap, "workbench.model": self.model,
-                "workbench.splitter": self.splitter}
+        return {
+            "workbench.corpus": self.corpus,
+            "workbench.chunk_size": self.chunk_size,
+            "workbench.chunk_overlap": self.chunk_overlap,
+            "workbench.model": self.model,
+            "workbench.splitter": self.splitter,
+        }
 
 
 def server_address(host: str | None = None, port: int | None = None) -> tuple[str, int] | None:
@@ -90,8 +94,10 @@ def _http_client(host: str, port: int) -> Any:
     try:
         return chromadb.HttpClient(host=host, port=port, settings=_chroma_settings())
     except Exception as exc:  # chromadb raises plain ValueError/ConnectionError on an unreachable server
-        raise WorkbenchError(f"{HOST_ENV}/{PORT_ENV}: cannot reach Chroma at {host}:{port} ({exc}); "
-                             f"start it with `chroma run --path DIR --port {port}` or unset {HOST_ENV}") from None
+        raise WorkbenchError(
+            f"{HOST_ENV}/{PORT_ENV}: cannot reach Chroma at {host}:{port} ({exc}); "
+            f"start it with `chroma run --path DIR --port {port}` or unset {HOST_ENV}"
+        ) from None
 
 
 def _chroma_settings() -> Any:
@@ -103,5 +109,8 @@ def _chroma_settings() -> Any:
 def collection(chroma: Any, spec: IndexSpec) -> Any:
     """The spec's collection, created on first use, always with our embedding function and cosine space."""
     return chroma.get_or_create_collection(
-        spec.collection_name, embedding_function=chroma_embedding_function(),
-        configuration={"hnsw": {"space": "cosine"}}, metadata=spec.metadata())
+        spec.collection_name,
+        embedding_function=chroma_embedding_function(),
+        configuration={"hnsw": {"space": "cosine"}},
+        metadata=spec.metadata(),
+    )

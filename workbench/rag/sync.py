@@ -40,8 +40,13 @@ def index_version(spec: IndexSpec, documents: list[Document]) -> str:
     return digest.hexdigest()[:16]
 
 
-def sync(collection: Any, spec: IndexSpec, documents: list[Document], embedder: Embedder | None = None,
-         batch_size: int = 1000) -> SyncReport:
+def sync(
+    collection: Any,
+    spec: IndexSpec,
+    documents: list[Document],
+    embedder: Embedder | None = None,
+    batch_size: int = 1000,
+) -> SyncReport:
     """Delete the chunks of removed or changed documents, embed and add those of new or changed ones."""
     start = time.perf_counter()
     embedder = embedder or Embedder()
@@ -54,16 +59,25 @@ def sync(collection: Any, spec: IndexSpec, documents: list[Document], embedder: 
         if removed or changed:
             for batch in _batches(removed + changed, 500):
                 collection.delete(where={"source": {"$in": batch}})
-        chunks = [chunk for source in changed + added
-                  for chunk in split(current[source], spec.chunk_size, spec.chunk_overlap)]
+        chunks = [
+            chunk for source in changed + added for chunk in split(current[source], spec.chunk_size, spec.chunk_overlap)
+        ]
         _add(collection, chunks, embedder, batch_size)
         version = index_version(spec, documents)
         if removed or changed or added or collection.metadata.get("workbench.index_version") != version:
             collection.modify(metadata={**spec.metadata(), "workbench.index_version": version})
         total = collection.count()
-    return SyncReport(collection=spec.collection_name, version=version, documents=len(documents), chunks=total,
-                      added=added, changed=changed, removed=removed, embedded=len(chunks),
-                      seconds=time.perf_counter() - start)
+    return SyncReport(
+        collection=spec.collection_name,
+        version=version,
+        documents=len(documents),
+        chunks=total,
+        added=added,
+        changed=changed,
+        removed=removed,
+        embedded=len(chunks),
+        seconds=time.perf_counter() - start,
+    )
 
 
 def _stored_documents(collection: Any) -> dict[str, tuple[str, bool]]:
@@ -92,14 +106,20 @@ def _add(collection: Any, chunks: list[Chunk], embedder: Embedder, size: int) ->
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending = []
         for lo in range(0, len(ordered), size):
-            part = ordered[lo:lo + size]
+            part = ordered[lo : lo + size]
             vectors = embedder.encode([c.text for c in part])
-            pending.append(writer.submit(
-                collection.add, ids=[c.id for c in part], documents=[c.text for c in part], embeddings=vectors,
-                metadatas=[{**c.metadata, "chunks": per_doc[c.source]} for c in part]))
+            pending.append(
+                writer.submit(
+                    collection.add,
+                    ids=[c.id for c in part],
+                    documents=[c.text for c in part],
+                    embeddings=vectors,
+                    metadatas=[{**c.metadata, "chunks": per_doc[c.source]} for c in part],
+                )
+            )
         for future in pending:
             future.result()  # re-raise a failed write
 
 
 def _batches(items: list[str], size: int) -> list[list[str]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -132,5 +132,7 @@ def _import_scorer(path: str, args: dict[str, Any], settings: Settings | None) -
     if getattr(target, "__wrapped__", None) is not None and REGISTRY.get(registered) is target:
         return get_scorer(registered, settings, **args)
     if args:
-        raise WorkbenchError(f"scorer '{path}' is a plain function; it takes no arguments (decorate a factory with @scorer)")
+        raise WorkbenchError(
+            f"scorer '{path}' is a plain function; it takes no arguments (decorate a factory with @scorer)"
+        )
     return Scorer(name=path, args={}, fn=target)

@@ -66,7 +66,7 @@ def parse_json(text: str, model: type[BaseModel]) -> Any:
         raise ValueError(f"no JSON in the judge's answer: {text[:160]!r}")
     end = max(body.rfind("}"), body.rfind("]"))
     try:
-        data = json.loads(body[start:end + 1], strict=False)  # small models put raw newlines in strings
+        data = json.loads(body[start : end + 1], strict=False)  # small models put raw newlines in strings
     except json.JSONDecodeError as exc:
         raise ValueError(f"the judge's answer is not valid JSON ({exc.msg}): {text[:160]!r}") from None
     fields = list(model.model_fields)
@@ -103,8 +103,13 @@ def _judge_class() -> type:
                 except ValueError as exc:
                     if attempt == self.parse_retries:
                         raise RagasMetricError(f"judge answer unusable for {response_model.__name__}: {exc}") from None
-                    messages = [*messages[:2], reply, HumanMessage(
-                        f"That was not valid. {exc}. Reply with only the JSON object that follows the schema.")]
+                    messages = [
+                        *messages[:2],
+                        reply,
+                        HumanMessage(
+                            f"That was not valid. {exc}. Reply with only the JSON object that follows the schema."
+                        ),
+                    ]
 
         def generate(self, prompt: str, response_model: type) -> Any:
             return asyncio.run(self.agenerate(prompt, response_model))
@@ -128,7 +133,6 @@ def _judge_llm(spec_json: str, system: str, parse_retries: int) -> Any:
 def embeddings() -> Any:
     """The bundled MiniLM behind ragas' embedding interface."""
     from ragas.embeddings.base import BaseRagasEmbedding
-
 
     class MiniLM(BaseRagasEmbedding):
         def __init__(self) -> None:
@@ -163,15 +167,19 @@ async def _run(metric: Any, **inputs: Any) -> Score:
         raise RagasMetricError(f"{metric.name} returned NaN: {reason}")
     bounds = getattr(metric, "allowed_values", None)
     if isinstance(bounds, tuple) and len(bounds) == 2 and not bounds[0] <= float(value) <= bounds[1]:
-        raise RagasMetricError(f"{metric.name} returned {value}, outside {bounds[0]}..{bounds[1]}: "
-                               f"the judge's verdicts were not the 0/1 the metric expects")
+        raise RagasMetricError(
+            f"{metric.name} returned {value}, outside {bounds[0]}..{bounds[1]}: "
+            f"the judge's verdicts were not the 0/1 the metric expects"
+        )
     return Score(float(value), result.reason)
 
 
 def _question(sample: Sample, variable: str) -> str:
     if variable not in sample.case.inputs:
-        raise WorkbenchError(f"case '{sample.case.id}': no input '{variable}'; set question_variable= to the input "
-                             f"that holds the question")
+        raise WorkbenchError(
+            f"case '{sample.case.id}': no input '{variable}'; set question_variable= to the input "
+            f"that holds the question"
+        )
     return str(sample.case.inputs[variable])
 
 
@@ -189,23 +197,28 @@ def _need_contexts(sample: Sample) -> list[str]:
 @scorer
 def ragas_faithfulness(judge: str | None = None, question_variable: str = "question", *, settings: Settings):
     """Share of the answer's claims that the retrieved contexts support (ragas Faithfulness)."""
-    Faithfulness, = _ragas_metrics("Faithfulness")
+    (Faithfulness,) = _ragas_metrics("Faithfulness")
 
     metric = Faithfulness(llm=judge_llm(judge, settings))
 
     async def score(sample: Sample) -> Score:
         _need_output(sample)
-        return await _run(metric, user_input=_question(sample, question_variable), response=sample.output,
-                          retrieved_contexts=_need_contexts(sample))
+        return await _run(
+            metric,
+            user_input=_question(sample, question_variable),
+            response=sample.output,
+            retrieved_contexts=_need_contexts(sample),
+        )
 
     return score
 
 
 @scorer
-def ragas_answer_relevancy(judge: str | None = None, question_variable: str = "question", strictness: int = 3,
-                           *, settings: Settings):
+def ragas_answer_relevancy(
+    judge: str | None = None, question_variable: str = "question", strictness: int = 3, *, settings: Settings
+):
     """How well questions generated back from the answer match the real question (ragas AnswerRelevancy)."""
-    AnswerRelevancy, = _ragas_metrics("AnswerRelevancy")
+    (AnswerRelevancy,) = _ragas_metrics("AnswerRelevancy")
 
     metric = AnswerRelevancy(llm=judge_llm(judge, settings), embeddings=embeddings(), strictness=strictness)
 
@@ -219,15 +232,19 @@ def ragas_answer_relevancy(judge: str | None = None, question_variable: str = "q
 @scorer
 def ragas_context_precision(judge: str | None = None, question_variable: str = "question", *, settings: Settings):
     """Whether the useful contexts are ranked first, judged against the expected answer (ragas)."""
-    ContextPrecisionWithReference, = _ragas_metrics("ContextPrecisionWithReference")
+    (ContextPrecisionWithReference,) = _ragas_metrics("ContextPrecisionWithReference")
 
     metric = ContextPrecisionWithReference(llm=judge_llm(judge, settings))
 
     async def score(sample: Sample) -> Score | None:
         if sample.case.expected is None:
             return None
-        return await _run(metric, user_input=_question(sample, question_variable), reference=sample.case.expected,
-                          retrieved_contexts=_need_contexts(sample))
+        return await _run(
+            metric,
+            user_input=_question(sample, question_variable),
+            reference=sample.case.expected,
+            retrieved_contexts=_need_contexts(sample),
+        )
 
     return score
 
@@ -235,15 +252,19 @@ def ragas_context_precision(judge: str | None = None, question_variable: str = "
 @scorer
 def ragas_context_recall(judge: str | None = None, question_variable: str = "question", *, settings: Settings):
     """Share of the expected answer's claims that the retrieved contexts support (ragas ContextRecall)."""
-    ContextRecall, = _ragas_metrics("ContextRecall")
+    (ContextRecall,) = _ragas_metrics("ContextRecall")
 
     metric = ContextRecall(llm=judge_llm(judge, settings))
 
     async def score(sample: Sample) -> Score | None:
         if sample.case.expected is None:
             return None
-        return await _run(metric, user_input=_question(sample, question_variable), reference=sample.case.expected,
-                          retrieved_contexts=_need_contexts(sample))
+        return await _run(
+            metric,
+            user_input=_question(sample, question_variable),
+            reference=sample.case.expected,
+            retrieved_contexts=_need_contexts(sample),
+        )
 
     return score
 
@@ -251,7 +272,7 @@ def ragas_context_recall(judge: str | None = None, question_variable: str = "que
 @scorer
 def ragas_rouge(rouge_type: str = "rougeL", mode: str = "fmeasure"):
     """ROUGE of the answer against the expected answer (ragas RougeScore; no LLM)."""
-    RougeScore, = _ragas_metrics("RougeScore")
+    (RougeScore,) = _ragas_metrics("RougeScore")
 
     if rouge_type not in ("rouge1", "rougeL") or mode not in ("fmeasure", "precision", "recall"):
         raise WorkbenchError("ragas_rouge: rouge_type is rouge1 or rougeL; mode is fmeasure, precision or recall")

@@ -16,8 +16,11 @@ from .base import Sample, Score, scorer
 
 
 def _ranked(sample: Sample, k: int | None) -> list[str]:
-    chunks = sorted(sample.chunks, key=lambda c: c.get("rank") or 0) if all("rank" in c for c in sample.chunks) \
+    chunks = (
+        sorted(sample.chunks, key=lambda c: c.get("rank") or 0)
+        if all("rank" in c for c in sample.chunks)
         else list(sample.chunks)
+    )
     sources = [str(c.get("source")) for c in chunks]
     return sources if k is None else sources[:k]
 
@@ -50,6 +53,7 @@ def _metric(k: int | None, measure: Callable[[list[str], set[str]], Any]) -> Cal
 @scorer
 def precision_at_k(k: int | None = None):
     """Share of the top-k retrieved chunks that come from an expected document (k=None: all retrieved)."""
+
     def measure(sources: list[str], expected: set[str]) -> Score:
         denominator = k if k is not None else len(sources)
         if denominator == 0:
@@ -63,6 +67,7 @@ def precision_at_k(k: int | None = None):
 @scorer
 def recall_at_k(k: int | None = None):
     """Share of the expected documents that have a chunk in the top k."""
+
     def measure(sources: list[str], expected: set[str]) -> Score:
         found = _first_ranks(sources, expected)
         missing = sorted(expected - set(found))
@@ -80,6 +85,7 @@ def hit_rate(k: int | None = None):
 @scorer
 def mrr(k: int | None = None):
     """Reciprocal rank of the first chunk from an expected document (0 when none is retrieved)."""
+
     def measure(sources: list[str], expected: set[str]) -> Score:
         ranks = _first_ranks(sources, expected)
         if not ranks:
@@ -93,6 +99,7 @@ def mrr(k: int | None = None):
 @scorer
 def ndcg_at_k(k: int | None = None):
     """Binary-relevance nDCG: each expected document gains 1/log2(rank+1) at its first chunk's rank."""
+
     def measure(sources: list[str], expected: set[str]) -> Score:
         ranks = _first_ranks(sources, expected)
         dcg = sum(1.0 / math.log2(rank + 1) for rank in ranks.values())

@@ -17,6 +17,7 @@ def semantic_similarity(threshold: float = 0.7):
         a, b = embedder.encode([sample.output, sample.case.expected])
         similarity = float(a @ b)
         return Score(similarity, passed=similarity >= threshold)
+
     return score
 
 
@@ -31,6 +32,7 @@ def rouge_l(use_stemmer: bool = True):
         if sample.case.expected is None:
             return None
         return float(rouge.score(sample.case.expected, sample.output)["rougeL"].fmeasure)
+
     return score
 
 
@@ -43,4 +45,5 @@ def bleu():
         if sample.case.expected is None:
             return None
         return float(sacrebleu.sentence_bleu(sample.output, [sample.case.expected]).score / 100)
+
     return score

@@ -68,15 +68,39 @@ class ABResult:
     alpha: float = 0.05
 
     def report(self) -> str:
-        shown = self.table[["role", "test", "n_control", "n_treatment", "control", "treatment", "diff", "ci_low",
-                            "ci_high", "p_value", "p_adjusted", "mde", "verdict"]]
-        lines = [f"A/B: {self.treatment} against {self.control} (alpha {self.alpha})",
-                 shown.to_string(float_format=lambda x: f"{x:.4g}"), f"DECISION: {self.decision}"]
+        shown = self.table[
+            [
+                "role",
+                "test",
+                "n_control",
+                "n_treatment",
+                "control",
+                "treatment",
+                "diff",
+                "ci_low",
+                "ci_high",
+                "p_value",
+                "p_adjusted",
+                "mde",
+                "verdict",
+            ]
+        ]
+        lines = [
+            f"A/B: {self.treatment} against {self.control} (alpha {self.alpha})",
+            shown.to_string(float_format=lambda x: f"{x:.4g}"),
+            f"DECISION: {self.decision}",
+        ]
         return "\n".join(lines + [f"  - {r}" for r in self.reasons])
 
 
-def analyse(traffic: pd.DataFrame, control: str = "A", treatment: str = "B", kpis=KPIS, alpha: float = 0.05,
-            power: float = POWER) -> ABResult:
+def analyse(
+    traffic: pd.DataFrame,
+    control: str = "A",
+    treatment: str = "B",
+    kpis=KPIS,
+    alpha: float = 0.05,
+    power: float = POWER,
+) -> ABResult:
     """The A/B test of `treatment` against `control` on variant-labelled traffic (`load_traffic` rows)."""
     a, b = _arms(traffic, control, treatment)
     rows = [{"kpi": k.name, "role": k.role, **_test(k, k.values(a), k.values(b))} for k in kpis]
@@ -86,16 +110,25 @@ def analyse(traffic: pd.DataFrame, control: str = "A", treatment: str = "B", kpi
     if family:
         table.loc[family, "p_adjusted"] = holm(table.loc[family, "p_value"].to_numpy(dtype=float))
     level = {k.name: alpha / len(family) if k.role != "guardrail" else alpha for k in kpis}
-    table["mde"] = [two_sample_mde(table.loc[k.name, "sd"], int(table.loc[k.name, "n_control"]),
-                                   int(table.loc[k.name, "n_treatment"]), level[k.name], power) for k in kpis]
+    table["mde"] = [
+        two_sample_mde(
+            table.loc[k.name, "sd"],
+            int(table.loc[k.name, "n_control"]),
+            int(table.loc[k.name, "n_treatment"]),
+            level[k.name],
+            power,
+        )
+        for k in kpis
+    ]
     table["min_effect"] = [k.min_effect * abs(table.loc[k.name, "control"]) for k in kpis]
     table["verdict"] = [_verdict(k, table.loc[k.name], alpha) for k in kpis]
     decision, reasons = _decide(kpis, table)
     return ABResult(control, treatment, table.drop(columns=["sd"]), decision, reasons, alpha)
 
 
-def sequential_readout(traffic: pd.DataFrame, control: str = "A", treatment: str = "B", kpis=KPIS,
-                       alpha: float = 0.05, freq: str = "D") -> pd.DataFrame:
+def sequential_readout(
+    traffic: pd.DataFrame, control: str = "A", treatment: str = "B", kpis=KPIS, alpha: float = 0.05, freq: str = "D"
+) -> pd.DataFrame:
     """After each period (a day by default) of the test, each KPI's difference with its anytime-valid interval
     (normal-mixture mSPRT, as `compare --sequential`), and the verdict that is certain by then."""
     a_all, b_all = _arms(traffic, control, treatment)
@@ -115,9 +148,19 @@ def sequential_readout(traffic: pd.DataFrame, control: str = "A", treatment: str
             margin = (k.tolerance if k.role == "guardrail" else 0.0) * scale
             low, high = confidence_sequence(diff, variance, alpha, max(k.min_effect * scale, 1e-12))
             verdict = str(decide(low, high, diff, margin, True))
-            rows.append({"period": period, "kpi": k.name, "role": k.role, "n_control": len(x), "n_treatment": len(y),
-                         "estimate": sign * diff, "low": sign * (low if sign > 0 else high),
-                         "high": sign * (high if sign > 0 else low), "verdict": _oriented(verdict)})
+            rows.append(
+                {
+                    "period": period,
+                    "kpi": k.name,
+                    "role": k.role,
+                    "n_control": len(x),
+                    "n_treatment": len(y),
+                    "estimate": sign * diff,
+                    "low": sign * (low if sign > 0 else high),
+                    "high": sign * (high if sign > 0 else low),
+                    "verdict": _oriented(verdict),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -139,8 +182,18 @@ def _test(kpi: KPI, x: np.ndarray, y: np.ndarray) -> dict[str, float | str | int
     """control x, treatment y: the KPI's test, its estimate and 95% interval, and the per-observation spread."""
     n_x, n_y = len(x), len(y)
     if n_x < 2 or n_y < 2:
-        return {"test": "none", "n_control": n_x, "n_treatment": n_y, "control": np.nan, "treatment": np.nan,
-                "diff": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "sd": np.nan}
+        return {
+            "test": "none",
+            "n_control": n_x,
+            "n_treatment": n_y,
+            "control": np.nan,
+            "treatment": np.nan,
+            "diff": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "p_value": np.nan,
+            "sd": np.nan,
+        }
     z = stats.norm.ppf(0.975)
     if kpi.kind == "proportion":
         p_x, p_y = x.mean(), y.mean()
@@ -148,25 +201,49 @@ def _test(kpi: KPI, x: np.ndarray, y: np.ndarray) -> dict[str, float | str | int
         se0 = np.sqrt(pooled * (1 - pooled) * (1 / n_x + 1 / n_y))
         p = 2 * stats.norm.sf(abs(p_y - p_x) / se0) if se0 > 0 else 1.0
         se = np.sqrt(p_x * (1 - p_x) / n_x + p_y * (1 - p_y) / n_y)
-        diff, low, high, test, sd = p_y - p_x, p_y - p_x - z * se, p_y - p_x + z * se, "two-proportion z", np.sqrt(pooled * (1 - pooled))
+        diff, low, high, test, sd = (
+            p_y - p_x,
+            p_y - p_x - z * se,
+            p_y - p_x + z * se,
+            "two-proportion z",
+            np.sqrt(pooled * (1 - pooled)),
+        )
     elif kpi.kind in ("mean", "ordinal"):
         welch = stats.ttest_ind(y, x, equal_var=False)
         interval = welch.confidence_interval(0.95)
         diff, low, high = y.mean() - x.mean(), interval.low, interval.high
-        p, test = (welch.pvalue, "Welch t") if kpi.kind == "mean" else (stats.mannwhitneyu(y, x).pvalue, "Mann-Whitney U")
+        p, test = (
+            (welch.pvalue, "Welch t") if kpi.kind == "mean" else (stats.mannwhitneyu(y, x).pvalue, "Mann-Whitney U")
+        )
         sd = np.sqrt((x.var(ddof=1) + y.var(ddof=1)) / 2)
     elif kpi.kind == "skewed":
         p, test = stats.mannwhitneyu(y, x).pvalue, "Mann-Whitney U"
         diff = float(np.median(y) - np.median(x))
-        result = stats.bootstrap((y, x), lambda b, a, axis: np.median(b, axis=axis) - np.median(a, axis=axis),
-                                 vectorized=True, n_resamples=RESAMPLES, method="percentile", rng=np.random.default_rng(0))
+        result = stats.bootstrap(
+            (y, x),
+            lambda b, a, axis: np.median(b, axis=axis) - np.median(a, axis=axis),
+            vectorized=True,
+            n_resamples=RESAMPLES,
+            method="percentile",
+            rng=np.random.default_rng(0),
+        )
         low, high = result.confidence_interval.low, result.confidence_interval.high
         sd = np.sqrt((x.var(ddof=1) + y.var(ddof=1)) / 2)
     else:
         raise WorkbenchError(f"A/B: KPI {kpi.name}: kind '{kpi.kind}' is not proportion, mean, ordinal or skewed")
     centre = np.median if kpi.kind == "skewed" else np.mean
-    return {"test": test, "n_control": n_x, "n_treatment": n_y, "control": float(centre(x)), "treatment": float(centre(y)),
-            "diff": float(diff), "ci_low": float(low), "ci_high": float(high), "p_value": float(p), "sd": float(sd)}
+    return {
+        "test": test,
+        "n_control": n_x,
+        "n_treatment": n_y,
+        "control": float(centre(x)),
+        "treatment": float(centre(y)),
+        "diff": float(diff),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "p_value": float(p),
+        "sd": float(sd),
+    }
 
 
 def _verdict(kpi: KPI, row: pd.Series, alpha: float) -> str:
@@ -187,21 +264,29 @@ def _decide(kpis, table: pd.DataFrame) -> tuple[str, list[str]]:
     for k in kpis:
         row = table.loc[k.name]
         if k.role == "guardrail" and row["verdict"] == "degraded":
-            broken.append(f"guardrail {k.name} degraded: {row['control']:.4g} -> {row['treatment']:.4g} "
-                          f"({row['diff'] / (row['control'] or 1):+.1%}, more than the {k.tolerance:.0%} tolerated)")
+            broken.append(
+                f"guardrail {k.name} degraded: {row['control']:.4g} -> {row['treatment']:.4g} "
+                f"({row['diff'] / (row['control'] or 1):+.1%}, more than the {k.tolerance:.0%} tolerated)"
+            )
         elif k.role != "guardrail" and row["verdict"] == "degraded":
-            broken.append(f"{k.name} degraded: {row['control']:.4g} -> {row['treatment']:.4g} (Holm p={row['p_adjusted']:.4f})")
+            broken.append(
+                f"{k.name} degraded: {row['control']:.4g} -> {row['treatment']:.4g} (Holm p={row['p_adjusted']:.4f})"
+            )
     primary = [k for k in kpis if k.role == "primary"]
     improved = [k.name for k in primary if table.loc[k.name, "verdict"] == "improved"]
     for name in improved:
         row = table.loc[name]
-        reasons.append(f"{name} improved: {row['control']:.4g} -> {row['treatment']:.4g} (diff {row['diff']:+.4g}, "
-                       f"95% CI [{row['ci_low']:+.4g}, {row['ci_high']:+.4g}], Holm p={row['p_adjusted']:.4f})")
+        reasons.append(
+            f"{name} improved: {row['control']:.4g} -> {row['treatment']:.4g} (diff {row['diff']:+.4g}, "
+            f"95% CI [{row['ci_low']:+.4g}, {row['ci_high']:+.4g}], Holm p={row['p_adjusted']:.4f})"
+        )
     for k in primary:
         row = table.loc[k.name]
         if row["verdict"] == "inconclusive":
-            reasons.append(f"{k.name} inconclusive: this traffic can detect changes of {row['mde']:.3g} or more; the "
-                           f"test cares about {row['min_effect']:.3g}")
+            reasons.append(
+                f"{k.name} inconclusive: this traffic can detect changes of {row['mde']:.3g} or more; the "
+                f"test cares about {row['min_effect']:.3g}"
+            )
     if broken:
         return "do not ship", broken + reasons
     if improved:

@@ -39,28 +39,45 @@ def compare_calls(baseline: pd.DataFrame, candidate: pd.DataFrame, measure: str)
     """`baseline`, `candidate`: one row per call (case_id, repeat, error, cached, and the measure), as
     `RunResult.cases()` gives them."""
     keys = ["case_id", "repeat"]
-    pairs = baseline[keys + ["error", "cached", measure]].merge(candidate[keys + ["error", "cached", measure]],
-                                                                on=keys, suffixes=("_b", "_c"))
+    pairs = baseline[keys + ["error", "cached", measure]].merge(
+        candidate[keys + ["error", "cached", measure]], on=keys, suffixes=("_b", "_c")
+    )
     total = len(pairs)
-    usable = pairs[pairs["error_b"].isna() & pairs["error_c"].isna()
-                   & pairs[f"{measure}_b"].notna() & pairs[f"{measure}_c"].notna()]
+    usable = pairs[
+        pairs["error_b"].isna()
+        & pairs["error_c"].isna()
+        & pairs[f"{measure}_b"].notna()
+        & pairs[f"{measure}_c"].notna()
+    ]
     reason = ""
     if measure == "latency_s":
         same = usable[usable["cached_b"] == usable["cached_c"]]
         same = same[(same["latency_s_b"] > 0) & (same["latency_s_c"] > 0)]  # blocked requests made no call
         if len(same) < MIN_PAIRS:
             fresh_b, fresh_c = int((~usable["cached_b"]).sum()), int((~usable["cached_c"]).sum())
-            reason = (f"only {len(same)} of {total} paired calls were measured the same way (fresh: baseline "
-                      f"{fresh_b}, candidate {fresh_c}; cached answers keep their original latency); "
-                      f"run both fresh (--no-cache) or both from the cache")
+            reason = (
+                f"only {len(same)} of {total} paired calls were measured the same way (fresh: baseline "
+                f"{fresh_b}, candidate {fresh_c}; cached answers keep their original latency); "
+                f"run both fresh (--no-cache) or both from the cache"
+            )
         usable = same
     elif len(usable) < MIN_PAIRS:
         reason = f"only {len(usable)} of {total} paired calls have a {measure} on both sides (is the model priced?)"
     b = usable[f"{measure}_b"].to_numpy(dtype=float)
     c = usable[f"{measure}_c"].to_numpy(dtype=float)
     if reason:
-        return CallComparison(measure, len(usable), total - len(usable), *_centre(b, c, measure), np.nan, np.nan,
-                              np.nan, np.nan, comparable=False, reason=reason)
+        return CallComparison(
+            measure,
+            len(usable),
+            total - len(usable),
+            *_centre(b, c, measure),
+            np.nan,
+            np.nan,
+            np.nan,
+            np.nan,
+            comparable=False,
+            reason=reason,
+        )
     if measure == "latency_s":
         shifts = np.log(c) - np.log(b)
         increase = float(np.expm1(np.median(shifts)))
@@ -68,10 +85,13 @@ def compare_calls(baseline: pd.DataFrame, candidate: pd.DataFrame, measure: str)
     else:
         shifts = c - b
         increase = _ratio(b.sum(), c.sum())
-        low, high = _bootstrap((b, c), lambda x, y, axis: y.sum(axis=axis) / np.where(x.sum(axis=axis) > 0, x.sum(axis=axis), np.nan) - 1)
+        low, high = _bootstrap(
+            (b, c), lambda x, y, axis: y.sum(axis=axis) / np.where(x.sum(axis=axis) > 0, x.sum(axis=axis), np.nan) - 1
+        )
     p = 1.0 if np.allclose(shifts, 0) else float(stats.wilcoxon(shifts, zero_method="zsplit").pvalue)
-    return CallComparison(measure, len(usable), total - len(usable), *_centre(b, c, measure), increase, low, high, p,
-                          comparable=True)
+    return CallComparison(
+        measure, len(usable), total - len(usable), *_centre(b, c, measure), increase, low, high, p, comparable=True
+    )
 
 
 def _centre(b: np.ndarray, c: np.ndarray, measure: str) -> tuple[float, float]:
@@ -91,6 +111,13 @@ def _bootstrap(data: tuple[np.ndarray, ...], statistic) -> tuple[float, float]:
     if len(data[0]) < 2 or all(np.allclose(x, x[0]) for x in data):
         value = float(statistic(*[x[None, :] for x in data], axis=-1)[0])
         return value, value
-    result = stats.bootstrap(data, statistic, paired=len(data) > 1, vectorized=True, n_resamples=RESAMPLES,
-                             method="percentile", rng=np.random.default_rng(0))
+    result = stats.bootstrap(
+        data,
+        statistic,
+        paired=len(data) > 1,
+        vectorized=True,
+        n_resamples=RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(0),
+    )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)

@@ -32,8 +32,10 @@ class Plan:
     family: int
 
     def report(self) -> str:
-        head = (f"cases needed to detect a drop of {self.effect:.3f} with {self.power:.0%} power at alpha {self.alpha} "
-                f"(Holm over {self.family} scorer(s): each tested at {self.alpha / max(self.family, 1):.4g})")
+        head = (
+            f"cases needed to detect a drop of {self.effect:.3f} with {self.power:.0%} power at alpha {self.alpha} "
+            f"(Holm over {self.family} scorer(s): each tested at {self.alpha / max(self.family, 1):.4g})"
+        )
         shown = self.table.copy()
         for column in [c for c in shown.columns if c.startswith("cases_")]:
             shown[column] = shown[column].map(lambda n: f"> {MAX_CASES:,}" if not math.isfinite(n) else f"{int(n):,}")
@@ -48,13 +50,26 @@ class Plan:
         for name, row in self.table.iterrows():
             for repeats in _repeats(self.table):
                 for n in grid:
-                    rows.append({"scorer": name, "repeats": repeats, "cases": n,
-                                 "power": _power(row, n, repeats, self.effect, self.alpha / max(self.family, 1))})
+                    rows.append(
+                        {
+                            "scorer": name,
+                            "repeats": repeats,
+                            "cases": n,
+                            "power": _power(row, n, repeats, self.effect, self.alpha / max(self.family, 1)),
+                        }
+                    )
         return pd.DataFrame(rows)
 
 
-def plan(baseline: Any, candidate: Any = None, effect: float = 0.05, power: float = POWER, alpha: float = 0.05,
-         family: list[str] | None = None, repeats: tuple[int, ...] = (1, 3, 5)) -> Plan:
+def plan(
+    baseline: Any,
+    candidate: Any = None,
+    effect: float = 0.05,
+    power: float = POWER,
+    alpha: float = 0.05,
+    family: list[str] | None = None,
+    repeats: tuple[int, ...] = (1, 3, 5),
+) -> Plan:
     """The plan from pilot `RunResult`s (`candidate` optional). `family`: the scorers tested together (Holm; all
     scorers when None); each is planned at Holm's first-step alpha, alpha / the family's size."""
     if effect <= 0:
@@ -68,7 +83,7 @@ def plan(baseline: Any, candidate: Any = None, effect: float = 0.05, power: floa
     with_repeats = min(r.repeats for r in (baseline, candidate) if r is not None) > 1
     for name in names:
         row = {"scorer": name, **_noise(baseline, candidate, name)}
-        for r in (repeats if with_repeats else (1,)):
+        for r in repeats if with_repeats else (1,):
             row[f"cases_r{r}"] = _cases_needed(row, r, effect, level if name in members else alpha, power)
         rows.append(row)
     table = pd.DataFrame(rows).set_index("scorer")
@@ -80,8 +95,10 @@ def _noise(baseline: Any, candidate: Any, name: str) -> dict[str, Any]:
     between cases and within a case (over repeats)."""
     runs = [baseline] + ([candidate] if candidate is not None else [])
     per_repeat = [r.frame[(r.frame["scorer"] == name) & r.frame["error"].isna()] for r in runs]
-    within = [float(f.groupby("case_id")["value"].var(ddof=1).mean()) if r.repeats > 1 else 0.0
-              for f, r in zip(per_repeat, runs)]
+    within = [
+        float(f.groupby("case_id")["value"].var(ddof=1).mean()) if r.repeats > 1 else 0.0
+        for f, r in zip(per_repeat, runs)
+    ]
     within = [0.0 if math.isnan(w) else w for w in within]
     pilot_repeats = min(r.repeats for r in runs)
     means = [r.case_scores()[name] for r in runs]
@@ -104,8 +121,15 @@ def _noise(baseline: Any, candidate: Any, name: str) -> dict[str, Any]:
         within_d = 2 * within[0]
         source = "one run (independent answers assumed)"
     between = max(0.0, var_means - within_d / pilot_repeats) if not math.isnan(var_means) else np.nan
-    return {"test": "mcnemar" if binary else "paired t", "source": source, "pilot_cases": n,
-            "pilot_repeats": pilot_repeats, "discordance": discordance, "between_var": between, "within_var": within_d}
+    return {
+        "test": "mcnemar" if binary else "paired t",
+        "source": source,
+        "pilot_cases": n,
+        "pilot_repeats": pilot_repeats,
+        "discordance": discordance,
+        "between_var": between,
+        "within_var": within_d,
+    }
 
 
 def _sd(row: dict | pd.Series, repeats: int) -> float:

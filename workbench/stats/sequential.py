@@ -45,14 +45,21 @@ def always_valid_p(estimate, variance, tau: float) -> np.ndarray:
 def decide(low, high, estimate, min_effect: float, enough) -> np.ndarray:
     """The verdict at one look (vectorised): regressed, improved, no regression or continue."""
     low, high, estimate = np.asarray(low), np.asarray(high), np.asarray(estimate)
-    verdict = np.select([high < 0, low > 0], [np.where(estimate < -min_effect, REGRESSED, CONTINUE),
-                                              np.where(estimate > min_effect, IMPROVED, NO_REGRESSION)], CONTINUE)
+    verdict = np.select(
+        [high < 0, low > 0],
+        [
+            np.where(estimate < -min_effect, REGRESSED, CONTINUE),
+            np.where(estimate > min_effect, IMPROVED, NO_REGRESSION),
+        ],
+        CONTINUE,
+    )
     verdict = np.where((verdict == CONTINUE) & (low > -min_effect) & (min_effect > 0), NO_REGRESSION, verdict)
     return np.where(np.asarray(enough), verdict, CONTINUE)
 
 
-def paired_looks(diffs: np.ndarray, looks: np.ndarray, alpha: float, min_effect: float,
-                 tau: float | None = None) -> dict[str, np.ndarray]:
+def paired_looks(
+    diffs: np.ndarray, looks: np.ndarray, alpha: float, min_effect: float, tau: float | None = None
+) -> dict[str, np.ndarray]:
     """Every look at once for paired differences (vectorised over leading axes: simulations, scorers).
 
     `diffs` has the cases on its last axis, in the order they are evaluated; `looks` are the case counts after
@@ -64,11 +71,17 @@ def paired_looks(diffs: np.ndarray, looks: np.ndarray, alpha: float, min_effect:
     s1 = np.cumsum(d, axis=-1)[..., n - 1]
     s2 = np.cumsum(d * d, axis=-1)[..., n - 1]
     mean = s1 / n
-    var = np.maximum(s2 / n - mean ** 2, variance_floor(n, min_effect)) * n / np.maximum(n - 1, 1)
+    var = np.maximum(s2 / n - mean**2, variance_floor(n, min_effect)) * n / np.maximum(n - 1, 1)
     low, high = confidence_sequence(mean, var / n, alpha, tau)
     p = np.minimum.accumulate(always_valid_p(mean, var / n, tau), axis=-1)
-    return {"n": np.broadcast_to(n, mean.shape), "estimate": mean, "low": low, "high": high, "p": p,
-            "verdict": decide(low, high, mean, min_effect, n >= MIN_CASES)}
+    return {
+        "n": np.broadcast_to(n, mean.shape),
+        "estimate": mean,
+        "low": low,
+        "high": high,
+        "p": p,
+        "verdict": decide(low, high, mean, min_effect, n >= MIN_CASES),
+    }
 
 
 def variance_floor(n, min_effect: float):
@@ -103,7 +116,16 @@ class SequentialState:
         n = len(self.diffs)
         if n == 0:
             return {"n": 0, "estimate": np.nan, "low": -np.inf, "high": np.inf, "p": 1.0, "verdict": CONTINUE}
-        row = {k: v[-1] for k, v in paired_looks(np.asarray(self.diffs), np.array([n]), self.alpha, self.min_effect).items()}
+        row = {
+            k: v[-1]
+            for k, v in paired_looks(np.asarray(self.diffs), np.array([n]), self.alpha, self.min_effect).items()
+        }
         self.p = min(self.p, float(row["p"]))
-        return {"n": n, "estimate": float(row["estimate"]), "low": float(row["low"]), "high": float(row["high"]),
-                "p": self.p, "verdict": str(row["verdict"])}
+        return {
+            "n": n,
+            "estimate": float(row["estimate"]),
+            "low": float(row["low"]),
+            "high": float(row["high"]),
+            "p": self.p,
+            "verdict": str(row["verdict"]),
+        }

@@ -11,4 +11,12 @@ from .retrieval_inspector import RetrievalInspector
 from .review_queue import ReviewQueue
 from .score_board import ScoreBoard
 
-__all__ = ["ComparisonView", "Feedback", "FeedbackCollector", "FeedbackStore", "RetrievalInspector", "ReviewQueue", "ScoreBoard"]
+__all__ = [
+    "ComparisonView",
+    "Feedback",
+    "FeedbackCollector",
+    "FeedbackStore",
+    "RetrievalInspector",
+    "ReviewQueue",
+    "ScoreBoard",
+]

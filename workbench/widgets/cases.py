@@ -71,8 +71,12 @@ def case_table(comparison: Any, dataset: Any = None) -> pd.DataFrame:
     golden = {c.id: c for c in dataset.cases} if dataset is not None else {}
     scores: dict[str, dict[str, dict[str, Any]]] = {}
     for row in comparison.cases.itertuples(index=False):
-        scores.setdefault(row.case_id, {})[row.scorer] = {"baseline": row.baseline, "candidate": row.candidate,
-                                                           "diff": row.diff, "change": row.change}
+        scores.setdefault(row.case_id, {})[row.scorer] = {
+            "baseline": row.baseline,
+            "candidate": row.candidate,
+            "diff": row.diff,
+            "change": row.change,
+        }
     rows = []
     for case_id in dict.fromkeys([*cand.index, *base.index]):
         b = base.loc[case_id] if case_id in base.index else None
@@ -83,24 +87,43 @@ def case_table(comparison: Any, dataset: Any = None) -> pd.DataFrame:
         per = scores.get(case_id, {})
         diffs = [v["diff"] for v in per.values() if _present(v["diff"])]
         c_error = c["error"] if c is not None and _present(c["error"]) else None
-        rows.append({
-            "case_id": case_id, "tags": tags,
-            # the inputs as the run sent them (redacted when the configuration redacts), else the dataset's
-            "inputs": _recorded_inputs(c if c is not None else b) or (dict(case.inputs) if case is not None else None),
-            "expected": case.expected if case is not None else None,
-            "baseline_output": b["output"] if b is not None and _present(b["output"]) else None,
-            "candidate_output": c["output"] if c is not None and _present(c["output"]) else None,
-            "baseline_error": b["error"] if b is not None and _present(b["error"]) else None,
-            "candidate_error": c_error,
-            "baseline_chunks": parse_chunks(b["chunks"]) if b is not None else [],
-            "candidate_chunks": parse_chunks(c["chunks"]) if c is not None else [],
-            "scores": per,
-            "diff": min(diffs) if diffs else math.nan,
-            "regressed": c_error is not None or any(v["change"] == "degraded" for v in per.values()),
-        })
-    return pd.DataFrame(rows, columns=["case_id", "tags", "inputs", "expected", "baseline_output", "candidate_output",
-                                       "baseline_error", "candidate_error", "baseline_chunks", "candidate_chunks",
-                                       "scores", "diff", "regressed"])
+        rows.append(
+            {
+                "case_id": case_id,
+                "tags": tags,
+                # the inputs as the run sent them (redacted when the configuration redacts), else the dataset's
+                "inputs": _recorded_inputs(c if c is not None else b)
+                or (dict(case.inputs) if case is not None else None),
+                "expected": case.expected if case is not None else None,
+                "baseline_output": b["output"] if b is not None and _present(b["output"]) else None,
+                "candidate_output": c["output"] if c is not None and _present(c["output"]) else None,
+                "baseline_error": b["error"] if b is not None and _present(b["error"]) else None,
+                "candidate_error": c_error,
+                "baseline_chunks": parse_chunks(b["chunks"]) if b is not None else [],
+                "candidate_chunks": parse_chunks(c["chunks"]) if c is not None else [],
+                "scores": per,
+                "diff": min(diffs) if diffs else math.nan,
+                "regressed": c_error is not None or any(v["change"] == "degraded" for v in per.values()),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "case_id",
+            "tags",
+            "inputs",
+            "expected",
+            "baseline_output",
+            "candidate_output",
+            "baseline_error",
+            "candidate_error",
+            "baseline_chunks",
+            "candidate_chunks",
+            "scores",
+            "diff",
+            "regressed",
+        ],
+    )
 
 
 def tags_of(table: pd.DataFrame) -> list[str]:
@@ -112,14 +135,18 @@ def select(table: pd.DataFrame, query: CaseQuery) -> Page:
     if query.scorer is not None:
         known = {s for per in table["scores"] for s in per}
         if query.scorer not in known:
-            raise WorkbenchError(f"scorer: '{query.scorer}' is not in this comparison; scorers: {', '.join(sorted(known))}")
+            raise WorkbenchError(
+                f"scorer: '{query.scorer}' is not in this comparison; scorers: {', '.join(sorted(known))}"
+            )
     rows = table
     if query.tag:
         rows = rows[rows["tags"].map(lambda tags: query.tag in tags)]
     if query.scorer is not None:
         rows = rows[rows["scores"].map(lambda per: query.scorer in per)]
         key = rows["scores"].map(lambda per: per[query.scorer]["diff"]).astype(float)
-        regressed = rows["candidate_error"].notna() | rows["scores"].map(lambda per: per[query.scorer]["change"] == "degraded")
+        regressed = rows["candidate_error"].notna() | rows["scores"].map(
+            lambda per: per[query.scorer]["change"] == "degraded"
+        )
     else:
         key = rows["diff"].astype(float)
         regressed = rows["regressed"]
@@ -134,7 +161,7 @@ def select(table: pd.DataFrame, query: CaseQuery) -> Page:
     pages = max(1, math.ceil(len(rows) / query.page_size))
     page = min(max(query.page, 0), pages - 1)
     first = page * query.page_size
-    shown = rows.iloc[first:first + query.page_size]
+    shown = rows.iloc[first : first + query.page_size]
     return Page(rows=shown, matching=len(rows), total=len(table), page=page, pages=pages, first=first)
 
 

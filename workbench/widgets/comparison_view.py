@@ -35,9 +35,15 @@ def render_chunks(chunks: list[dict[str, Any]]) -> str:
     if not chunks:
         return '<span class="wb-muted">no chunks retrieved</span>'
     names = list(dict.fromkeys(n for c in chunks for n in (c.get("scores") or {})))
-    rows = [[esc(c.get("rank", i)), esc(c.get("source")),
-             *[fmt((c.get("scores") or {}).get(n)) for n in names],
-             f'<div class="wb-text wb-wide">{esc(c.get("text"))}</div>'] for i, c in enumerate(chunks, start=1)]
+    rows = [
+        [
+            esc(c.get("rank", i)),
+            esc(c.get("source")),
+            *[fmt((c.get("scores") or {}).get(n)) for n in names],
+            f'<div class="wb-text wb-wide">{esc(c.get("text"))}</div>',
+        ]
+        for i, c in enumerate(chunks, start=1)
+    ]
     return table(rows, ["rank", "source", *names, "text"], numeric=range(2, 2 + len(names)))
 
 
@@ -48,40 +54,67 @@ def render_case(row: pd.Series, baseline: str, candidate: str) -> str:
         kind = {"improved": "good", "degraded": "bad", "failed": "warn"}.get(s["change"], "neutral")
         diff = "" if not isinstance(s["diff"], float) or math.isnan(s["diff"]) else f" {s['diff']:+.2f}"
         changes.append(badge(f"{name}{diff}", kind, s["change"]))
-    head = (f"<h4>{esc(row['case_id'])} " + "".join(badge(t) for t in row["tags"]) + " "
-            + (badge("regressed", "bad") if row["regressed"] else "") + "</h4>")
+    head = (
+        f"<h4>{esc(row['case_id'])} "
+        + "".join(badge(t) for t in row["tags"])
+        + " "
+        + (badge("regressed", "bad") if row["regressed"] else "")
+        + "</h4>"
+    )
     parts = [head]
     if isinstance(row["inputs"], dict):
-        inputs = "".join(f"<div><b>{esc(k)}</b>: <span class=\"wb-text\">{esc(v)}</span></div>" for k, v in row["inputs"].items())
+        inputs = "".join(
+            f'<div><b>{esc(k)}</b>: <span class="wb-text">{esc(v)}</span></div>' for k, v in row["inputs"].items()
+        )
         parts.append(inputs)
         if isinstance(row["expected"], str) and row["expected"]:
             parts.append(f'<div><b>expected</b>: <span class="wb-text">{esc(row["expected"])}</span></div>')
     else:
-        parts.append('<div class="wb-muted">inputs unavailable: the dataset file is not in this project or changed</div>')
+        parts.append(
+            '<div class="wb-muted">inputs unavailable: the dataset file is not in this project or changed</div>'
+        )
     left, right = word_diff(row["baseline_output"], row["candidate_output"])
     sides = []
-    for label, ref, text, error, key in [("baseline", baseline, left, row["baseline_error"], "baseline"),
-                                        ("candidate", candidate, right, row["candidate_error"], "candidate")]:
+    for label, ref, text, error, key in [
+        ("baseline", baseline, left, row["baseline_error"], "baseline"),
+        ("candidate", candidate, right, row["candidate_error"], "candidate"),
+    ]:
         badges = "".join(score_badge(n, s[key]) for n, s in row["scores"].items())
-        body = f'<div class="wb-error">error: {esc(error)}</div>' if isinstance(error, str) else f'<pre class="wb-text">{text}</pre>'
-        sides.append(f"<div><b>{label}</b> <span class=\"wb-muted\">{esc(ref)}</span>{body}<div>{badges}</div></div>")
+        body = (
+            f'<div class="wb-error">error: {esc(error)}</div>'
+            if isinstance(error, str)
+            else f'<pre class="wb-text">{text}</pre>'
+        )
+        sides.append(f'<div><b>{label}</b> <span class="wb-muted">{esc(ref)}</span>{body}<div>{badges}</div></div>')
     parts.append(f'<div class="wb-cols">{"".join(sides)}</div>')
     parts.append(f"<div>change: {''.join(changes) or badge('not scored')}</div>")
     b_chunks, c_chunks = row["baseline_chunks"], row["candidate_chunks"]
     if b_chunks or c_chunks:
-        parts.append(f"<details><summary>retrieved chunks (baseline {len(b_chunks)}, candidate {len(c_chunks)})</summary>"
-                     f"<div class=\"wb-cols\"><div>{render_chunks(b_chunks)}</div><div>{render_chunks(c_chunks)}</div></div>"
-                     "</details>")
+        parts.append(
+            f"<details><summary>retrieved chunks (baseline {len(b_chunks)}, candidate {len(c_chunks)})</summary>"
+            f'<div class="wb-cols"><div>{render_chunks(b_chunks)}</div><div>{render_chunks(c_chunks)}</div></div>'
+            "</details>"
+        )
     return f'<div class="wb-case">{"".join(parts)}</div>'
 
 
 def render_page(page: Page, query: CaseQuery, baseline: str, candidate: str, dataset_ref: str) -> str:
-    filters = [f for f in ["regressed only" if query.regressed_only else "", f"tag {query.tag}" if query.tag else "",
-                           f"scorer {query.scorer}" if query.scorer else ""] if f]
+    filters = [
+        f
+        for f in [
+            "regressed only" if query.regressed_only else "",
+            f"tag {query.tag}" if query.tag else "",
+            f"scorer {query.scorer}" if query.scorer else "",
+        ]
+        if f
+    ]
     shown = f"{page.first + 1}–{page.first + len(page.rows)}" if len(page.rows) else "0"
-    head = (f"<div><b>{esc(baseline)}</b> → <b>{esc(candidate)}</b> on {esc(dataset_ref)}: cases {shown} of "
-            f"{page.matching}" + (f" matching ({esc(', '.join(filters))}; {page.total} in all)" if filters else "")
-            + f", sorted by {esc(SORTS[query.sort])}, page {page.page + 1} of {page.pages}</div>")
+    head = (
+        f"<div><b>{esc(baseline)}</b> → <b>{esc(candidate)}</b> on {esc(dataset_ref)}: cases {shown} of "
+        f"{page.matching}"
+        + (f" matching ({esc(', '.join(filters))}; {page.total} in all)" if filters else "")
+        + f", sorted by {esc(SORTS[query.sort])}, page {page.page + 1} of {page.pages}</div>"
+    )
     cards = "".join(render_case(row, baseline, candidate) for _, row in page.rows.iterrows())
     return head + (cards or '<div class="wb-muted">no case matches the filters</div>')
 
@@ -92,9 +125,17 @@ class ComparisonView(View):
     `dataset` supplies inputs and expected answers (default: the runs' dataset in this project, when its hash matches).
     """
 
-    def __init__(self, comparison: Any, dataset: Any = None, settings: Settings | None = None,
-                 regressed_only: bool = False, tag: str | None = None, scorer: str | None = None,
-                 sort: str = "worst", page_size: int = 10):
+    def __init__(
+        self,
+        comparison: Any,
+        dataset: Any = None,
+        settings: Settings | None = None,
+        regressed_only: bool = False,
+        tag: str | None = None,
+        scorer: str | None = None,
+        sort: str = "worst",
+        page_size: int = 10,
+    ):
         self.comparison = comparison
         self.dataset = dataset if dataset is not None else load_case_dataset(comparison, settings)
         self.table = case_table(comparison, self.dataset)
@@ -112,7 +153,9 @@ class ComparisonView(View):
 
     def render(self) -> str:
         c = self.comparison
-        return render_page(self.page, self.query, c.baseline.prompt_ref, c.candidate.prompt_ref, c.candidate.dataset_ref)
+        return render_page(
+            self.page, self.query, c.baseline.prompt_ref, c.candidate.prompt_ref, c.candidate.dataset_ref
+        )
 
     def build(self) -> Any:
         import ipywidgets as w
@@ -122,8 +165,9 @@ class ComparisonView(View):
             "regressed_only": w.Checkbox(value=self.query.regressed_only, description="regressed only", indent=False),
             "tag": w.Dropdown(options=[ALL, *tags_of(self.table)], value=self.query.tag or ALL, description="tag"),
             "scorer": w.Dropdown(options=[ALL, *scorers], value=self.query.scorer or ALL, description="scorer"),
-            "sort": w.Dropdown(options=[(label, key) for key, label in SORTS.items()], value=self.query.sort,
-                               description="sort"),
+            "sort": w.Dropdown(
+                options=[(label, key) for key, label in SORTS.items()], value=self.query.sort, description="sort"
+            ),
         }
         self._prev, self._next = w.Button(description="◀ previous"), w.Button(description="next ▶")
         self._label, self._body = w.Label(), w.HTML()

@@ -21,8 +21,9 @@ class FeedbackCollector(View):
     """Review a run's answers. `record(case_id, thumb=..., rating=..., comment=...)` or the widget's buttons write
     to `<home>/feedback/<run id>.jsonl`; `export()` writes the chosen cases as a new version of the run's dataset."""
 
-    def __init__(self, run: Any, reviewer: str | None = None, settings: Settings | None = None,
-                 path: str | None = None):
+    def __init__(
+        self, run: Any, reviewer: str | None = None, settings: Settings | None = None, path: str | None = None
+    ):
         self.run = run
         self.settings = settings or Settings.load()
         self.reviewer = reviewer or default_reviewer()
@@ -34,17 +35,34 @@ class FeedbackCollector(View):
     def case_ids(self) -> list[str]:
         return list(self.cases["case_id"])
 
-    def record(self, case_id: str, thumb: str | None = None, rating: int | None = None, comment: str = "",
-               correction: str | None = None) -> Feedback:
+    def record(
+        self,
+        case_id: str,
+        thumb: str | None = None,
+        rating: int | None = None,
+        comment: str = "",
+        correction: str | None = None,
+    ) -> Feedback:
         """Store one review of `case_id`'s answer (durably: the line is fsynced before this returns)."""
         rows = self.cases[self.cases["case_id"] == case_id]
         if rows.empty:
             raise WorkbenchError(f"feedback: case '{case_id}' is not in run {self.run.run_id or self.run.prompt_ref}")
         output = rows.iloc[0]["output"]
-        feedback = self.store.append(Feedback.validated(
-            case_id=case_id, reviewer=self.reviewer, thumb=thumb, rating=rating, comment=comment,
-            correction=correction or None, output=output if isinstance(output, str) else None, run_id=self.run.run_id,
-            prompt_ref=self.run.prompt_ref, dataset_ref=self.run.dataset_ref, dataset_hash=self.run.dataset_hash))
+        feedback = self.store.append(
+            Feedback.validated(
+                case_id=case_id,
+                reviewer=self.reviewer,
+                thumb=thumb,
+                rating=rating,
+                comment=comment,
+                correction=correction or None,
+                output=output if isinstance(output, str) else None,
+                run_id=self.run.run_id,
+                prompt_ref=self.run.prompt_ref,
+                dataset_ref=self.run.dataset_ref,
+                dataset_hash=self.run.dataset_hash,
+            )
+        )
         if self._widget is not None:
             self._table.value = self.html()
         return feedback
@@ -53,8 +71,14 @@ class FeedbackCollector(View):
         """The current feedback, one row per case and reviewer."""
         return self.store.latest()
 
-    def export(self, which: str = "down", into: Any = None, reviewed_by: str | None = None,
-               failed: bool = False, guardrails: bool = False) -> Harvest:
+    def export(
+        self,
+        which: str = "down",
+        into: Any = None,
+        reviewed_by: str | None = None,
+        failed: bool = False,
+        guardrails: bool = False,
+    ) -> Harvest:
         """Harvest the cases whose reviews match `which` (`down`, `up`, `low`, `rated<=N`, `all`), and with `failed` /
         `guardrails` also the run's failed / guardrail-triggering ones, into a new version of the run's dataset (or
         of `into`), as `workbench feedback harvest` does. `reviewed_by` keeps one reviewer's reviews only."""
@@ -67,20 +91,37 @@ class FeedbackCollector(View):
 
     def render(self) -> str:
         latest = self.store.latest()
-        mine = {r.case_id: r for r in latest[latest["reviewer"] == self.reviewer].itertuples()} if not latest.empty else {}
+        mine = (
+            {r.case_id: r for r in latest[latest["reviewer"] == self.reviewer].itertuples()} if not latest.empty else {}
+        )
         rows = []
         for case in self.cases.itertuples():
             f = mine.get(case.case_id)
-            thumb = "" if f is None or not isinstance(f.thumb, str) else badge(
-                "👍 up" if f.thumb == "up" else "👎 down", "good" if f.thumb == "up" else "bad")
+            thumb = (
+                ""
+                if f is None or not isinstance(f.thumb, str)
+                else badge("👍 up" if f.thumb == "up" else "👎 down", "good" if f.thumb == "up" else "bad")
+            )
             rating = "" if f is None or pd.isna(f.rating) else badge(f"{int(f.rating)}/5")
-            answer = (f'<div class="wb-error">error: {esc(case.error)}</div>' if isinstance(case.error, str)
-                      else f'<div class="wb-text wb-wide">{esc(case.output)}</div>')
-            rows.append([esc(case.case_id), answer, thumb + rating, esc(f.comment if f is not None else ""),
-                         esc(f.correction if f is not None and isinstance(f.correction, str) else "")])
+            answer = (
+                f'<div class="wb-error">error: {esc(case.error)}</div>'
+                if isinstance(case.error, str)
+                else f'<div class="wb-text wb-wide">{esc(case.output)}</div>'
+            )
+            rows.append(
+                [
+                    esc(case.case_id),
+                    answer,
+                    thumb + rating,
+                    esc(f.comment if f is not None else ""),
+                    esc(f.correction if f is not None and isinstance(f.correction, str) else ""),
+                ]
+            )
         reviewed = len(mine)
-        head = (f"<div><b>{esc(self.run.prompt_ref)}</b> on {esc(self.run.dataset_ref)} · reviewer {esc(self.reviewer)} · "
-                f"{reviewed} of {len(self.cases)} cases reviewed · <span class=\"wb-muted\">{esc(self.store.path)}</span></div>")
+        head = (
+            f"<div><b>{esc(self.run.prompt_ref)}</b> on {esc(self.run.dataset_ref)} · reviewer {esc(self.reviewer)} · "
+            f'{reviewed} of {len(self.cases)} cases reviewed · <span class="wb-muted">{esc(self.store.path)}</span></div>'
+        )
         return head + table(rows, ["case", "answer", "feedback", "comment", "correction"])
 
     def build(self) -> Any:
@@ -91,12 +132,21 @@ class FeedbackCollector(View):
             return w.HTML(self.html())
         case = w.Dropdown(options=ids, value=ids[0], description="case")
         answer = w.HTML()
-        thumb = w.ToggleButtons(options=[(NONE, None), ("👍 up", "up"), ("👎 down", "down")], value=None, description="thumb")
-        rating = w.ToggleButtons(options=[(NONE, None), *[(str(n), n) for n in range(1, 6)]], value=None, description="rating")
+        thumb = w.ToggleButtons(
+            options=[(NONE, None), ("👍 up", "up"), ("👎 down", "down")], value=None, description="thumb"
+        )
+        rating = w.ToggleButtons(
+            options=[(NONE, None), *[(str(n), n) for n in range(1, 6)]], value=None, description="rating"
+        )
         comment = w.Textarea(description="comment", layout=w.Layout(width="60%"))
-        correction = w.Textarea(description="correction", placeholder="optional: a better answer",
-                                layout=w.Layout(width="60%"))
-        save, prev, nxt = w.Button(description="save", button_style="primary"), w.Button(description="◀"), w.Button(description="▶")
+        correction = w.Textarea(
+            description="correction", placeholder="optional: a better answer", layout=w.Layout(width="60%")
+        )
+        save, prev, nxt = (
+            w.Button(description="save", button_style="primary"),
+            w.Button(description="◀"),
+            w.Button(description="▶"),
+        )
         which = w.Dropdown(options=["down", "up", "low", "rated<=2", "all"], value="down", description="export")
         export, status = w.Button(description="export as dataset version"), w.Label()
         self._table = w.HTML(self.html())
@@ -106,7 +156,11 @@ class FeedbackCollector(View):
             text = f"error: {row['error']}" if isinstance(row["error"], str) else row["output"]
             answer.value = f'<div class="wb-view"><pre class="wb-text">{esc(text)}</pre></div>'
             latest = self.store.latest()
-            mine = latest[(latest["case_id"] == case.value) & (latest["reviewer"] == self.reviewer)] if not latest.empty else latest
+            mine = (
+                latest[(latest["case_id"] == case.value) & (latest["reviewer"] == self.reviewer)]
+                if not latest.empty
+                else latest
+            )
             last = mine.iloc[-1] if len(mine) else None
             thumb.value = last["thumb"] if last is not None and isinstance(last["thumb"], str) else None
             rating.value = int(last["rating"]) if last is not None and not pd.isna(last["rating"]) else None
@@ -115,8 +169,13 @@ class FeedbackCollector(View):
 
         def on_save(_: Any) -> None:
             try:
-                self.record(case.value, thumb=thumb.value, rating=rating.value, comment=comment.value,
-                            correction=correction.value)
+                self.record(
+                    case.value,
+                    thumb=thumb.value,
+                    rating=rating.value,
+                    comment=comment.value,
+                    correction=correction.value,
+                )
                 status.value = f"saved {case.value}"
             except WorkbenchError as exc:
                 status.value = str(exc)
@@ -136,5 +195,16 @@ class FeedbackCollector(View):
         prev.on_click(lambda _: step(-1))
         nxt.on_click(lambda _: step(1))
         show()
-        return w.VBox([w.HBox([prev, case, nxt]), answer, thumb, rating, comment, correction,
-                       w.HBox([save, which, export]), status, self._table])
+        return w.VBox(
+            [
+                w.HBox([prev, case, nxt]),
+                answer,
+                thumb,
+                rating,
+                comment,
+                correction,
+                w.HBox([save, which, export]),
+                status,
+                self._table,
+            ]
+        )

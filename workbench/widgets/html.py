@@ -104,8 +104,12 @@ def word_diff(before: str | None, after: str | None) -> tuple[str, str]:
     return "".join(left), "".join(right)
 
 
-def table(rows: Iterable[Iterable[str]], header: Iterable[str], numeric: Iterable[int] = (),
-          row_classes: Iterable[str] | None = None) -> str:
+def table(
+    rows: Iterable[Iterable[str]],
+    header: Iterable[str],
+    numeric: Iterable[int] = (),
+    row_classes: Iterable[str] | None = None,
+) -> str:
     """An HTML table of cells that are already HTML (escape text with `esc` first); header cells are escaped here."""
     numeric = set(numeric)
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
@@ -127,8 +131,10 @@ def ci_bar(low: float, high: float, point: float, lo: float = 0.0, hi: float = 1
     def pos(v: float) -> float:
         return 100 * (min(max(v, lo), hi) - lo) / (hi - lo)
 
-    return (f'<span class="wb-ci" title="[{low:.3f}, {high:.3f}]"><span style="left:{pos(low):.1f}%;'
-            f'width:{max(pos(high) - pos(low), 1):.1f}%"></span><i style="left:{pos(point):.1f}%"></i></span>')
+    return (
+        f'<span class="wb-ci" title="[{low:.3f}, {high:.3f}]"><span style="left:{pos(low):.1f}%;'
+        f'width:{max(pos(high) - pos(low), 1):.1f}%"></span><i style="left:{pos(point):.1f}%"></i></span>'
+    )
 
 
 def view(body: str) -> str:

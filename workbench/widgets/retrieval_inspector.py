@@ -28,8 +28,10 @@ def as_retrieval(target: Any, settings: Settings) -> Retrieval:
         target = resolve(target, settings.prompts_dir)
     retrieval = getattr(getattr(target, "spec", None), "retrieval", None)
     if retrieval is None:
-        raise WorkbenchError(f"RetrievalInspector: {getattr(target, 'ref', target)!s} has no retrieval block; "
-                             "pass a RAG configuration such as rag-support@1.1.0 or its spec.retrieval")
+        raise WorkbenchError(
+            f"RetrievalInspector: {getattr(target, 'ref', target)!s} has no retrieval block; "
+            "pass a RAG configuration such as rag-support@1.1.0 or its spec.retrieval"
+        )
     return retrieval
 
 
@@ -71,21 +73,31 @@ def render_inspection(chunks: pd.DataFrame, query: str, retrieval: Retrieval) ->
     """The ranked chunks: rank, source, per-retriever scores, grounding, text with grounding passages marked."""
     answer, threshold = chunks.attrs.get("answer"), chunks.attrs.get("threshold", 0.6)
     score_columns = [c for c in chunks.columns if c.startswith("score_")]
-    head = (f"<div><b>query</b>: {esc(query)} · mode {badge(retrieval.mode)} k {badge(retrieval.k)} "
-            f"rerank {badge(retrieval.rerank)} · corpus {esc(retrieval.corpus)}</div>")
+    head = (
+        f"<div><b>query</b>: {esc(query)} · mode {badge(retrieval.mode)} k {badge(retrieval.k)} "
+        f"rerank {badge(retrieval.rerank)} · corpus {esc(retrieval.corpus)}</div>"
+    )
     if answer:
         grounded = int(chunks["grounds"].sum())
-        head += (f'<div><b>answer</b>: <span class="wb-text">{esc(answer)}</span> '
-                 f"{badge(f'{grounded} of {len(chunks)} chunks ground it', 'good' if grounded else 'warn')}</div>")
+        head += (
+            f'<div><b>answer</b>: <span class="wb-text">{esc(answer)}</span> '
+            f"{badge(f'{grounded} of {len(chunks)} chunks ground it', 'good' if grounded else 'warn')}</div>"
+        )
     if chunks.empty:
         return head + '<div class="wb-muted">no chunks retrieved</div>'
     rows, classes = [], []
     for _, c in chunks.iterrows():
         text = str(c["text"])
         regions = spans(text, grounding_passages(text, answer, threshold)) if answer and c["grounds"] else []
-        rows.append([esc(c["rank"]), esc(c["source"]), *[fmt(c[s]) for s in score_columns],
-                     fmt(c["grounding"]) + (" " + badge("grounds", "good") if c["grounds"] else ""),
-                     f'<div class="wb-text wb-wide">{mark(text, regions)}</div>'])
+        rows.append(
+            [
+                esc(c["rank"]),
+                esc(c["source"]),
+                *[fmt(c[s]) for s in score_columns],
+                fmt(c["grounding"]) + (" " + badge("grounds", "good") if c["grounds"] else ""),
+                f'<div class="wb-text wb-wide">{mark(text, regions)}</div>',
+            ]
+        )
         classes.append("wb-grounds" if c["grounds"] else "")
     header = ["rank", "source", *[s.removeprefix("score_") for s in score_columns], "grounding", "text"]
     return head + table(rows, header, numeric=range(2, 3 + len(score_columns)), row_classes=classes)
@@ -95,8 +107,15 @@ class RetrievalInspector(View):
     """Retrieve for a query with a configuration's retrieval settings; change k and the mode; paste an answer
     to see which passages ground it. `retrieval` is a `Retrieval`, a `Prompt`, or a reference like `rag-support@1.1.0`."""
 
-    def __init__(self, retrieval: Any, settings: Settings | None = None, query: str = "", answer: str = "",
-                 k: int | None = None, mode: str | None = None):
+    def __init__(
+        self,
+        retrieval: Any,
+        settings: Settings | None = None,
+        query: str = "",
+        answer: str = "",
+        k: int | None = None,
+        mode: str | None = None,
+    ):
         self.settings = settings or Settings.load()
         self.base = as_retrieval(retrieval, self.settings)
         self.query, self.answer = query, answer
@@ -112,8 +131,9 @@ class RetrievalInspector(View):
             raise WorkbenchError(f"mode: '{self.mode}' is not a retrieval mode; use one of {', '.join(MODES)}")
         return Retrieval.model_validate({**self.base.model_dump(), "k": self.k, "mode": self.mode})
 
-    def search(self, query: str | None = None, answer: str | None = None, k: int | None = None,
-               mode: str | None = None) -> pd.DataFrame:
+    def search(
+        self, query: str | None = None, answer: str | None = None, k: int | None = None, mode: str | None = None
+    ) -> pd.DataFrame:
         """Retrieve now; returns the chunks frame (see `workbench.rag.inspect`)."""
 
         self.query = self.query if query is None else query
@@ -137,8 +157,12 @@ class RetrievalInspector(View):
         query = w.Text(value=self.query, description="query", layout=w.Layout(width="60%"))
         k = w.IntSlider(value=self.k, min=1, max=20, description="k")
         mode = w.Dropdown(options=list(MODES), value=self.mode, description="mode")
-        answer = w.Textarea(value=self.answer, description="answer", placeholder="optional: an answer to ground",
-                            layout=w.Layout(width="60%"))
+        answer = w.Textarea(
+            value=self.answer,
+            description="answer",
+            placeholder="optional: an answer to ground",
+            layout=w.Layout(width="60%"),
+        )
         button, status = w.Button(description="retrieve", button_style="primary"), w.Label()
         self._body = w.HTML(self.html())
 

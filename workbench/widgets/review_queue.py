@@ -28,11 +28,19 @@ class ReviewQueue(View):
     def case_ids(self) -> list[str]:
         return [item.case_id for item in self.queue.items()]
 
-    def label(self, case_id: str, verdict: str | None = None, rating: int | None = None, correction: str | None = None,
-              comment: str = "") -> Any:
+    def label(
+        self,
+        case_id: str,
+        verdict: str | None = None,
+        rating: int | None = None,
+        correction: str | None = None,
+        comment: str = "",
+    ) -> Any:
         """Record a label (see `review.ReviewQueue.label`) and refresh the view."""
         if case_id not in self.case_ids:
-            raise WorkbenchError(f"review: case '{case_id}' is not queued for run {self.run.run_id or self.run.prompt_ref}")
+            raise WorkbenchError(
+                f"review: case '{case_id}' is not queued for run {self.run.run_id or self.run.prompt_ref}"
+            )
         feedback = self.queue.label(case_id, verdict, rating, correction, comment)
         if self._widget is not None:
             self._table.value = self.html()
@@ -43,30 +51,49 @@ class ReviewQueue(View):
         row = self.cases[case_id]
         why = "".join(badge(reason, "warn") for reason in reasons)
         inputs = "".join(f"<div><b>{esc(k)}</b>: {esc(v)}</div>" for k, v in (row["inputs"] or {}).items())
-        answer = (f'<div class="wb-error">error: {esc(row["error"])}</div>' if isinstance(row["error"], str)
-                  else f'<pre class="wb-text">{esc(row["output"])}</pre>')
-        scores = " ".join(score_badge(s["scorer"], s["value"], s["passed"]) + (f' <span class="wb-muted">{esc(s["error"])}</span>'
-                                                                             if isinstance(s["error"], str) else "")
-                          for s in row["scores"])
-        chunks = "".join(f"<details><summary>{esc(c.get('rank', i + 1))}. {esc(c.get('source'))}</summary>"
-                         f'<pre class="wb-text">{esc(c.get("text"))}</pre></details>'
-                         for i, c in enumerate(row["chunks"] or []))
-        return (f"<div><b>{esc(case_id)}</b> {why}</div>{inputs}{answer}<div>{scores}</div>"
-                + (f"<div><b>context</b>{chunks}</div>" if chunks else ""))
+        answer = (
+            f'<div class="wb-error">error: {esc(row["error"])}</div>'
+            if isinstance(row["error"], str)
+            else f'<pre class="wb-text">{esc(row["output"])}</pre>'
+        )
+        scores = " ".join(
+            score_badge(s["scorer"], s["value"], s["passed"])
+            + (f' <span class="wb-muted">{esc(s["error"])}</span>' if isinstance(s["error"], str) else "")
+            for s in row["scores"]
+        )
+        chunks = "".join(
+            f"<details><summary>{esc(c.get('rank', i + 1))}. {esc(c.get('source'))}</summary>"
+            f'<pre class="wb-text">{esc(c.get("text"))}</pre></details>'
+            for i, c in enumerate(row["chunks"] or [])
+        )
+        return f"<div><b>{esc(case_id)}</b> {why}</div>{inputs}{answer}<div>{scores}</div>" + (
+            f"<div><b>context</b>{chunks}</div>" if chunks else ""
+        )
 
     def render(self) -> str:
         status = self.queue.status()
         rows = []
         for item, state in zip(self.queue.items(), status.itertuples()):
-            label = "" if not state.reviewed else (
-                (badge(state.label, "good" if state.label == "pass" else "bad") if isinstance(state.label, str) else "")
-                + (badge(f"{state.rating}/5") if state.rating is not None else "")
-                + f' <span class="wb-muted">{esc(state.reviewer)}</span>')
+            label = (
+                ""
+                if not state.reviewed
+                else (
+                    (
+                        badge(state.label, "good" if state.label == "pass" else "bad")
+                        if isinstance(state.label, str)
+                        else ""
+                    )
+                    + (badge(f"{state.rating}/5") if state.rating is not None else "")
+                    + f' <span class="wb-muted">{esc(state.reviewer)}</span>'
+                )
+            )
             correction = esc(state.correction) if isinstance(state.correction, str) else ""
             rows.append([self.case_html(item.case_id, item.reasons), label, correction])
-        head = (f"<div><b>{esc(self.run.prompt_ref)}</b> on {esc(self.run.dataset_ref)} · review queue: "
-                f"{int(status['reviewed'].sum())} of {len(status)} reviewed · reviewer {esc(self.queue.reviewer)} · "
-                f'<span class="wb-muted">{esc(self.queue.path)}</span></div>')
+        head = (
+            f"<div><b>{esc(self.run.prompt_ref)}</b> on {esc(self.run.dataset_ref)} · review queue: "
+            f"{int(status['reviewed'].sum())} of {len(status)} reviewed · reviewer {esc(self.queue.reviewer)} · "
+            f'<span class="wb-muted">{esc(self.queue.path)}</span></div>'
+        )
         return head + table(rows, ["case", "label", "corrected answer"])
 
     def build(self) -> Any:
@@ -78,10 +105,16 @@ class ReviewQueue(View):
         ids = list(items)
         case = w.Dropdown(options=ids, value=ids[0], description="case")
         detail = w.HTML()
-        passed, failed = w.Button(description="pass", button_style="success"), w.Button(description="fail", button_style="danger")
+        passed, failed = (
+            w.Button(description="pass", button_style="success"),
+            w.Button(description="fail", button_style="danger"),
+        )
         rating = w.ToggleButtons(options=[(str(n), n) for n in range(1, 6)], value=None, description="rating")
-        correction = w.Textarea(description="corrected", placeholder="optional: the answer it should have given",
-                                layout=w.Layout(width="70%"))
+        correction = w.Textarea(
+            description="corrected",
+            placeholder="optional: the answer it should have given",
+            layout=w.Layout(width="70%"),
+        )
         save_correction, status = w.Button(description="save correction"), w.Label()
         prev, nxt = w.Button(description="◀"), w.Button(description="▶")
         self._table = w.HTML(self.html())
@@ -96,7 +129,9 @@ class ReviewQueue(View):
         def save(**label: Any) -> None:
             try:
                 self.label(case.value, **label)
-                status.value = f"saved {case.value}: " + ", ".join(f"{k} {v}" for k, v in label.items() if v is not None)
+                status.value = f"saved {case.value}: " + ", ".join(
+                    f"{k} {v}" for k, v in label.items() if v is not None
+                )
             except WorkbenchError as exc:
                 status.value = str(exc)
 
@@ -115,5 +150,15 @@ class ReviewQueue(View):
         prev.on_click(lambda _: step(-1))
         nxt.on_click(lambda _: step(1))
         show()
-        return w.VBox([w.HBox([prev, case, nxt]), detail, w.HBox([passed, failed]), rating, correction,
-                       save_correction, status, self._table])
+        return w.VBox(
+            [
+                w.HBox([prev, case, nxt]),
+                detail,
+                w.HBox([passed, failed]),
+                rating,
+                correction,
+                save_correction,
+                status,
+                self._table,
+            ]
+        )

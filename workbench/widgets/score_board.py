@@ -10,11 +10,19 @@ import pandas as pd
 from .base import View
 from .html import badge, ci_bar, esc, fmt, table, verdict_kind
 
-TOTALS = [("cases", "cases", 0), ("errors", "errors", 0), ("error rate", "error_rate", 3),
-          ("latency p50 (s)", "latency_p50_s", 2), ("latency p95 (s)", "latency_p95_s", 2),
-          ("input tokens", "input_tokens", 0), ("output tokens", "output_tokens", 0),
-          ("cost (USD)", "cost_usd", 4), ("cost per call (USD)", "cost_per_call_usd", 6),
-          ("model calls", "model_calls", 0), ("duration (s)", "duration_s", 1)]
+TOTALS = [
+    ("cases", "cases", 0),
+    ("errors", "errors", 0),
+    ("error rate", "error_rate", 3),
+    ("latency p50 (s)", "latency_p50_s", 2),
+    ("latency p95 (s)", "latency_p95_s", 2),
+    ("input tokens", "input_tokens", 0),
+    ("output tokens", "output_tokens", 0),
+    ("cost (USD)", "cost_usd", 4),
+    ("cost per call (USD)", "cost_per_call_usd", 6),
+    ("model calls", "model_calls", 0),
+    ("duration (s)", "duration_s", 1),
+]
 
 
 def _runs(target: Any) -> list[Any]:
@@ -35,8 +43,18 @@ def scores_frame(target: Any) -> pd.DataFrame:
     for run in _runs(target):
         summary = run.summary()
         for name, s in summary.iterrows():
-            rows.append({"run": run_label(run), "scorer": name, "n": int(s["n"]), "mean": s["mean"],
-                         "ci_low": s["ci_low"], "ci_high": s["ci_high"], "pass_rate": s["pass_rate"], "errors": int(s["errors"])})
+            rows.append(
+                {
+                    "run": run_label(run),
+                    "scorer": name,
+                    "n": int(s["n"]),
+                    "mean": s["mean"],
+                    "ci_low": s["ci_low"],
+                    "ci_high": s["ci_high"],
+                    "pass_rate": s["pass_rate"],
+                    "errors": int(s["errors"]),
+                }
+            )
     return pd.DataFrame(rows, columns=["run", "scorer", "n", "mean", "ci_low", "ci_high", "pass_rate", "errors"])
 
 
@@ -62,8 +80,10 @@ def _range(frame: pd.DataFrame, columns: list[str]) -> tuple[float, float]:
 def render_comparison(comparison: Any) -> str:
     t = comparison.table
     scores = scores_frame(comparison)
-    head = (f"<div><b>{esc(comparison.baseline.prompt_ref)}</b> → <b>{esc(comparison.candidate.prompt_ref)}</b> on "
-            f"{esc(comparison.candidate.dataset_ref)} (paired, alpha {comparison.alpha:g})</div>")
+    head = (
+        f"<div><b>{esc(comparison.baseline.prompt_ref)}</b> → <b>{esc(comparison.candidate.prompt_ref)}</b> on "
+        f"{esc(comparison.candidate.dataset_ref)} (paired, alpha {comparison.alpha:g})</div>"
+    )
     if t.empty:
         return head + '<div class="wb-muted">no scorer in common</div>'
     lo, hi = _range(t, ["ci_low", "ci_high", "diff"])
@@ -74,17 +94,39 @@ def render_comparison(comparison: Any) -> str:
         b, c = by_run.get((b_label, name)), by_run.get((c_label, name))
 
         def mean_ci(s: Any) -> str:
-            return "–" if s is None else f"{fmt(s.mean)} <span class=\"wb-muted\">[{fmt(s.ci_low)}, {fmt(s.ci_high)}]</span>"
+            return (
+                "–" if s is None else f'{fmt(s.mean)} <span class="wb-muted">[{fmt(s.ci_low)}, {fmt(s.ci_high)}]</span>'
+            )
 
-        rows.append([esc(name), esc(int(r["n"])), mean_ci(b), mean_ci(c),
-                     f"{r['diff']:+.3f}" if not pd.isna(r["diff"]) else "–",
-                     f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] {ci_bar(r['ci_low'], r['ci_high'], r['diff'], lo, hi)}",
-                     f"{fmt(r['p_value'], 4)} <span class=\"wb-muted\">{esc(r['test'])}</span>",
-                     f"{badge(int(r['improved']), 'good', 'improved')}{badge(int(r['degraded']), 'bad', 'degraded')}"
-                     f"{badge(int(r['failed']), 'warn', 'failed')}",
-                     badge(r["verdict"], verdict_kind(r["verdict"]))])
-    scorers = table(rows, ["scorer", "n", "baseline [95% CI]", "candidate [95% CI]", "diff", "diff 95% CI",
-                           "p (test)", "cases +/−/err", "verdict"], numeric=[1, 4])
+        rows.append(
+            [
+                esc(name),
+                esc(int(r["n"])),
+                mean_ci(b),
+                mean_ci(c),
+                f"{r['diff']:+.3f}" if not pd.isna(r["diff"]) else "–",
+                f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] {ci_bar(r['ci_low'], r['ci_high'], r['diff'], lo, hi)}",
+                f'{fmt(r["p_value"], 4)} <span class="wb-muted">{esc(r["test"])}</span>',
+                f"{badge(int(r['improved']), 'good', 'improved')}{badge(int(r['degraded']), 'bad', 'degraded')}"
+                f"{badge(int(r['failed']), 'warn', 'failed')}",
+                badge(r["verdict"], verdict_kind(r["verdict"])),
+            ]
+        )
+    scorers = table(
+        rows,
+        [
+            "scorer",
+            "n",
+            "baseline [95% CI]",
+            "candidate [95% CI]",
+            "diff",
+            "diff 95% CI",
+            "p (test)",
+            "cases +/−/err",
+            "verdict",
+        ],
+        numeric=[1, 4],
+    )
     return head + scorers + render_totals(totals_frame(comparison))
 
 
@@ -105,14 +147,30 @@ def render_totals(frame: pd.DataFrame) -> str:
 def render_runs(runs: list[Any]) -> str:
     scores = scores_frame(runs)
     lo, hi = _range(scores, ["ci_low", "ci_high", "mean"])
-    rows = [[esc(r.scorer), esc(r.run), esc(r.n), fmt(r.mean), f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]",
-             ci_bar(r.ci_low, r.ci_high, r.mean, lo, hi), fmt(r.pass_rate), esc(r.errors)]
-            for r in scores.sort_values(["scorer", "run"], kind="stable").itertuples(index=False)]
-    head = "".join(f"<div><b>{esc(run_label(r))}</b> on {esc(r.dataset_ref)}"
-                   + (f" {badge('stopped early', 'warn', r.stopped)}" if getattr(r, "stopped", None) else "")
-                   + "</div>" for r in runs)
-    return (head + table(rows, ["scorer", "run", "n", "mean", "95% CI", "", "pass rate", "errors"], numeric=[2, 3, 6, 7])
-            + render_totals(totals_frame(runs)))
+    rows = [
+        [
+            esc(r.scorer),
+            esc(r.run),
+            esc(r.n),
+            fmt(r.mean),
+            f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]",
+            ci_bar(r.ci_low, r.ci_high, r.mean, lo, hi),
+            fmt(r.pass_rate),
+            esc(r.errors),
+        ]
+        for r in scores.sort_values(["scorer", "run"], kind="stable").itertuples(index=False)
+    ]
+    head = "".join(
+        f"<div><b>{esc(run_label(r))}</b> on {esc(r.dataset_ref)}"
+        + (f" {badge('stopped early', 'warn', r.stopped)}" if getattr(r, "stopped", None) else "")
+        + "</div>"
+        for r in runs
+    )
+    return (
+        head
+        + table(rows, ["scorer", "run", "n", "mean", "95% CI", "", "pass rate", "errors"], numeric=[2, 3, 6, 7])
+        + render_totals(totals_frame(runs))
+    )
 
 
 class ScoreBoard(View):

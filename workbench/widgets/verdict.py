@@ -13,13 +13,20 @@ from .html import badge, esc, view
 
 #: The mimetype of the verdict record in a notebook's outputs; `workbench ci` looks for it.
 VERDICT_MIME = "application/vnd.workbench.gate+json"
-HEADS = {"passed": ("GATE PASSED", "good"), "regressed": ("GATE FAILED", "bad"), "inconclusive": ("GATE INCONCLUSIVE", "warn")}
+HEADS = {
+    "passed": ("GATE PASSED", "good"),
+    "regressed": ("GATE FAILED", "bad"),
+    "inconclusive": ("GATE INCONCLUSIVE", "warn"),
+}
 
 
 def failing_scorers(gate: Any) -> list[str]:
     """The scorers that fail the gate (critical ones that regressed, guardrails that dropped), as the gate decided."""
-    return list(dict.fromkeys(o.scorer for o in gate.outcomes
-                              if o.rule in ("critical", "guardrail") and o.verdict == "regressed"))
+    return list(
+        dict.fromkeys(
+            o.scorer for o in gate.outcomes if o.rule in ("critical", "guardrail") and o.verdict == "regressed"
+        )
+    )
 
 
 def failing_cases(comparison: Any, scorers: list[str]) -> pd.DataFrame:
@@ -37,13 +44,20 @@ def verdict_record(comparison: Any, gate: Any, policy: Any = None) -> dict[str, 
     table = comparison.table.reset_index()
     scorers = table.astype(object).where(table.notna(), None).to_dict("records")
     return {
-        **gate.to_dict(), "failures": list(gate.failures),
-        "messages": {verdict: [o.message() for o in gate.of(verdict)] for verdict in ("regressed", "inconclusive",
-                                                                                      "not comparable")},
-        "baseline": comparison.baseline.prompt_ref, "candidate": comparison.candidate.prompt_ref,
-        "dataset": comparison.candidate.dataset_ref, "dataset_hash": comparison.candidate.dataset_hash,
-        "baseline_run_id": comparison.baseline.run_id, "candidate_run_id": comparison.candidate.run_id,
-        "regressed": comparison.regressed(), "inconclusive": comparison.inconclusive(),
+        **gate.to_dict(),
+        "failures": list(gate.failures),
+        "messages": {
+            verdict: [o.message() for o in gate.of(verdict)]
+            for verdict in ("regressed", "inconclusive", "not comparable")
+        },
+        "baseline": comparison.baseline.prompt_ref,
+        "candidate": comparison.candidate.prompt_ref,
+        "dataset": comparison.candidate.dataset_ref,
+        "dataset_hash": comparison.candidate.dataset_hash,
+        "baseline_run_id": comparison.baseline.run_id,
+        "candidate_run_id": comparison.candidate.run_id,
+        "regressed": comparison.regressed(),
+        "inconclusive": comparison.inconclusive(),
         "failing_cases": list(dict.fromkeys(failing["case_id"])),
         "scorers": [{k: _plain(v) for k, v in row.items()} for row in scorers],
     }
@@ -62,25 +76,49 @@ def render_verdict(record: dict[str, Any]) -> str:
     """The banner at the top of a gate report: the verdict, the two versions, every failure, what could not be
     decided (with the smallest drop the dataset can detect), the failing cases."""
     verdict = record.get("verdict") or ("passed" if record["passed"] else "regressed")
-    parts = [(f'<div class="wb-banner wb-{HEADS[verdict][1]}">{esc(headline(record))}: '
-             f'{esc(record["candidate"])} against {esc(record["baseline"])} on {esc(record["dataset"])}</div>')]
-    runs = [f"{label} run {esc(run)}" for label, run in (("baseline", record["baseline_run_id"]),
-                                                         ("candidate", record["candidate_run_id"])) if run]
+    parts = [
+        (
+            f'<div class="wb-banner wb-{HEADS[verdict][1]}">{esc(headline(record))}: '
+            f"{esc(record['candidate'])} against {esc(record['baseline'])} on {esc(record['dataset'])}</div>"
+        )
+    ]
+    runs = [
+        f"{label} run {esc(run)}"
+        for label, run in (("baseline", record["baseline_run_id"]), ("candidate", record["candidate_run_id"]))
+        if run
+    ]
     if runs:
-        parts.append(f'<div class="wb-muted">{" · ".join(runs)} · dataset hash {esc(record["dataset_hash"][:12])}</div>')
+        parts.append(
+            f'<div class="wb-muted">{" · ".join(runs)} · dataset hash {esc(record["dataset_hash"][:12])}</div>'
+        )
     kinds = {"improved": "good", "regressed": "bad", "inconclusive": "warn"}
-    verdicts = "".join(badge(f"{s['scorer']}: {s['verdict']}" + (f" (mde {s['mde']:.2f})" if s.get("mde") is not None else ""),
-                             kinds.get(s["verdict"], "neutral")) for s in record["scorers"])
+    verdicts = "".join(
+        badge(
+            f"{s['scorer']}: {s['verdict']}" + (f" (mde {s['mde']:.2f})" if s.get("mde") is not None else ""),
+            kinds.get(s["verdict"], "neutral"),
+        )
+        for s in record["scorers"]
+    )
     parts.append(f"<div>{verdicts}</div>")
     messages = record.get("messages") or {"regressed": record["failures"]}
-    for verdict, title in (("regressed", "failed"), ("inconclusive", "inconclusive"), ("not comparable", "not compared")):
+    for verdict, title in (
+        ("regressed", "failed"),
+        ("inconclusive", "inconclusive"),
+        ("not comparable", "not compared"),
+    ):
         if messages.get(verdict):
-            parts.append(f"<div><b>{title}</b><ul>" + "".join(f"<li>{esc(m)}</li>" for m in messages[verdict]) + "</ul></div>")
+            parts.append(
+                f"<div><b>{title}</b><ul>" + "".join(f"<li>{esc(m)}</li>" for m in messages[verdict]) + "</ul></div>"
+            )
     if record["failing_cases"]:
         shown = record["failing_cases"][:50]
         more = len(record["failing_cases"]) - len(shown)
-        parts.append(f"<div><b>failing cases ({len(record['failing_cases'])})</b>: "
-                     + ", ".join(f"<code>{esc(c)}</code>" for c in shown) + (f" and {more} more" if more > 0 else "") + "</div>")
+        parts.append(
+            f"<div><b>failing cases ({len(record['failing_cases'])})</b>: "
+            + ", ".join(f"<code>{esc(c)}</code>" for c in shown)
+            + (f" and {more} more" if more > 0 else "")
+            + "</div>"
+        )
     return view("".join(parts))
 
 
@@ -92,10 +130,20 @@ def _plain(value: Any) -> Any:
 def render_ab(result: Any) -> str:
     """The banner of an A/B read-out: the decision, its reasons, and each KPI's verdict (escaped)."""
     kind = {"ship": "good", "do not ship": "bad"}.get(result.decision, "warn")
-    parts = [(f'<div class="wb-banner wb-{kind}">A/B: {esc(result.decision.upper())}: {esc(result.treatment)} against '
-             f'{esc(result.control)}</div>')]
+    parts = [
+        (
+            f'<div class="wb-banner wb-{kind}">A/B: {esc(result.decision.upper())}: {esc(result.treatment)} against '
+            f"{esc(result.control)}</div>"
+        )
+    ]
     kinds = {"improved": "good", "degraded": "bad", "inconclusive": "warn"}
-    parts.append("<div>" + "".join(badge(f"{name} ({row['role']}): {row['verdict']}", kinds.get(row["verdict"], "neutral"))
-                                   for name, row in result.table.iterrows()) + "</div>")
+    parts.append(
+        "<div>"
+        + "".join(
+            badge(f"{name} ({row['role']}): {row['verdict']}", kinds.get(row["verdict"], "neutral"))
+            for name, row in result.table.iterrows()
+        )
+        + "</div>"
+    )
     parts.append("<ul>" + "".join(f"<li>{esc(r)}</li>" for r in result.reasons) + "</ul>")
     return view("".join(parts))
