@@ -341,7 +341,7 @@ def _datasets_add(args) -> int:
         raise WorkbenchError(
             "\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else "")
         )
-    new = add_cases(dataset, cases, provenance={"source": args.source or str(args.file)}, variables=variables)
+    new = add_cases(dataset, cases, provenance={"source": args.source or str(args.file)}, variables=variables)  # type: ignore[arg-type]
     print(f"wrote {new.path}: {new.ref}, {len(new)} cases (+{len(cases)}), hash {new.hash[:12]}")
     return 0
 

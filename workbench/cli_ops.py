@@ -186,8 +186,8 @@ def _guardrails_check(args) -> int:
         outcome = apply_input_guardrails({"text": text}, policy, settings)
         shown = outcome.inputs["text"]
     else:
-        outcome = apply_output_guardrails(text, policy, prompt.spec.output_schema if prompt else None, settings)
-        shown = outcome.text
+        outcome = apply_output_guardrails(text, policy, prompt.spec.output_schema if prompt else None, settings)  # type: ignore[assignment]
+        shown = outcome.text  # type: ignore[attr-defined]
     print(
         json.dumps(
             {"blocked": outcome.blocked, "triggered": outcome.triggered, "text": shown}, ensure_ascii=False, indent=2

@@ -102,8 +102,12 @@ def _plan(args) -> int:
     ]
     effect = args.effect or policy.min_effect or 0.05
     try:
-        result = plan(
-            *runs, effect=effect, power=args.power or policy.power, alpha=policy.alpha, family=policy.critical
+        result = plan(  # type: ignore[misc]
+            *runs,
+            effect=effect,
+            power=args.power or policy.power,
+            alpha=policy.alpha,
+            family=policy.critical,  # type: ignore[arg-type]
         )
     except ValueError as exc:
         raise WorkbenchError(f"--effect: {exc}") from None
@@ -247,9 +251,9 @@ def compare_sequential(
         power=policy.power,
     )
     latest = {look["scorer"]: look for look in looks}
-    for name, look in latest.items():
-        look["degraded"] = int(comparison.table.loc[name, "degraded"]) if name in comparison.table.index else None
-    gate = check_gate(comparison, policy, sequential=latest)
+    for name, look in latest.items():  # type: ignore[assignment]
+        look["degraded"] = int(comparison.table.loc[name, "degraded"]) if name in comparison.table.index else None  # type: ignore[assignment]
+    gate = check_gate(comparison, policy, sequential=latest)  # type: ignore[arg-type]
     frame = (
         pd.DataFrame(looks)[["cases", "scorer", "n", "estimate", "low", "high", "p", "verdict"]]
         if looks

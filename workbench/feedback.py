@@ -334,7 +334,7 @@ def harvest(
         )
         if new_id in ids or twin is not None:
             skipped[case_id] = (
-                f"'{new_id}' is already in {into.ref}" if new_id in ids else f"as '{twin.id}' in {into.ref}"
+                f"'{new_id}' is already in {into.ref}" if new_id in ids else f"as '{twin.id}' in {into.ref}"  # type: ignore[union-attr]
             )
             continue
         kept = {k: v for k, v in original.metadata.items() if k not in HARVEST_KEYS}  # not an earlier harvest's
@@ -367,12 +367,12 @@ def harvest(
         "annotations": sorted(set(used["source"].dropna())),
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    written = add_cases(into, new, provenance=provenance)
+    written = add_cases(into, new, provenance=provenance)  # type: ignore[arg-type]
     return Harvest(written, [case["id"] for case in new], skipped)
 
 
 def _plain(review: dict[str, Any]) -> dict[str, Any]:
     out = {k: (None if not isinstance(v, (str, list, dict)) and pd.isna(v) else v) for k, v in review.items()}
     if out.get("rating") is not None:
-        out["rating"] = int(out["rating"])
+        out["rating"] = int(out["rating"])  # type: ignore[arg-type]
     return out

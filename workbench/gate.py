@@ -97,13 +97,13 @@ class RuleOutcome:
             )
             if self.verdict == INCONCLUSIVE and self.test == "mSPRT":
                 return (
-                    f"{name} inconclusive: after {self.n} cases a drop of up to {-self.ci_low:.2f} is still plausible; "
+                    f"{name} inconclusive: after {self.n} cases a drop of up to {-self.ci_low:.2f} is still plausible; "  # type: ignore[operator]
                     f"the policy cares about {self.min_effect:.2f} ({self.baseline:.3f} -> {self.candidate:.3f}, "
                     f"{detail.replace('95% CI', 'anytime CI').replace('Holm p', 'family p')})"
                 )
             if self.verdict == INCONCLUSIVE:
                 return (
-                    f"{name} inconclusive: {detectable(self.mde, self.min_effect)} ({self.baseline:.3f} -> "
+                    f"{name} inconclusive: {detectable(self.mde, self.min_effect)} ({self.baseline:.3f} -> "  # type: ignore[arg-type]
                     f"{self.candidate:.3f}, {detail}, {self.n} cases)"
                 )
             return (
@@ -123,7 +123,7 @@ class RuleOutcome:
                 else f"median {self.baseline:.3g} s -> {self.candidate:.3g} s"
             )
             line = (
-                f"{label} {'rose' if self.diff > 0 else 'changed'} {self.diff:+.0%} ({values}, 95% CI "
+                f"{label} {'rose' if self.diff > 0 else 'changed'} {self.diff:+.0%} ({values}, 95% CI "  # type: ignore[operator]
                 f"[{self.ci_low:+.0%}, {self.ci_high:+.0%}], Wilcoxon p={self.p_value:.4f}, {self.n} paired calls)"
             )
             return line + (
@@ -220,11 +220,11 @@ def check_gate(
         elif name in critical:
             verdict = {"regressed": REGRESSED, "inconclusive": INCONCLUSIVE}.get(row["verdict"], PASSED)
             outcomes.append(
-                RuleOutcome(
+                RuleOutcome(  # type: ignore[misc]
                     "critical",
                     verdict,
                     name,
-                    *_floats(
+                    *_floats(  # type: ignore[arg-type]
                         row,
                         "baseline",
                         "candidate",
@@ -244,11 +244,11 @@ def check_gate(
         if name in policy.guardrails:
             verdict = REGRESSED if row["diff"] < -policy.guardrail_tolerance else PASSED
             outcomes.append(
-                RuleOutcome(
+                RuleOutcome(  # type: ignore[misc]
                     "guardrail",
                     verdict,
                     name,
-                    *_floats(row, "baseline", "candidate", "diff"),
+                    *_floats(row, "baseline", "candidate", "diff"),  # type: ignore[arg-type]
                     limit=policy.guardrail_tolerance,
                     n=int(row["n"]),
                 )

@@ -142,13 +142,15 @@ class RunMetrics:
         if row.get("cached"):
             self.cache_hits.labels(*labels).inc()
         else:
-            latency = row.get("latency_s")
+            latency: Any = row.get("latency_s")
             if error is None and _number(latency) and latency > 0:  # a request blocked before the model took no time
                 self.latency.labels(*labels).observe(latency)
             for direction in ("input", "output"):
-                if _number(tokens := row.get(f"{direction}_tokens")):
+                tokens: Any = row.get(f"{direction}_tokens")
+                if _number(tokens):
                     self.tokens.labels(*labels, direction).observe(tokens)
-            if _number(cost := row.get("cost")):
+            cost: Any = row.get("cost")
+            if _number(cost):
                 self.cost.labels(*labels).inc(cost)
         for rule in filter(None, (row.get("guardrails") or "").split(",")):
             self.guardrail_triggers.labels(*labels, rule.partition(":")[0]).inc()

@@ -111,7 +111,7 @@ def route(
                 )
     if "guardrails" in rules:
         fired = run.record.set_index("case_id")["guardrails"]
-        for case_id in select_cases(run, failed=False, guardrails=True, which=None):
+        for case_id in select_cases(run, failed=False, guardrails=True, which=None):  # type: ignore[arg-type]
             add(case_id, f"guardrails: {', '.join(sorted(set(fired.loc[[case_id]].dropna())))}")
     if "low_feedback" in rules and annotations is not None:
         for case_id in select_cases(
@@ -225,7 +225,7 @@ class ReviewQueue:
         output = rows.iloc[0]["output"]
         current = self.store.latest()
         current = current[(current["case_id"] == case_id) & (current["reviewer"] == self.reviewer)]
-        thumb = VERDICTS.get(verdict)
+        thumb = VERDICTS.get(verdict)  # type: ignore[arg-type]
         if len(current):
             last = current.iloc[-1]
             thumb = thumb or (last["thumb"] if isinstance(last["thumb"], str) else None)

@@ -146,7 +146,7 @@ async def arun(
             "scores": await score_case(scorers, sample, response.error),
         }
         if on_call is not None:
-            on_call(rows[index])
+            on_call(rows[index] or {})
 
     with tqdm(total=len(work), desc=prompt.ref, unit="call", disable=not progress) as bar:
 

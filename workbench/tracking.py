@@ -240,7 +240,7 @@ def mark_stale_runs(settings: Settings) -> list[str]:
     from mlflow import MlflowClient
 
     use(settings)
-    client, host, killed = MlflowClient(), socket.gethostname(), []
+    client, host, killed = MlflowClient(), socket.gethostname(), []  # type: ignore[var-annotated]
     experiments = [e.experiment_id for e in client.search_experiments()]
     if not experiments:
         return killed
@@ -344,7 +344,7 @@ def find_runs(
         )
     runs = mlflow.search_runs(
         search_all_experiments=True,
-        filter_string=" and ".join(filters) or None,
+        filter_string=" and ".join(filters) or None,  # type: ignore[arg-type]
         max_results=max_results if not dataset_hash else 10_000,
         order_by=["attributes.start_time DESC"],
     )

@@ -8,6 +8,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from .. import secrets
@@ -85,7 +86,7 @@ class ModelClient:
     async def acall(self, messages: list[dict[str, str]], seed: int | None = None, use_cache: bool = True) -> Response:
         """One answer. `seed` overrides the configuration's; `use_cache=False` neither reads nor writes the cache."""
         key = request_key(self.request(messages, seed)) if self.cache is not None and use_cache else None
-        if key and (hit := self.cache.get(key)):
+        if key and self.cache is not None and (hit := self.cache.get(key)):
             return self._hit(hit)
         return await self._call(messages, seed, key)
 
@@ -96,7 +97,8 @@ class ModelClient:
 
     def _hit(self, hit: dict[str, Any]) -> Response:
         # hidden again on the way out: a key learnt since (or an older cache) never reaches a result
-        return Response(**{**hit, "text": secrets.hide(hit.get("text")), "cached": True})
+        text = hit.get("text")
+        return Response(**{**hit, "text": secrets.hide(text) if text is not None else None, "cached": True})
 
     async def _call(self, messages: list[dict[str, str]], seed: int | None, key: str | None) -> Response:
         loop = asyncio.get_running_loop()
@@ -109,7 +111,7 @@ class ModelClient:
             errors = []
             for spec, model in self.chain:
                 try:
-                    message = await call(lambda model=model: model.ainvoke(chat, **options), Policy.of(spec))
+                    message = await call(partial(model.ainvoke, chat, **options), Policy.of(spec))  # type: ignore[arg-type]
                     break
                 except Failed as exc:  # recorded per case; the next model is tried, the run goes on
                     errors.append(f"{spec.name}: {exc}" if len(self.chain) > 1 else str(exc))
@@ -122,7 +124,7 @@ class ModelClient:
                 )
             latency = time.perf_counter() - start
         response = self._response(spec, message, latency)
-        if key:
+        if key and self.cache is not None:
             self.cache.put(key, {k: v for k, v in asdict(response).items() if k != "cached"})
         return response
 

@@ -90,7 +90,7 @@ def check(path: Path, locked_hash: str | None = None) -> tuple[PromptSpec | None
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(error["loc"])
-            add(_line_of(loc, lines), _field(loc), _message(error))
+            add(_line_of(loc, lines), _field(loc), _message(error))  # type: ignore[arg-type]
         return None, problems
 
     folder = path.parent.name

@@ -62,7 +62,7 @@ def load_prompt(path: Path, root: Path | None = None) -> Prompt:
     root = Path(root) if root else path.parent.parent
     locked = read_lock(root).get(f"{path.parent.name}@{path.stem}")
     spec, problems = check(path, locked)
-    if problems:
+    if problems or spec is None:
         raise WorkbenchError("\n".join(str(p) for p in problems))
     return Prompt(spec=spec, version=path.stem, path=path, hash=content_hash(spec))
 
