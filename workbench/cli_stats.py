@@ -102,12 +102,13 @@ def _plan(args) -> int:
     ]
     effect = args.effect or policy.min_effect or 0.05
     try:
-        result = plan(  # type: ignore[misc]
-            *runs,
+        result = plan(
+            runs[0],
+            runs[1] if len(runs) > 1 else None,
             effect=effect,
             power=args.power or policy.power,
             alpha=policy.alpha,
-            family=policy.critical,  # type: ignore[arg-type]
+            family=policy.critical,
         )
     except ValueError as exc:
         raise WorkbenchError(f"--effect: {exc}") from None
