@@ -174,7 +174,6 @@ def compare_sequential(
 ) -> SequentialComparison:
     """Evaluate the dataset's cases in a seeded random order, `batch` at a time with both versions, and stop when
     every critical scorer is decided (or one regressed); the anytime-valid test keeps the false alarm rate at alpha."""
-    from .compare import compare
     from .datasets import load_dataset
     from .experiment import evaluate
     from .gate import check_gate
@@ -242,15 +241,7 @@ def compare_sequential(
         if start + batch < len(order) and critical and (REGRESSED in verdicts or CONTINUE not in verdicts):
             stopped = True
             break
-    comparison = compare(
-        base,
-        cand,
-        alpha=policy.alpha,
-        min_effect=policy.min_effect,
-        min_effect_by_scorer=policy.min_effect_by_scorer,
-        family=policy.critical,
-        power=policy.power,
-    )
+    comparison = policy.compare(base, cand)
     latest = {look["scorer"]: look for look in looks}
     for name, look in latest.items():  # type: ignore[assignment]
         look["degraded"] = int(comparison.table.loc[name, "degraded"]) if name in comparison.table.index else None  # type: ignore[assignment]

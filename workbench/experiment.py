@@ -8,7 +8,7 @@ from typing import Any
 
 from .budget import Budget
 from .calibration import calibrate
-from .compare import Comparison, compare
+from .compare import Comparison
 from .datasets import load_dataset
 from .errors import WorkbenchError
 from .gate import GatePolicy, GateResult, check_gate
@@ -127,15 +127,7 @@ def compare_refs(
             field="--dataset",
             fix="compare two runs of the same dataset version",
         )
-    comparison = compare(
-        base,
-        cand,
-        alpha=policy.alpha,
-        min_effect=policy.min_effect,
-        min_effect_by_scorer=policy.min_effect_by_scorer,
-        family=policy.critical,
-        power=policy.power,
-    )
+    comparison = policy.compare(base, cand)
     gate = check_gate(comparison, policy, calibrate_judges(cand, policy, settings))
     if log:
         log_comparison(comparison, gate, settings)

@@ -15,8 +15,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .compare import Comparison
+from .compare import Comparison, compare
 from .errors import Exit, WorkbenchError
+from .results import RunResult
 from .stats.calls import CallComparison, compare_calls
 from .yamlfiles import load_model
 
@@ -56,6 +57,18 @@ class GatePolicy(BaseModel):
     max_latency_increase: float | None = Field(0.50, ge=0)
     max_error_rate: float | None = Field(0.10, ge=0, le=1)
     judges: dict[str, JudgeRequirement] = {}  # scorer name -> the agreement it needs before its verdicts count
+
+    def compare(self, baseline: RunResult, candidate: RunResult) -> Comparison:
+        """`compare.compare` under this policy: its alpha, minimum effects, critical family and power."""
+        return compare(
+            baseline,
+            candidate,
+            alpha=self.alpha,
+            min_effect=self.min_effect,
+            min_effect_by_scorer=self.min_effect_by_scorer,
+            family=self.critical,
+            power=self.power,
+        )
 
     @classmethod
     def load(cls, path: str | Path | None) -> GatePolicy:
