@@ -303,7 +303,8 @@ def test_ci_fails_on_a_regression_and_the_report_lists_the_failing_cases(facts, 
     assert "GATE FAILED: facts@1.1.0 against facts@1.0.0" in html and "case_checks regressed" in html
     assert all(f"<code>{case}</code>" in html for case in failing)
     assert "notebook failed" in html and "GateFailed" in html
-    assert html.index("An Exception was encountered") < html.index("GATE FAILED")
+    banner = html.index("An Exception was encountered")  # the header's verdict, then the error, then the cells
+    assert html.index("notebook failed") < banner < html.index("GATE FAILED", banner)
     executed = nbformat.read(facts / "regressed" / "facts-gate.ipynb", as_version=4)
     assert executed.metadata["papermill"]["exception"] is True
 
