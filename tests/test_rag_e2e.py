@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -31,11 +30,10 @@ def test_evaluate_rag_support_records_chunks_and_retrieval_metrics(tmp_path):
 
     cases = result.cases()
     assert len(cases) == 57 and cases["error"].isna().all()
-    for raw in cases["chunks"]:
-        chunks = json.loads(raw)
+    for chunks in cases["chunks"]:  # native lists in the run record
         assert [c["rank"] for c in chunks] == [1, 2]  # k=2 from the configuration
         assert all(c["source"] and c["text"] and "semantic" in c["scores"] for c in chunks)
-    assert len({c["metadata"]["index_version"] for raw in cases["chunks"] for c in json.loads(raw)}) == 1
+    assert len({c["metadata"]["index_version"] for chunks in cases["chunks"] for c in chunks}) == 1
 
     summary = result.summary()
     assert summary.loc["recall_at_k", "n"] == 55  # the two unanswerable cases are not applicable
