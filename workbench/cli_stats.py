@@ -175,21 +175,13 @@ def compare_sequential(
     """Evaluate the dataset's cases in a seeded random order, `batch` at a time with both versions, and stop when
     every critical scorer is decided (or one regressed); the anytime-valid test keeps the false alarm rate at alpha."""
     from .datasets import load_dataset
-    from .experiment import evaluate
+    from .experiment import baseline_or_production, evaluate
     from .gate import check_gate
-    from .prompts import production
     from .stats.sequential import CONTINUE, REGRESSED, SequentialState
 
     if batch < 1:
         raise WorkbenchError(f"--batch: {batch} is not a batch size; give a positive number of cases")
-    if baseline is None:
-        name = candidate.partition("@")[0]
-        baseline = production(name, settings.prompts_dir)
-        if baseline is None:
-            raise WorkbenchError(
-                f"no production version of '{name}' in {settings.prompts_dir}/production.yaml; "
-                f"name a baseline or run: workbench prompts promote {name}@<version>"
-            )
+    baseline = baseline_or_production(baseline, candidate, settings)
     for ref in (baseline, candidate):
         if ref.startswith("run:") or ref.endswith(".parquet"):
             raise WorkbenchError(
@@ -243,7 +235,7 @@ def compare_sequential(
             break
     comparison = policy.compare(base, cand)
     latest = {look["scorer"]: look for look in looks}
-    for name, look in latest.items():  # type: ignore[assignment]
+    for name, look in latest.items():
         look["degraded"] = int(comparison.table.loc[name, "degraded"]) if name in comparison.table.index else None  # type: ignore[assignment]
     gate = check_gate(comparison, policy, sequential=latest)  # type: ignore[arg-type]
     frame = (

@@ -89,6 +89,20 @@ def _same_dataset(result: RunResult, dataset_ref: str, source: str) -> RunResult
     return result
 
 
+def baseline_or_production(baseline: str | None, candidate: str, settings: Settings) -> str:
+    """The baseline given, or the production version of the candidate's family (prompts/production.yaml)."""
+    if baseline is not None:
+        return baseline
+    name = candidate.partition("@")[0]
+    found = production(name, settings.prompts_dir)
+    if found is None:
+        raise WorkbenchError(
+            f"no production version of '{name}' in {settings.prompts_dir}/production.yaml; "
+            f"name a baseline or run: workbench prompts promote {name}@<version>"
+        )
+    return found
+
+
 def compare_refs(
     baseline: str | None,
     candidate: str,
@@ -109,14 +123,7 @@ def compare_refs(
     """
     settings = settings or Settings.load()
     policy = policy or GatePolicy()
-    if baseline is None:
-        name = candidate.partition("@")[0]
-        baseline = production(name, settings.prompts_dir)
-        if baseline is None:
-            raise WorkbenchError(
-                f"no production version of '{name}' in {settings.prompts_dir}/production.yaml; "
-                f"name a baseline or run: workbench prompts promote {name}@<version>"
-            )
+    baseline = baseline_or_production(baseline, candidate, settings)
     options = {"scorers": scorers, "log": log, "repeats": repeats, "traces": traces, "progress": progress}
     base = result_for(baseline, dataset_ref, settings, **options)
     cand = result_for(candidate, dataset_ref, settings, **options, seed_offset=repeats if repeats > 1 else 0)
