@@ -9,12 +9,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .errors import WorkbenchError
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Command = Callable[..., argparse.ArgumentParser]
 DEFAULT_BATCH = 10
@@ -174,6 +175,8 @@ def compare_sequential(
 ) -> SequentialComparison:
     """Evaluate the dataset's cases in a seeded random order, `batch` at a time with both versions, and stop when
     every critical scorer is decided (or one regressed); the anytime-valid test keeps the false alarm rate at alpha."""
+    import pandas as pd  # loaded by the commands that use it, so `workbench --help` starts fast
+
     from .datasets import load_dataset
     from .experiment import baseline_or_production, evaluate
     from .gate import check_gate
@@ -248,6 +251,8 @@ def compare_sequential(
 
 def _merge(runs: list, dataset_hash: str):
     """Batches of one version as one run over the cases evaluated so far (on the whole dataset's hash)."""
+    import pandas as pd  # as above
+
     first = runs[0]
     return replace(
         first,
