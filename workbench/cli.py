@@ -473,13 +473,15 @@ def _demo(args) -> int:
 def _ci(args) -> int:
     from .ci import exit_code, run_ci
 
+    settings = _settings(args)
     shared = {
+        "root": str(settings.root),  # the kernel runs in the project folder, but --root names it for sure
         **({"tracking_uri": args.tracking_uri} if args.tracking_uri else {}),
         **({"log": False} if args.no_log else {}),
     }
     overrides = {key: text for key, text in args.parameters or []}  # text, typed against each notebook's declaration
     runs = run_ci(
-        _settings(args),
+        settings,
         config_path=args.config,
         overrides=overrides,
         only=args.notebooks,
