@@ -55,6 +55,7 @@ class GatePolicy(BaseModel):
     inconclusive: Literal["fail", "pass"] = "fail"
     max_cost_increase: float | None = Field(0.10, ge=0)
     max_latency_increase: float | None = Field(0.50, ge=0)
+    min_latency_increase_s: float = Field(0.01, ge=0)  # and the median call must be this much slower (ms-level noise)
     max_error_rate: float | None = Field(0.10, ge=0, le=1)
     judges: dict[str, JudgeRequirement] = {}  # scorer name -> the agreement it needs before its verdicts count
 
@@ -267,13 +268,13 @@ def check_gate(
                 )
             )
     base_calls, cand_calls = comparison.baseline.cases(), comparison.candidate.cases()
-    for rule, measure, limit in [
-        ("cost", "cost", policy.max_cost_increase),
-        ("latency", "latency_s", policy.max_latency_increase),
+    for rule, measure, limit, floor in [
+        ("cost", "cost", policy.max_cost_increase, 0.0),
+        ("latency", "latency_s", policy.max_latency_increase, policy.min_latency_increase_s),
     ]:
         if limit is not None:
             outcomes.append(
-                _calls_outcome(rule, compare_calls(base_calls, cand_calls, measure), limit, comparison.alpha)
+                _calls_outcome(rule, compare_calls(base_calls, cand_calls, measure), limit, comparison.alpha, floor)
             )
     for name, kappa in (judge_kappa or {}).items():
         need = policy.judges[name].min_kappa
@@ -293,11 +294,13 @@ def check_gate(
     return GateResult(tuple(outcomes), inconclusive_fails=policy.inconclusive == "fail")
 
 
-def _calls_outcome(rule: str, calls: CallComparison, limit: float, alpha: float) -> RuleOutcome:
+def _calls_outcome(rule: str, calls: CallComparison, limit: float, alpha: float, floor: float) -> RuleOutcome:
+    """Regressed on a significant relative increase above `limit` that is also more than `floor` in absolute terms."""
     if not calls.comparable:
         verdict = NOT_COMPARABLE
     else:
-        verdict = REGRESSED if calls.p_value < alpha and calls.increase > limit else PASSED
+        slower = calls.increase > limit and calls.candidate - calls.baseline > floor
+        verdict = REGRESSED if calls.p_value < alpha and slower else PASSED
     return RuleOutcome(
         rule,
         verdict,
