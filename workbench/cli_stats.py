@@ -4,21 +4,14 @@
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from .errors import WorkbenchError
 from .settings import Settings
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 Command = Callable[..., argparse.ArgumentParser]
-DEFAULT_BATCH = 10
 
 
 def add_commands(commands: argparse._SubParsersAction, command: Command) -> None:
@@ -69,7 +62,10 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
         "(anytime-valid test; fewer model calls; the batches are not logged to MLflow)",
     )
     compare.add_argument(
-        "--batch", type=int, default=DEFAULT_BATCH, help=f"cases per batch with --sequential (default {DEFAULT_BATCH})"
+        "--batch",
+        type=int,
+        default=None,
+        help="cases per batch with --sequential (default 10, experiment.DEFAULT_BATCH)",
     )
     whole = compare.get_default("handler")
     compare.set_defaults(handler=lambda args: _compare_sequential(args) if args.sequential else whole(args))
@@ -137,133 +133,6 @@ def _ab(args) -> int:
     return 0
 
 
-@dataclass
-class SequentialComparison:
-    """What `compare --sequential` did: the comparison of the cases it evaluated, the gate, each look."""
-
-    comparison: Any
-    gate: Any
-    looks: pd.DataFrame  # one row per batch x critical scorer
-    cases_total: int
-    model_calls: int = 0
-    stopped_early: bool = False
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    def report(self) -> str:
-        used = int(self.looks["cases"].max()) if len(self.looks) else 0
-        head = (
-            f"sequential: {used} of {self.cases_total} cases evaluated with both versions"
-            f"{' (stopped early: the verdict was certain)' if self.stopped_early else ''}; "
-            f"{self.model_calls} model calls"
-        )
-        table = self.looks.to_string(index=False, float_format=lambda x: f"{x:+.3f}")
-        return f"{head}\n{table}"
-
-
-def compare_sequential(
-    baseline: str | None,
-    candidate: str,
-    dataset_ref: str,
-    policy: Any,
-    settings: Settings,
-    batch: int = DEFAULT_BATCH,
-    scorers: list | None = None,
-    seed: int = 0,
-    concurrency: int | None = None,
-    progress: bool = False,
-    on_look: Callable[[dict], None] | None = None,
-) -> SequentialComparison:
-    """Evaluate the dataset's cases in a seeded random order, `batch` at a time with both versions, and stop when
-    every critical scorer is decided (or one regressed); the anytime-valid test keeps the false alarm rate at alpha."""
-    import pandas as pd  # loaded by the commands that use it, so `workbench --help` starts fast
-
-    from .datasets import load_dataset
-    from .experiment import baseline_or_production, evaluate
-    from .gate import check_gate
-    from .stats.sequential import CONTINUE, REGRESSED, SequentialState
-
-    if batch < 1:
-        raise WorkbenchError(f"--batch: {batch} is not a batch size; give a positive number of cases")
-    baseline = baseline_or_production(baseline, candidate, settings)
-    for ref in (baseline, candidate):
-        if ref.startswith("run:") or ref.endswith(".parquet"):
-            raise WorkbenchError(
-                f"--sequential: '{ref}' is a finished run; a sequential comparison evaluates "
-                "configuration versions (name@version) batch by batch"
-            )
-    dataset = load_dataset(dataset_ref, settings.datasets_dir)
-    order = [c.id for c in dataset.cases]
-    random.Random(seed).shuffle(order)
-    runs: dict[str, list] = {"baseline": [], "candidate": []}
-    states: dict[str, SequentialState] = {}
-    looks, stopped = [], False
-    for start in range(0, len(order), batch):
-        ids = order[start : start + batch]
-        for side, ref in (("baseline", baseline), ("candidate", candidate)):
-            runs[side].append(
-                evaluate(
-                    ref,
-                    dataset_ref,
-                    scorers=scorers,
-                    settings=settings,
-                    log=False,
-                    progress=progress,
-                    concurrency=concurrency,
-                    cases=ids,
-                )
-            )
-        base, cand = (_merge(runs[side], dataset.hash) for side in ("baseline", "candidate"))
-        b_scores, c_scores = base.case_scores(), cand.case_scores()
-        critical = [s for s in cand.scorer_names if s in b_scores and (policy.critical is None or s in policy.critical)]
-        family = max(len(critical), 1)
-        for name in critical:
-            effect = policy.min_effect_by_scorer.get(name, policy.min_effect)
-            state = states.setdefault(name, SequentialState(policy.alpha / family, effect))
-            pair = pd.concat([b_scores[name].reindex(ids), c_scores[name].reindex(ids)], axis=1)
-            look = state.add((pair.iloc[:, 1] - pair.iloc[:, 0]).to_numpy())
-            done = pd.concat([b_scores[name], c_scores[name]], axis=1, join="inner").dropna()
-            look.update(
-                scorer=name,
-                cases=start + len(ids),
-                baseline=float(done.iloc[:, 0].mean()),
-                candidate=float(done.iloc[:, 1].mean()),
-            )
-            looks.append(look)
-            if on_look:
-                on_look(look)
-        latest = {look["scorer"]: look for look in looks}
-        verdicts = [latest[n]["verdict"] for n in critical]
-        if start + batch < len(order) and critical and (REGRESSED in verdicts or CONTINUE not in verdicts):
-            stopped = True
-            break
-    comparison = policy.compare(base, cand)
-    latest = {look["scorer"]: look for look in looks}
-    for name, look in latest.items():
-        look["degraded"] = int(comparison.table.loc[name, "degraded"]) if name in comparison.table.index else None  # type: ignore[assignment]
-    gate = check_gate(comparison, policy, sequential=latest)  # type: ignore[arg-type]
-    frame = (
-        pd.DataFrame(looks)[["cases", "scorer", "n", "estimate", "low", "high", "p", "verdict"]]
-        if looks
-        else pd.DataFrame(columns=["cases", "scorer", "n", "estimate", "low", "high", "p", "verdict"])
-    )
-    return SequentialComparison(comparison, gate, frame, len(order), base.model_calls + cand.model_calls, stopped)
-
-
-def _merge(runs: list, dataset_hash: str):
-    """Batches of one version as one run over the cases evaluated so far (on the whole dataset's hash)."""
-    import pandas as pd  # as above
-
-    first = runs[0]
-    return replace(
-        first,
-        dataset_hash=dataset_hash,
-        record=pd.concat([r.record for r in runs], ignore_index=True),
-        model_calls=sum(r.model_calls for r in runs),
-        duration_s=sum(r.duration_s for r in runs),
-        calls={k: v for r in runs for k, v in r.calls.items()},
-    )
-
-
 def _compare_sequential(args) -> int:
     if len(args.refs) > 2:
         raise WorkbenchError("compare takes [BASELINE] CANDIDATE: at most two references")
@@ -279,13 +148,15 @@ def _compare_sequential(args) -> int:
             file=sys.stderr,
         )
 
+    from .experiment import compare_sequential  # loaded by the command that uses it
+
     result = compare_sequential(
         baseline,
         candidate,
         args.dataset,
         _policy(args, settings),
         settings,
-        batch=args.batch,
+        **({"batch": args.batch} if args.batch is not None else {}),
         scorers=args.scorers,
         concurrency=args.concurrency,
         progress=not args.quiet,
@@ -297,4 +168,4 @@ def _compare_sequential(args) -> int:
     return result.gate.exit_code
 
 
-__all__ = ["SequentialComparison", "add_commands", "compare_sequential"]
+__all__ = ["add_commands"]

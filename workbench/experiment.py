@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import pandas as pd
 
 from .budget import Budget
 from .calibration import calibrate
@@ -13,7 +16,7 @@ from .datasets import load_dataset
 from .errors import WorkbenchError
 from .gate import GatePolicy, GateResult, check_gate
 from .prompts import lock_hash, production
-from .results import RunResult
+from .results import RunResult, merge_runs
 from .run_context import RunContext
 from .scorers import Scorer
 from .settings import Settings
@@ -156,3 +159,113 @@ def calibrate_judges(run: RunResult, policy: GatePolicy, settings: Settings) -> 
             )
             kappas[spec["name"]] = float(report.metrics["kappa"])
     return kappas
+
+
+DEFAULT_BATCH = 10
+
+
+@dataclass
+class SequentialComparison:
+    """What `compare --sequential` did: the comparison of the cases it evaluated, the gate, each look."""
+
+    comparison: Any
+    gate: Any
+    looks: pd.DataFrame  # one row per batch x critical scorer
+    cases_total: int
+    model_calls: int = 0
+    stopped_early: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def report(self) -> str:
+        used = int(self.looks["cases"].max()) if len(self.looks) else 0
+        head = (
+            f"sequential: {used} of {self.cases_total} cases evaluated with both versions"
+            f"{' (stopped early: the verdict was certain)' if self.stopped_early else ''}; "
+            f"{self.model_calls} model calls"
+        )
+        table = self.looks.to_string(index=False, float_format=lambda x: f"{x:+.3f}")
+        return f"{head}\n{table}"
+
+
+def compare_sequential(
+    baseline: str | None,
+    candidate: str,
+    dataset_ref: str,
+    policy: Any,
+    settings: Settings,
+    batch: int = DEFAULT_BATCH,
+    scorers: list | None = None,
+    seed: int = 0,
+    concurrency: int | None = None,
+    progress: bool = False,
+    on_look: Callable[[dict], None] | None = None,
+) -> SequentialComparison:
+    """Evaluate the dataset's cases in a seeded random order, `batch` at a time with both versions, and stop when
+    every critical scorer is decided (or one regressed); the anytime-valid test keeps the false alarm rate at alpha."""
+    from .stats.sequential import CONTINUE, REGRESSED, SequentialState  # scipy, loaded when used
+
+    if batch < 1:
+        raise WorkbenchError(f"--batch: {batch} is not a batch size; give a positive number of cases")
+    baseline = baseline_or_production(baseline, candidate, settings)
+    for ref in (baseline, candidate):
+        if ref.startswith("run:") or ref.endswith(".parquet"):
+            raise WorkbenchError(
+                f"--sequential: '{ref}' is a finished run; a sequential comparison evaluates "
+                "configuration versions (name@version) batch by batch"
+            )
+    dataset = load_dataset(dataset_ref, settings.datasets_dir)
+    order = [c.id for c in dataset.cases]
+    random.Random(seed).shuffle(order)
+    runs: dict[str, list] = {"baseline": [], "candidate": []}
+    states: dict[str, SequentialState] = {}
+    looks, stopped = [], False
+    for start in range(0, len(order), batch):
+        ids = order[start : start + batch]
+        for side, ref in (("baseline", baseline), ("candidate", candidate)):
+            runs[side].append(
+                evaluate(
+                    ref,
+                    dataset_ref,
+                    scorers=scorers,
+                    settings=settings,
+                    log=False,
+                    progress=progress,
+                    concurrency=concurrency,
+                    cases=ids,
+                )
+            )
+        base, cand = (merge_runs(runs[side], dataset.hash) for side in ("baseline", "candidate"))
+        b_scores, c_scores = base.case_scores(), cand.case_scores()
+        critical = [s for s in cand.scorer_names if s in b_scores and (policy.critical is None or s in policy.critical)]
+        family = max(len(critical), 1)
+        for name in critical:
+            effect = policy.min_effect_by_scorer.get(name, policy.min_effect)
+            state = states.setdefault(name, SequentialState(policy.alpha / family, effect))
+            pair = pd.concat([b_scores[name].reindex(ids), c_scores[name].reindex(ids)], axis=1)
+            look = state.add((pair.iloc[:, 1] - pair.iloc[:, 0]).to_numpy())
+            done = pd.concat([b_scores[name], c_scores[name]], axis=1, join="inner").dropna()
+            look.update(
+                scorer=name,
+                cases=start + len(ids),
+                baseline=float(done.iloc[:, 0].mean()),
+                candidate=float(done.iloc[:, 1].mean()),
+            )
+            looks.append(look)
+            if on_look:
+                on_look(look)
+        latest = {look["scorer"]: look for look in looks}
+        verdicts = [latest[n]["verdict"] for n in critical]
+        if start + batch < len(order) and critical and (REGRESSED in verdicts or CONTINUE not in verdicts):
+            stopped = True
+            break
+    comparison = policy.compare(base, cand)
+    latest = {str(look["scorer"]): look for look in looks}
+    for scorer, look in latest.items():
+        look["degraded"] = int(comparison.table.loc[scorer, "degraded"]) if scorer in comparison.table.index else None  # type: ignore[assignment]
+    gate = check_gate(comparison, policy, sequential=latest)  # type: ignore[arg-type]
+    frame = (
+        pd.DataFrame(looks)[["cases", "scorer", "n", "estimate", "low", "high", "p", "verdict"]]
+        if looks
+        else pd.DataFrame(columns=["cases", "scorer", "n", "estimate", "low", "high", "p", "verdict"])
+    )
+    return SequentialComparison(comparison, gate, frame, len(order), base.model_calls + cand.model_calls, stopped)

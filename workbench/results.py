@@ -8,7 +8,7 @@ once, in `RECORD`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -364,3 +364,17 @@ def _plain(value: Any) -> Any:
 
 def _seconds(value: float) -> str:
     return "n/a" if np.isnan(value) else f"{value:.2f}s"
+
+
+def merge_runs(runs: list[RunResult], dataset_hash: str | None = None) -> RunResult:
+    """Runs of one configuration over disjoint cases (batches, shards) as one run; `dataset_hash`: the whole
+    dataset's, when each part carries its subset's."""
+    first = runs[0]
+    return replace(
+        first,
+        dataset_hash=dataset_hash or first.dataset_hash,
+        record=pd.concat([r.record for r in runs], ignore_index=True),
+        model_calls=sum(r.model_calls for r in runs),
+        duration_s=sum(r.duration_s for r in runs),
+        calls={k: v for r in runs for k, v in r.calls.items()},
+    )
