@@ -15,6 +15,7 @@ _EXPORTS = {
     "WorkbenchError": "errors",
     "evaluate": "experiment",
     "compare_refs": "experiment",
+    "compare_sequential": "experiment",
     "RunContext": "run_context",
     "replay": "replay",
     "calibrate": "calibration",
