@@ -64,10 +64,15 @@ class Stack:
         """The stack recorded in `<folder>/team.json`, with the given settings; a new one gets the defaults."""
         folder = Path(folder).expanduser().resolve() if folder else default_folder()
         state = folder / "team.json"
-        saved = json.loads(state.read_text()) if state.is_file() else {}
-        saved.pop("folder", None)
         given = {k: v for k, v in overrides.items() if v is not None}
-        return cls(folder=folder, **{**saved, **given})
+        try:
+            saved = json.loads(state.read_text()) if state.is_file() else {}
+            saved.pop("folder", None)
+            return cls(folder=folder, **{**saved, **given})
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise WorkbenchError(
+                f"not a team stack state file ({exc})", file=state, fix="restore it, or delete it to start over"
+            ) from None
 
     @property
     def client_host(self) -> str:
@@ -104,14 +109,18 @@ def up(stack: Stack) -> Stack:
             f"the team stack in {stack.folder} is running with other settings ({_describe(recorded)})",
             fix="stop it first (make team-down, or python -m workbench.team down) to change host or ports",
         )
-    for name in ("logs", "run", "artifacts", "chroma"):
-        stack.path(name).mkdir(parents=True, exist_ok=True)
     stack = replace(
         stack,
         postgres_port=stack.postgres_port or free_port(),
         mlflow_port=stack.mlflow_port or free_port(),
         chroma_port=stack.chroma_port or free_port(),
     )
+    listeners = {"postgres": "127.0.0.1", "mlflow": stack.host, "chroma": stack.host}
+    for name, host in listeners.items():
+        if not running[name]:
+            _check_free(host, getattr(stack, f"{name}_port"), name)  # before anything starts
+    for name in ("logs", "run", "artifacts", "chroma"):
+        stack.path(name).mkdir(parents=True, exist_ok=True)
     stack.path("team.json").write_text(json.dumps({k: v for k, v in asdict(stack).items() if k != "folder"}))
     if not running["postgres"]:
         _start_postgres(stack)
@@ -227,8 +236,6 @@ def _chroma_ready(stack: Stack) -> str:
 
 
 def _daemon(stack: Stack, name: str, command: list[str], ready_url: str) -> None:
-    port = stack.mlflow_port if name == "mlflow" else stack.chroma_port
-    _check_free(stack.host, port, name)
     env = chroma_env() if name == "chroma" else {**os.environ, "PGPASSFILE": str(stack.path("pgpass"))}
     process = serve(command, ready_url, stack.path("logs", f"{name}.log"), env=env)
     stack.path("run", f"{name}.pid").write_text(str(process.pid))
@@ -326,7 +333,6 @@ def _start_postgres(stack: Stack) -> None:
     data = stack.path("postgres")
     if not (data / "PG_VERSION").exists():
         _init_cluster(stack, data)
-    _check_free("127.0.0.1", stack.postgres_port, "postgres")
     log = str(data / "server.log")
     _pg(stack, "pg_ctl", "-D", str(data), "-l", log, "-o", f"-p {stack.postgres_port}", "-w", "-t", "120", "start")
 
