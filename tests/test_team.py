@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from workbench.settings import Settings
-from workbench.team import Stack, down, main, status, up
+from workbench.team import Stack, _mlflow_command, down, main, status, up
 from workbench.tracking import load_run
 
 from .conftest import TINY_PROMPT, write_project
@@ -176,6 +176,15 @@ def test_status_env_and_a_broken_state_file(tmp_path, capsys):
     (tmp_path / "team.json").write_text('{"ports": [1')
     assert main(["down", "--folder", str(tmp_path)]) == 2
     assert f"{tmp_path / 'team.json'}: not a team stack state file" in capsys.readouterr().err
+
+
+def test_mlflow_accepts_the_names_a_team_uses_when_the_stack_listens_beyond_loopback(tmp_path):
+    assert "--allowed-hosts" not in _mlflow_command(Stack(tmp_path))  # loopback: MLflow's own defaults
+    command = _mlflow_command(Stack(tmp_path, host="0.0.0.0", allowed_hosts="mlflow.example.org"))
+    allowed = command[command.index("--allowed-hosts") + 1].split(",")
+    name = socket.gethostname()
+    assert {name, f"{name}:*", "mlflow.example.org:*", "localhost:*", "10.*", "192.168.*"} <= set(allowed)
+    assert Stack(tmp_path, host="0.0.0.0").env()["WORKBENCH_TRACKING_URI"] == f"http://{name}:5000"
 
 
 def test_compose_file_runs_the_same_stack_with_the_same_pins():

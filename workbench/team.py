@@ -33,6 +33,7 @@ from .rag.store import HOST_ENV, PORT_ENV
 TRACKING_ENV = "WORKBENCH_TRACKING_URI"
 FOLDER_ENV = "WORKBENCH_TEAM_DIR"
 DB_USER, DB_NAME = "workbench", "mlflow"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEFAULT_PORTS = {"postgres_port": 5433, "mlflow_port": 5000, "chroma_port": 8000}  # 5433: beside a system 5432
 INSTALL_POSTGRES = "install PostgreSQL (Debian: apt-get install postgresql; `make team` does it)"
 
@@ -58,6 +59,7 @@ class Stack:
     mlflow_port: int = DEFAULT_PORTS["mlflow_port"]
     chroma_port: int = DEFAULT_PORTS["chroma_port"]
     workers: int = 2
+    allowed_hosts: str = ""  # more Host headers MLflow accepts (a DNS name), comma-separated
 
     @classmethod
     def load(cls, folder: str | Path | None = None, **overrides: int | str | None) -> Stack:
@@ -188,7 +190,7 @@ def stop(process: subprocess.Popen | int, grace_s: float = 10) -> None:
     pid = process if isinstance(process, int) else process.pid
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
-            os.killpg(pid, sig)
+            os.killpg(pid, sig) if os.getpgid(pid) == pid else os.kill(pid, sig)  # a group leader: the whole group
         except ProcessLookupError:
             pass
         except PermissionError:
@@ -228,7 +230,19 @@ def free_port() -> int:
 
 
 def _mlflow_command(stack: Stack) -> list[str]:
-    return mlflow_command(stack.backend_uri, stack.path("artifacts"), stack.host, stack.mlflow_port, stack.workers)
+    command = mlflow_command(stack.backend_uri, stack.path("artifacts"), stack.host, stack.mlflow_port, stack.workers)
+    if stack.host not in LOOPBACK or stack.allowed_hosts:
+        return [*command, "--allowed-hosts", ",".join(_allowed_hosts(stack))]
+    return command
+
+
+def _allowed_hosts(stack: Stack) -> list[str]:
+    """MLflow's defaults (loopback and private addresses; it refuses other Host headers against DNS rebinding),
+    this machine's names, which the printed variables use, and the stack's own `allowed_hosts`."""
+    names = ["localhost", "127.0.0.1", "[::1]", socket.gethostname(), socket.getfqdn(), stack.host]
+    names += [h.strip() for h in stack.allowed_hosts.split(",") if h.strip()]
+    private = ["10.*", "192.168.*", "172.1[6-9].*", "172.2[0-9].*", "172.3[01].*", "fc00:*", "fd00:*"]
+    return list(dict.fromkeys([*names, *(f"{n}:*" for n in names if n and not n.endswith("*")), *private]))
 
 
 def _chroma_ready(stack: Stack) -> str:
@@ -392,8 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, port in DEFAULT_PORTS.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, help=f"default {port}; 0: any free port")
     parser.add_argument("--workers", type=int, help="MLflow server workers (default 2)")
+    parser.add_argument("--allowed-hosts", help="more names clients may reach MLflow by (e.g. mlflow.example.org)")
     args = parser.parse_args(argv)
-    settings = {k: getattr(args, k) for k in ("host", "workers", *DEFAULT_PORTS)}
+    settings = {k: getattr(args, k) for k in ("host", "workers", "allowed_hosts", *DEFAULT_PORTS)}
     try:
         stack = Stack.load(args.folder, **settings)
         if args.action == "up":
