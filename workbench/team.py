@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -102,8 +103,9 @@ class Stack:
         return self.folder.joinpath(*parts)
 
 
-def up(stack: Stack) -> Stack:
-    """Start PostgreSQL, the MLflow server and the Chroma server, each unless it is already running."""
+def up(stack: Stack, say: Callable[[str], object] = lambda _: None) -> Stack:
+    """Start PostgreSQL, the MLflow server and the Chroma server, each unless it is already running;
+    `say` hears what is being started."""
     running = status(stack)
     recorded = Stack.load(stack.folder)
     if any(running.values()) and asdict(recorded) != asdict(stack):
@@ -125,14 +127,19 @@ def up(stack: Stack) -> Stack:
         stack.path(name).mkdir(parents=True, exist_ok=True)
     stack.path("team.json").write_text(json.dumps({k: v for k, v in asdict(stack).items() if k != "folder"}))
     if not running["postgres"]:
+        say(f"starting PostgreSQL on 127.0.0.1:{stack.postgres_port}")
         _start_postgres(stack)
     _ensure_database(stack)
     if not running["mlflow"]:
-        _daemon(stack, "mlflow", _mlflow_command(stack), f"http://{stack.local_host}:{stack.mlflow_port}/health")
-    if not running["chroma"]:
-        _daemon(
-            stack, "chroma", chroma_command(stack.path("chroma"), stack.host, stack.chroma_port), _chroma_ready(stack)
+        say(
+            f"starting MLflow on {stack.host}:{stack.mlflow_port} (its first start creates its tables: a minute or two)"
         )
+        ready = f"http://{stack.local_host}:{stack.mlflow_port}/health"
+        _daemon(stack, "mlflow", _mlflow_command(stack), ready, timeout_s=900)
+    if not running["chroma"]:
+        say(f"starting Chroma on {stack.host}:{stack.chroma_port}")
+        command = chroma_command(stack.path("chroma"), stack.host, stack.chroma_port)
+        _daemon(stack, "chroma", command, f"http://{stack.local_host}:{stack.chroma_port}/api/v2/heartbeat")
     return stack
 
 
@@ -245,13 +252,9 @@ def _allowed_hosts(stack: Stack) -> list[str]:
     return list(dict.fromkeys([*names, *(f"{n}:*" for n in names if n and not n.endswith("*")), *private]))
 
 
-def _chroma_ready(stack: Stack) -> str:
-    return f"http://{stack.local_host}:{stack.chroma_port}/api/v2/heartbeat"
-
-
-def _daemon(stack: Stack, name: str, command: list[str], ready_url: str) -> None:
+def _daemon(stack: Stack, name: str, command: list[str], ready_url: str, timeout_s: float = 180) -> None:
     env = chroma_env() if name == "chroma" else {**os.environ, "PGPASSFILE": str(stack.path("pgpass"))}
-    process = serve(command, ready_url, stack.path("logs", f"{name}.log"), env=env)
+    process = serve(command, ready_url, stack.path("logs", f"{name}.log"), env=env, timeout_s=timeout_s)
     stack.path("run", f"{name}.pid").write_text(str(process.pid))
 
 
@@ -412,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack = Stack.load(args.folder, **settings)
         if args.action == "up":
-            stack = up(stack)
+            stack = up(stack, say=lambda line: print(line, file=sys.stderr, flush=True))
             print(f"team stack up in {stack.folder} ({_describe(stack)})")
             print(f"  MLflow  {stack.tracking_uri}  (PostgreSQL store, artifacts proxied to {stack.path('artifacts')})")
             print(f"  Chroma  http://{stack.client_host}:{stack.chroma_port}")
