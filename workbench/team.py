@@ -193,18 +193,24 @@ def serve(command: list[str], ready_url: str, log: Path, env: dict[str, str] | N
 
 
 def stop(process: subprocess.Popen | int, grace_s: float = 10) -> None:
-    """SIGTERM the server's process group, wait a bounded time, then SIGKILL: a teardown never hangs."""
+    """SIGTERM the server's process group (all its workers), wait a bounded time for every member to exit,
+    then SIGKILL: a teardown never hangs, and the ports are free when it returns."""
     pid = process if isinstance(process, int) else process.pid
+    try:
+        send = os.killpg if os.getpgid(pid) == pid else os.kill
+    except ProcessLookupError:
+        _reap(process)
+        return
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
-            os.killpg(pid, sig) if os.getpgid(pid) == pid else os.kill(pid, sig)  # a group leader: the whole group
+            send(pid, sig)
         except ProcessLookupError:
             pass
         except PermissionError:
             return
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline:
-            if not _alive(pid, process):
+            if not _alive(pid, process, send):
                 return
             time.sleep(0.1)
 
@@ -268,15 +274,21 @@ def _pid(stack: Stack, name: str) -> int | None:
     return pid if name.encode() in cmdline and _alive(pid) else None
 
 
-def _alive(pid: int, process: subprocess.Popen | int | None = None) -> bool:
+def _reap(process: subprocess.Popen | int) -> None:
+    """Collect an exited child, so it stops answering signals (a zombie still answers kill(0))."""
     if isinstance(process, subprocess.Popen):
-        return process.poll() is None
+        process.poll()
+        return
     try:
-        os.waitpid(pid, os.WNOHANG)  # reap it when it is our child: a zombie still answers kill(0)
+        os.waitpid(process, os.WNOHANG)
     except ChildProcessError:
-        pass
+        pass  # not our child: init collects it
+
+
+def _alive(pid: int, process: subprocess.Popen | int | None = None, send: Callable = os.kill) -> bool:
+    _reap(process if process is not None else pid)
     try:
-        os.kill(pid, 0)
+        send(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -286,6 +298,7 @@ def _alive(pid: int, process: subprocess.Popen | int | None = None) -> bool:
 
 def _check_free(host: str, port: int, name: str) -> None:
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no user
         try:
             sock.bind((host, port))
         except OSError:
