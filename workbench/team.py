@@ -342,7 +342,10 @@ def _as_server_user(command: list[str]) -> list[str]:
 
 def _pg(stack: Stack, program: str, *args: str) -> subprocess.CompletedProcess:
     command = _as_server_user([_pg_bin(program), *args])
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InfrastructureError(f"{program} could not run: {exc}", fix=INSTALL_POSTGRES) from None
     if done.returncode != 0 and not (program == "pg_ctl" and "status" in args):  # status: 3 = not running
         log = stack.path("postgres", "server.log")
         detail = (done.stderr or done.stdout).strip()[-800:]
