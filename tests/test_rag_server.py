@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
 from workbench.rag import Embedder, retriever_for
+from workbench.team import chroma_command, chroma_env, serve, stop
 
 from .conftest import free_port
 from .rag_fixtures import rag_project, retrieval
@@ -22,37 +16,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def chroma_server(tmp_path):
     port, data = free_port(), tmp_path / "server-data"
-    log = (tmp_path / "chroma.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "chroma"),
-            "run",
-            "--path",
-            str(data),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"chroma run exited: {(tmp_path / 'chroma.log').read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.3)
-    yield port, data
-    process.terminate()
-    process.wait(timeout=20)
+    ready = f"http://127.0.0.1:{port}/api/v2/heartbeat"
+    process = serve(chroma_command(data, "127.0.0.1", port), ready, tmp_path / "chroma.log", env=chroma_env())
+    try:
+        yield port, data
+    finally:
+        stop(process)
 
 
 def test_ingest_and_query_through_a_chroma_server(tmp_path, monkeypatch, chroma_server):

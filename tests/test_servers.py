@@ -6,47 +6,19 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from workbench.experiment import evaluate
 from workbench.models import model_path
 from workbench.settings import Settings
+from workbench.team import mlflow_command, stop
+from workbench.team import serve as start
 
 from .conftest import TINY_PROMPT, free_port, write_project
 
 pytestmark = pytest.mark.slow
 SECRET = "sk-test-0123456789abcdef-never-logged"
-
-
-def start(command: list[str], ready_url: str, log: Path) -> subprocess.Popen:
-    handle = log.open("w")
-    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{command[2]} exited: {log.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(ready_url, timeout=2)
-            return process
-        except OSError:
-            time.sleep(0.5)
-    stop(process)
-    raise RuntimeError(f"{command} did not answer at {ready_url}: {log.read_text()[-2000:]}")
-
-
-def stop(process: subprocess.Popen, grace_s: float = 5) -> None:
-    """Terminate, wait a bounded time, then kill: a loaded machine never fails a teardown."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=grace_s)
 
 
 @pytest.fixture
@@ -80,23 +52,9 @@ def llama_server(tmp_path):
 @pytest.fixture
 def mlflow_server(tmp_path):
     port = free_port()
+    backend = f"sqlite:///{tmp_path / 'server.db'}"
     process = start(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "server-artifacts"),
-            "--workers",
-            "1",
-        ],
+        mlflow_command(backend, tmp_path / "server-artifacts", "127.0.0.1", port, workers=1),
         f"http://127.0.0.1:{port}/health",
         tmp_path / "mlflow.log",
     )

@@ -6,10 +6,12 @@ import json
 import logging
 import os
 import socket
+import sqlite3
 import string
 import subprocess
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,7 @@ def use(settings: Settings) -> None:
         path = Path(settings.tracking_uri.removeprefix("sqlite:///"))
         with store_lock(settings):
             _open_store(settings.tracking_uri, path)
+            relocate_artifacts(settings)
         _READY.add(settings.tracking_uri)
 
 
@@ -67,6 +70,41 @@ def _open_store(uri: str, path: Path) -> None:
             fix="move the file aside to start a new store (or restore it from a "
             "backup), or point --tracking-uri at another store",
         ) from None
+
+
+# Where the local store keeps artifact locations, as (table, location column, experiment id of the row).
+_LOCATIONS = (
+    ("experiments", "artifact_location", "experiment_id"),
+    ("runs", "artifact_uri", "experiment_id"),
+    ("logged_models", "artifact_location", "experiment_id"),
+    ("trace_tags", "value", "(SELECT experiment_id FROM trace_info i WHERE i.request_id = trace_tags.request_id)"),
+)
+
+
+def relocate_artifacts(settings: Settings) -> list[str]:
+    """A moved or copied project keeps its runs readable: MLflow stores absolute `file://` artifact locations,
+    so the project's own SQLite store has every location of an experiment that points at another home's
+    `artifacts/<name>` rewritten to this home's, when this home holds that folder. Returns the experiments moved."""
+    if settings.tracking_uri != f"sqlite:///{settings.home / 'mlflow.db'}":
+        return []  # a shared or external store: its locations are not this project's to change
+    moved = []
+    with closing(sqlite3.connect(settings.home / "mlflow.db", timeout=60)) as db, db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        experiments = db.execute("SELECT experiment_id, name, artifact_location FROM experiments").fetchall()
+        for experiment, name, old in experiments:
+            here = settings.artifacts_dir / name
+            new = here.as_uri()
+            if old == new or not str(old).startswith("file://") or not here.is_dir():
+                continue
+            for table, column, owner in _LOCATIONS:
+                if table in tables:
+                    db.execute(
+                        f"UPDATE {table} SET {column} = ? || substr({column}, ?) "  # names from _LOCATIONS
+                        f"WHERE {owner} = ? AND ({column} = ? OR substr({column}, 1, ?) = ?)",
+                        (new, len(old) + 1, experiment, old, len(old) + 1, old + "/"),
+                    )
+            moved.append(name)
+    return moved
 
 
 def experiment_id(name: str, settings: Settings) -> str:
