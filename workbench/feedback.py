@@ -28,7 +28,7 @@ from .errors import WorkbenchError
 from .jsonl import append_jsonl, messages, raise_problems, read_jsonl, validate_row
 from .results import RunResult
 from .settings import Settings
-from .tracking import use
+from .tracking import client
 
 THUMBS = ("up", "down")
 SELECTIONS = "low, down, up, rated<=N (N from 1 to 5), reviewed, corrected or all"
@@ -191,12 +191,9 @@ class FeedbackStore:
 
     def log_to_mlflow(self, run_id: str, settings: Settings) -> None:
         """Attach the annotations file to the run, under `feedback/`."""
-        from mlflow import MlflowClient
-
         if not self.path.exists():
             raise WorkbenchError(f"{self.path}: no feedback recorded yet")
-        use(settings)
-        MlflowClient().log_artifact(run_id, str(self.path), artifact_path="feedback")
+        client(settings).log_artifact(run_id, str(self.path), artifact_path="feedback")
 
 
 def aggregate(annotations: pd.DataFrame) -> pd.DataFrame:
