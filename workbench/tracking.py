@@ -512,3 +512,65 @@ def sync_production_alias(name: str, settings: Settings) -> int | None:
     if aliased != version:
         registry.set_prompt_alias(name, alias=PRODUCTION_ALIAS, version=version)
     return version
+
+
+REVIEW_NAMES = ("reviewer_verdict", "reviewer_rating", "expected_response")  # a review's assessments on a trace
+
+
+def log_review(review: Any, settings: Settings) -> int:
+    """A reviewer's label (a `feedback.Feedback` of a logged run) as human assessments on the case's traces in
+    that run: pass/fail as `reviewer_verdict` (bool), the rating as `reviewer_rating` (1-5), both with the
+    comment as rationale, and a correction as the expectation `expected_response`. They replace this reviewer's
+    earlier ones. Returns how many traces were labelled (0: no logged run, or the case was not traced)."""
+    import mlflow
+    from mlflow.entities import AssessmentSource, AssessmentSourceType
+    from mlflow.exceptions import MlflowException
+
+    from .traces import CASE_TAG
+
+    if not review.run_id:
+        return 0
+    project = client(settings)
+    try:
+        experiment = project.get_run(review.run_id).info.experiment_id
+    except MlflowException:  # a run key of an unlogged run, or a run of another store
+        return 0
+    traces = [
+        trace.info
+        for trace in project.search_traces(
+            locations=[experiment], run_id=review.run_id, include_spans=False, max_results=1000
+        )
+        if trace.info.tags.get(CASE_TAG) == review.case_id
+    ]
+    source = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id=review.reviewer)
+    rationale = review.comment or None
+    with scope(settings):
+        for info in traces:
+            for old in info.assessments:
+                if (
+                    old.name in REVIEW_NAMES
+                    and old.source.source_type == "HUMAN"
+                    and old.source.source_id == review.reviewer
+                ):
+                    mlflow.delete_assessment(info.trace_id, old.assessment_id)
+            if review.thumb is not None:
+                mlflow.log_feedback(
+                    trace_id=info.trace_id,
+                    name="reviewer_verdict",
+                    value=review.thumb == "up",
+                    source=source,
+                    rationale=rationale,
+                )
+            if review.rating is not None:
+                mlflow.log_feedback(
+                    trace_id=info.trace_id,
+                    name="reviewer_rating",
+                    value=int(review.rating),
+                    source=source,
+                    rationale=rationale,
+                )
+            if review.correction:
+                mlflow.log_expectation(
+                    trace_id=info.trace_id, name="expected_response", value=review.correction, source=source
+                )
+    return len(traces)
