@@ -9,12 +9,16 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from workbench.experiment import evaluate
 from workbench.review import ReviewQueue
+from workbench.settings import Settings
 from workbench.tracking import client
 
 from .conftest import write_project
 from .test_exit_codes import REPO
+from .test_servers import mlflow_server  # noqa: F401  (the loopback server fixture)
 
 
 def traces_of(project, run_id):
@@ -105,3 +109,16 @@ def test_a_new_store_writes_no_mlflow_log_lines(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / ".workbench" / "mlflow.db").exists()
     assert "INFO" not in done.stderr and "mlflow" not in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+def test_a_shared_server_gets_the_dataset_assessments_and_review_labels(project, mlflow_server):  # noqa: F811
+    """The team's path: a loopback `mlflow server` (its API pages traces at a few hundred)."""
+    shared = Settings.load(root=project.root, tracking_uri=mlflow_server)
+    result = evaluate("tiny@1.0.0", "tiny", settings=shared, progress=False, traces=None)
+    ReviewQueue(result, shared, reviewer="ana").label("sum", "fail", comment="wrong sum")
+    store = client(shared)
+    assert store.get_run(result.run_id).inputs.dataset_inputs[0].dataset.name == "tiny@1"
+    by_case = {t.info.tags["workbench.case_id"]: t for t in traces_of(shared, result.run_id)}
+    names = {(a.source.source_type, a.name) for a in by_case["sum"].info.assessments}
+    assert ("HUMAN", "reviewer_verdict") in names and ("CODE", "exact_match") in names

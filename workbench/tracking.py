@@ -535,13 +535,15 @@ def log_review(review: Any, settings: Settings) -> int:
         experiment = project.get_run(review.run_id).info.experiment_id
     except MlflowException:  # a run key of an unlogged run, or a run of another store
         return 0
-    traces = [
-        trace.info
-        for trace in project.search_traces(
-            locations=[experiment], run_id=review.run_id, include_spans=False, max_results=1000
+    traces, token = [], None
+    while True:  # a server answers at most a few hundred traces a page
+        page = project.search_traces(
+            locations=[experiment], run_id=review.run_id, include_spans=False, max_results=100, page_token=token
         )
-        if trace.info.tags.get(CASE_TAG) == review.case_id
-    ]
+        traces += [trace.info for trace in page if trace.info.tags.get(CASE_TAG) == review.case_id]
+        token = page.token
+        if not token:
+            break
     source = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id=review.reviewer)
     rationale = review.comment or None
     with scope(settings):
