@@ -53,6 +53,7 @@ def test_every_score_is_an_assessment_on_its_trace(project):
     record = result.record.set_index("case_id")
     for trace in traces:
         case = trace.info.tags["workbench.case_id"]
+        assert trace.info.token_usage["total_tokens"] > 0  # the traces list's Tokens column
         feedback = {a.name: a for a in trace.info.assessments}
         assert set(feedback) == {"exact_match", "contains", "forbidden_terms", "case_checks"}
         for score in record.loc[case, "scores"]:

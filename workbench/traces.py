@@ -78,7 +78,7 @@ def log_traces(
                 start,
                 start,
             )
-        usage = {
+        usage: dict[str, Any] = {
             "input_tokens": _int(first["input_tokens"]),
             "output_tokens": _int(first["output_tokens"]),
             "latency_s": float(first["latency_s"]),
@@ -86,6 +86,12 @@ def log_traces(
             "model": first["model"],
             "cached": bool(first["cached"]),
         }
+        if usage["input_tokens"] is not None and usage["output_tokens"] is not None:  # MLflow's Tokens column
+            usage["mlflow.chat.tokenUsage"] = {
+                "input_tokens": usage["input_tokens"],
+                "output_tokens": usage["output_tokens"],
+                "total_tokens": usage["input_tokens"] + usage["output_tokens"],
+            }
         _child(
             root,
             first["model"] or "model",
