@@ -1,7 +1,7 @@
 """Retake the MLflow UI screenshots in docs/: a real `mlflow server` on loopback, one evaluation of the demo
 project logged to it (traces of every case, a reviewer's label), and headless Chromium on the UI's pages.
 
-    PYTHONPATH=. python docs/mlflow_screenshots.py [--prompt support@1.1.0] [--dataset support-mini]
+    PYTHONPATH=. python docs/mlflow_screenshots.py [--prompt support@1.1.0] [--dataset support-mini] [--cache-home DIR]
 
 Writes docs/mlflow-runs.png (Duration and Dataset columns), docs/mlflow-run.png (the run page),
 docs/mlflow-traces.png (every case's scores and the reviewer's label as assessment columns),
@@ -94,7 +94,7 @@ class Browser:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
-        self.socket = connect(page["webSocketDebuggerUrl"], max_size=None)
+        self.socket = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=60)
         self.calls = 0
         self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
 
@@ -162,6 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompt", default="support@1.1.0")
     parser.add_argument("--dataset", default="support-mini")
+    parser.add_argument("--cache-home", help="keep the workbench home (its answer cache) here to retake quickly")
     args = parser.parse_args()
 
     from workbench.experiment import evaluate
@@ -173,7 +174,7 @@ def main() -> None:
         folder = Path(tmp)
         server, url = start_server(folder)
         try:
-            os.environ["WORKBENCH_HOME"] = str(folder / "home")
+            os.environ["WORKBENCH_HOME"] = args.cache_home or str(folder / "home")
             settings = Settings.load(root=REPO, tracking_uri=url)
             result = evaluate(args.prompt, args.dataset, settings=settings, traces=None)
             failed = result.frame[result.frame["passed"].eq(False)]["case_id"]

@@ -40,6 +40,7 @@ _READY: set[str] = set()  # stores this process has opened (created or migrated 
 def open_store(settings: Settings) -> None:
     """A local SQLite store is created (or migrated) once per process, under a lock; a server is taken as it is."""
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")  # read by mlflow when it logs: runs log in order
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # "View run at" lines in reports
     if settings.tracking_uri.startswith("sqlite:///") and settings.tracking_uri not in _READY:
         path = Path(settings.tracking_uri.removeprefix("sqlite:///"))
         with store_lock(settings):
@@ -64,7 +65,8 @@ def scope(settings: Settings) -> Iterator[MlflowClient]:
 
     The caller's tracking URI (set with `mlflow.set_tracking_uri`, or `MLFLOW_TRACKING_URI`) is restored on
     exit, so two projects in one kernel never write into each other's store and a notebook's own MLflow
-    calls go where they went before. Yields the project's client."""
+    calls go where they went before. Traces written in the block are exported before the URI goes back (a
+    server's trace artifacts are resolved through the global URI at export time). Yields the project's client."""
     import mlflow
     from mlflow.tracking._tracking_service import utils
 
@@ -75,6 +77,8 @@ def scope(settings: Settings) -> Iterator[MlflowClient]:
         try:
             yield project
         finally:
+            if before != settings.tracking_uri:
+                mlflow.flush_trace_async_logging()
             mlflow.set_tracking_uri(before)  # type: ignore[arg-type]  # None: back to "not set" (MLflow handles it)
             if environ is not None:
                 os.environ["MLFLOW_TRACKING_URI"] = environ  # set_tracking_uri(None) removed the caller's variable
@@ -179,13 +183,14 @@ def register_prompt(prompt: Prompt, settings: Settings) -> Any:
         "stop_sequences": params.stop,
         "extra_params": {"seed": params.seed} if params.seed is not None else {},
     }
-    return registry.register_prompt(
-        name=prompt.name,
-        template=registry_template(prompt),
-        commit_message=f"{prompt.ref}: {prompt.spec.description}",
-        tags={HASH_TAG: prompt.hash, "workbench.version": prompt.version},
-        model_config={k: v for k, v in config.items() if v is not None},
-    )
+    with _quiet("mlflow.store.model_registry.abstract_store"):  # "Waiting up to 300 seconds for prompt version"
+        return registry.register_prompt(
+            name=prompt.name,
+            template=registry_template(prompt),
+            commit_message=f"{prompt.ref}: {prompt.spec.description}",
+            tags={HASH_TAG: prompt.hash, "workbench.version": prompt.version},
+            model_config={k: v for k, v in config.items() if v is not None},
+        )
 
 
 COMPLETE_TAG, PID_TAG, HOST_TAG = "workbench.complete", "workbench.pid", "workbench.host"
