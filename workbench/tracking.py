@@ -23,7 +23,7 @@ from .names import check_name
 from .prompts import Prompt, production, resolve
 from .results import RunResult
 from .settings import Settings
-from .traces import DEFAULT_TRACES, log_traces
+from .traces import CASE_TAG, DEFAULT_TRACES, log_traces
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -530,8 +530,6 @@ def log_review(review: Any, settings: Settings) -> int:
     import mlflow
     from mlflow.entities import AssessmentSource, AssessmentSourceType
     from mlflow.exceptions import MlflowException
-
-    from .traces import CASE_TAG
 
     if not review.run_id:
         return 0
