@@ -14,7 +14,7 @@ import time
 
 from _project import INSTANT_MODEL, make_project
 
-SCORERS = ["exact_match", "contains", "case_checks"]
+SCORERS: list = ["exact_match", "contains", "case_checks"]
 
 
 def main() -> None:
@@ -42,19 +42,20 @@ def main() -> None:
         log_run(result, prompt, dataset, settings, traces=args.traces)
         mlflow.flush_trace_async_logging()
 
-    def without() -> None:
+    def without() -> str:
         real, traces._assess = traces._assess, lambda trace_id, scores: None
         try:
-            log_run(result, prompt, dataset, settings, traces=args.traces)
+            run_id = log_run(result, prompt, dataset, settings, traces=args.traces)
         finally:
             traces._assess = real
         mlflow.flush_trace_async_logging()
+        return run_id
 
     def public_api() -> None:
-        without()
+        run_id = without()
         store = client(settings)
-        run = store.search_runs([store.get_experiment_by_name("bench").experiment_id], max_results=1)[0]
-        found = store.search_traces(locations=[run.info.experiment_id], run_id=run.info.run_id, max_results=1000)
+        experiment = store.get_run(run_id).info.experiment_id
+        found = store.search_traces(locations=[experiment], run_id=run_id, max_results=1000)
         record = result.record.set_index(["case_id", "repeat"])
         with scope(settings):
             for trace in found:
