@@ -7,13 +7,15 @@ Writes docs/mlflow-runs.png (Duration and Dataset columns), docs/mlflow-run.png 
 docs/mlflow-traces.png (every case's scores and the reviewer's label as assessment columns),
 docs/mlflow-trace.png (a failed case's trace with its assessments) and docs/mlflow-prompt.png (the
 `production` alias). Nothing is written to the project's own `.workbench/`: the store and cache live in a
-temporary folder.
+temporary folder (with `--cache-home`, a second take answers from the cache, so its run lasts well under a
+second; the committed screenshots are of a fresh evaluation).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -94,7 +96,8 @@ class Browser:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
-        self.socket = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=60)
+        self.stack = contextlib.ExitStack()
+        self.socket = self.stack.enter_context(connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=60))
         self.calls = 0
         self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
 
@@ -135,7 +138,7 @@ class Browser:
         print(f"wrote {out}")
 
     def close(self) -> None:
-        self.socket.close()
+        self.stack.close()
         self.process.terminate()
         self.process.wait(timeout=30)
 
