@@ -264,6 +264,10 @@ def test_ci_passes_writes_the_report_and_logs_it_to_the_candidate_run(facts, cap
     assert "GATE PASSED: facts@1.0.0 against facts@1.1.0 on facts@1" in html
     assert html.index("GATE PASSED") < html.index("Cases that got worse") < html.index("Paired differences")
     assert "data:image/png;base64," in html  # plots inline
+    executed = nbformat.read(summary["executed"], as_version=4)  # a fresh store: MLflow's log lines stay out
+    stderr = [o["text"] for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
+    assert not [t for t in stderr if "mlflow" in t or "alembic" in t], stderr
+    assert "INFO mlflow" not in html and "alembic" not in html
     run_id = summary["verdict"]["candidate_run_id"]
     assert summary["logged_to"] == run_id
     use(Settings.load(root=facts))

@@ -156,12 +156,12 @@ def test_results_are_saved_before_logging_and_can_be_logged_later(project, capsy
 
 KILLER = """
 import sys, time, mlflow
-real = mlflow.log_table
-def pausing(*args, **kwargs):
-    real(*args, **kwargs)  # the run exists, part of it is logged
+real = mlflow.MlflowClient.log_table
+def pausing(self, *args, **kwargs):
+    real(self, *args, **kwargs)  # the run exists, part of it is logged
     open(sys.argv[1], "w").write("logging")
     time.sleep(600)
-mlflow.log_table = pausing
+mlflow.MlflowClient.log_table = pausing
 from workbench.cli import main
 sys.exit(main(sys.argv[2:]))
 """

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 
 import mlflow
-from mlflow import MlflowClient
 
 from workbench.experiment import evaluate
 from workbench.prompts import resolve
-from workbench.tracking import register_prompt, registry_template, use
+from workbench.tracking import client, register_prompt, registry_template
 
 
 def test_run_is_logged_with_params_metrics_table_and_configuration(project):
     result = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False)
-    use(project)
-    run = MlflowClient().get_run(result.run_id)
+    run = client(project).get_run(result.run_id)
     prompt = resolve("tiny@1.0.0", project.prompts_dir)
     params = run.data.params
     assert (
@@ -27,24 +25,23 @@ def test_run_is_logged_with_params_metrics_table_and_configuration(project):
     assert run.data.metrics["cases"] == 3 and "case_checks.pass_rate" in run.data.metrics
     assert run.data.metrics["latency_p95_s"] > 0
     assert run.data.tags["workbench.prompt_uri"] == "prompts:/tiny/1"
-    artifacts = {a.path for a in MlflowClient().list_artifacts(result.run_id)}
+    artifacts = {a.path for a in client(project).list_artifacts(result.run_id)}
     assert {"cases.json", "configuration", "results.parquet"} <= artifacts
-    table = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/cases.json")
+    table = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/cases.json")  # a local file
     rows = [dict(zip(table["columns"], row)) for row in table["data"]]
     assert len(rows) == len(result.record) and {r["case_id"] for r in rows} == {"capital", "sum", "color"}
 
 
 def test_prompt_registration_is_idempotent_by_hash(project):
-    use(project)
     prompt = resolve("tiny@1.0.0", project.prompts_dir)
-    first = register_prompt(prompt)
-    assert register_prompt(prompt).version == first.version
-    loaded = mlflow.genai.load_prompt(f"prompts:/tiny/{first.version}")
+    first = register_prompt(prompt, project)
+    assert register_prompt(prompt, project).version == first.version
+    loaded = client(project).load_prompt(f"prompts:/tiny/{first.version}")
     assert loaded.template[-1] == {"role": "user", "content": "{{question}}"}
     assert loaded.model_config["model_name"] == "smollm2-135m" and loaded.model_config["max_tokens"] == 12
     changed = prompt.path.parent / "1.1.0.yaml"
     changed.write_text(prompt.path.read_text().replace("few words", "one word"))
-    assert int(register_prompt(resolve("tiny@1.1.0", project.prompts_dir)).version) == int(first.version) + 1
+    assert int(register_prompt(resolve("tiny@1.1.0", project.prompts_dir), project).version) == int(first.version) + 1
 
 
 def test_registry_template_keeps_literal_braces(project):
@@ -57,11 +54,10 @@ def test_registry_template_keeps_literal_braces(project):
 
 def test_cases_are_traced_into_the_run(project):
     result = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False, traces=2)
-    use(project)
-    run = MlflowClient().get_run(result.run_id)
+    store = client(project)
+    run = store.get_run(result.run_id)
     assert run.data.tags["workbench.traces"] == "2"
-    mlflow.flush_trace_async_logging()
-    traces = mlflow.search_traces(run_id=result.run_id, locations=[run.info.experiment_id], return_type="list")
+    traces = store.search_traces(run_id=result.run_id, locations=[run.info.experiment_id], flush=True)
     assert len(traces) == 2
     spans = {s.name: s for s in traces[0].data.spans}
     model = spans["smollm2-135m"]
@@ -69,7 +65,7 @@ def test_cases_are_traced_into_the_run(project):
     assert model.inputs["messages"][0] == {"role": "system", "content": "Answer in a few words."}
     assert set(spans["scorers"].outputs) == {"exact_match", "contains", "forbidden_terms", "case_checks"}
     everything = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False, traces=None)
-    assert MlflowClient().get_run(everything.run_id).data.tags["workbench.traces"] == "3"
+    assert store.get_run(everything.run_id).data.tags["workbench.traces"] == "3"
 
 
 def test_runs_are_found_by_configuration_and_dataset_hash(project):
@@ -90,7 +86,7 @@ def test_compare_from_logged_runs_and_production_default(project, capsys):
     root = str(project.root)
     assert main(["--root", root, "prompts", "promote", "tiny@1.0.0"]) == 0
     assert "tiny: 1.0.0" in (project.prompts_dir / "production.yaml").read_text()
-    assert mlflow.genai.load_prompt("prompts:/tiny@production").version == 1
+    assert client(project).load_prompt("prompts:/tiny@production").version == 1
     code = main(["--root", root, "compare", "tiny@1.0.0", f"run:{first.run_id}", "--dataset", "tiny", "--quiet"])
     out = capsys.readouterr().out
     assert code == 0 and "GATE PASSED" in out and "tiny@1.0.0 -> tiny@1.0.0" in out

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from .run_context import build_scorers
 from .runner import score_sample
 from .scorers import Sample
 from .settings import Settings
-from .tracking import experiment_id, use
+from .tracking import client, experiment_id
 
 LABELS = ["pass", "fail"]
 
@@ -103,40 +104,47 @@ class CalibrationReport:
 
     def log_to_mlflow(self, settings: Any, experiment: str = "judge-calibration") -> str:
         """One MLflow run: params, metrics, the items and confusion matrix as tables, a heat map. All or nothing."""
-        import mlflow
+        from mlflow.entities import Metric, Param, RunTag
 
-        use(settings)
-        run = mlflow.start_run(
-            experiment_id=experiment_id(experiment, settings),
-            run_name=f"{self.scorer['name']} on {Path(self.labels_path).name}",
-        )
+        project = client(settings)
+        run_id = project.create_run(
+            experiment_id(experiment, settings), run_name=f"{self.scorer['name']} on {Path(self.labels_path).name}"
+        ).info.run_id
         try:
-            mlflow.log_params(
-                {
-                    "scorer": json.dumps(self.scorer),
-                    "labels.path": self.labels_path,
-                    "labels.hash": self.labels_hash,
-                    "labels.items": len(self.frame),
-                    "pass_at": self.pass_at,
-                }
+            facts = {
+                "scorer": json.dumps(self.scorer),
+                "labels.path": self.labels_path,
+                "labels.hash": self.labels_hash,
+                "labels.items": len(self.frame),
+                "pass_at": self.pass_at,
+            }
+            tags = {"workbench.calibration": self.scorer["name"], "workbench.labels_hash": self.labels_hash}
+            now = int(time.time() * 1000)
+            project.log_batch(
+                run_id,
+                metrics=[Metric(k, float(v), now, 0) for k, v in self.metrics.items() if np.isfinite(v)],
+                params=[Param(k, str(v)) for k, v in facts.items()],
+                tags=[RunTag(k, v) for k, v in tags.items()],
             )
-            mlflow.log_metrics({k: v for k, v in self.metrics.items() if np.isfinite(v)})
-            mlflow.log_table(
-                self.frame.astype(object).where(self.frame.notna(), None), artifact_file="calibration/items.json"
+            project.log_table(
+                run_id,
+                self.frame.astype(object).where(self.frame.notna(), None),
+                artifact_file="calibration/items.json",
             )
-            mlflow.log_table(
-                self.confusion.rename_axis("human").reset_index(), artifact_file="calibration/confusion_matrix.json"
+            project.log_table(
+                run_id,
+                self.confusion.rename_axis("human").reset_index(),
+                artifact_file="calibration/confusion_matrix.json",
             )
             if len(self.thresholds):
-                mlflow.log_table(self.thresholds, artifact_file="calibration/thresholds.json")
-            mlflow.log_figure(self.plot_confusion(), "calibration/confusion_matrix.png")
-            mlflow.set_tags({"workbench.calibration": self.scorer["name"], "workbench.labels_hash": self.labels_hash})
+                project.log_table(run_id, self.thresholds, artifact_file="calibration/thresholds.json")
+            project.log_figure(run_id, self.plot_confusion(), "calibration/confusion_matrix.png")
         except BaseException:
-            mlflow.end_run(status="FAILED")
-            mlflow.delete_run(run.info.run_id)
+            project.set_terminated(run_id, status="FAILED")
+            project.delete_run(run_id)
             raise
-        mlflow.end_run()
-        return run.info.run_id
+        project.set_terminated(run_id)
+        return run_id
 
     def plot_confusion(self) -> Any:
         """The confusion matrix as a heat map (a matplotlib Figure)."""

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import Exit, WorkbenchError
 from .settings import Settings
-from .tracking import use
+from .tracking import client
 from .widgets.verdict import VERDICT_MIME, render_verdict, verdict_record
 from .yamlfiles import load_model
 
@@ -297,13 +297,10 @@ def log_report(run: NotebookRun, settings: Settings) -> str | None:
     run_id = (run.verdict or {}).get("candidate_run_id")
     if not run_id:
         return None
-    from mlflow import MlflowClient
-
-    use(settings)
-    client = MlflowClient()
-    client.log_artifact(run_id, run.report, artifact_path="reports")
-    client.log_artifact(run_id, run.executed, artifact_path="reports")
-    client.set_tag(run_id, "workbench.ci", run.status)
+    project = client(settings)
+    project.log_artifact(run_id, run.report, artifact_path="reports")
+    project.log_artifact(run_id, run.executed, artifact_path="reports")
+    project.set_tag(run_id, "workbench.ci", run.status)
     return run_id
 
 

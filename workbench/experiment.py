@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -55,10 +56,12 @@ def evaluate(
         dataset = replace(
             dataset, cases=[dataset.cases[i] for i in keep], lines=[dataset.lines[i] for i in keep if dataset.lines]
         )
+    started = time.time()
     with RunContext.build(
         prompt_ref, settings, scorers, concurrency=concurrency, budget=budget, on_call=on_call
     ) as context:
         result = context.run(dataset, repeats=repeats, seed_offset=seed_offset, progress=progress)
+    result.started_at, result.ended_at = started, time.time()  # the MLflow run spans the evaluation
     if log:
         from .tracking import log_run  # mlflow takes seconds to import: only runs that log pay for it
 

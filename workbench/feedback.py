@@ -15,6 +15,7 @@ import getpass
 import io
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from .errors import WorkbenchError
 from .jsonl import append_jsonl, messages, raise_problems, read_jsonl, validate_row
 from .results import RunResult
 from .settings import Settings
-from .tracking import use
+from .tracking import client, log_review
 
 THUMBS = ("up", "down")
 SELECTIONS = "low, down, up, rated<=N (N from 1 to 5), reviewed, corrected or all"
@@ -166,10 +167,12 @@ def load_annotations(paths: list[str | Path]) -> pd.DataFrame:
 
 
 class FeedbackStore:
-    """The append-only annotations file of one run."""
+    """The append-only annotations file of one run. With the project's `settings`, each review of a logged run
+    also becomes human assessments on the case's MLflow trace (`tracking.log_review`)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, settings: Settings | None = None):
         self.path = Path(path)
+        self.settings = settings
 
     def append(self, feedback: Feedback) -> Feedback:
         """Write one line and fsync it (stamped with the time if it has none): on disk when this returns."""
@@ -179,6 +182,11 @@ class FeedbackStore:
             else feedback.model_copy(update={"time": datetime.now(UTC).isoformat(timespec="seconds")})
         )
         append_jsonl(self.path, [stamped])
+        if self.settings is not None and stamped.run_id:
+            try:
+                log_review(stamped, self.settings)
+            except Exception as exc:  # the review is on disk; `log_to_mlflow` attaches it again later
+                warnings.warn(f"review of '{stamped.case_id}' not logged to MLflow: {exc}", stacklevel=2)
         return stamped
 
     def records(self) -> list[Feedback]:
@@ -190,13 +198,15 @@ class FeedbackStore:
         return latest([{**record.model_dump(), "source": str(self.path)} for record in self.records()])
 
     def log_to_mlflow(self, run_id: str, settings: Settings) -> None:
-        """Attach the annotations file to the run, under `feedback/`."""
-        from mlflow import MlflowClient
-
+        """Attach the annotations file to the run, under `feedback/`, and each current review of the run as
+        human assessments on its case's trace (again: they replace the reviewer's earlier ones)."""
         if not self.path.exists():
             raise WorkbenchError(f"{self.path}: no feedback recorded yet")
-        use(settings)
-        MlflowClient().log_artifact(run_id, str(self.path), artifact_path="feedback")
+        client(settings).log_artifact(run_id, str(self.path), artifact_path="feedback")
+        for row in self.latest().to_dict("records"):
+            if row["run_id"] in (None, run_id):
+                fields = {k: (None if pd.isna(v) else v) for k, v in row.items() if k in Feedback.model_fields}
+                log_review(Feedback(**{**fields, "run_id": run_id}), settings)
 
 
 def aggregate(annotations: pd.DataFrame) -> pd.DataFrame:

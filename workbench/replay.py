@@ -219,17 +219,14 @@ def _requests(traffic: pd.DataFrame, run: RunResult, policy: GuardrailPolicy | N
 
 def _log(result: ReplayResult, prompt: Any, dataset: Dataset, settings: Settings) -> None:
     """Log the candidate's run, then attach the per-request comparison and the summary to it."""
-    from mlflow import MlflowClient
-
-    from .tracking import log_run, use  # mlflow takes seconds to import: only replays that log pay for it
+    from .tracking import client, log_run  # mlflow takes seconds to import: only replays that log pay for it
 
     run_id = log_run(result.candidate, prompt, dataset, settings, traces=0)
     lock_hash(prompt, settings.prompts_dir)  # a logged run pins the configuration's hash, as `evaluate` does
-    use(settings)
-    client = MlflowClient()
-    client.log_table(run_id, result.frame.astype({"ts": str}), artifact_file="replay/requests.json")
-    client.log_table(run_id, result.summary().reset_index(), artifact_file="replay/summary.json")
-    client.set_tag(run_id, "workbench.replay", str(dataset.path))
+    project = client(settings)
+    project.log_table(run_id, result.frame.astype({"ts": str}), artifact_file="replay/requests.json")
+    project.log_table(run_id, result.summary().reset_index(), artifact_file="replay/summary.json")
+    project.set_tag(run_id, "workbench.replay", str(dataset.path))
     similarity = result.frame["similarity"].dropna()
     if len(similarity):
-        client.log_metric(run_id, "replay.similarity_to_production.mean", float(similarity.mean()))
+        project.log_metric(run_id, "replay.similarity_to_production.mean", float(similarity.mean()))

@@ -108,6 +108,8 @@ class RunResult:
     stopped: str | None = None  # why a budget stopped the run early
     params: dict[str, Any] = field(default_factory=dict)  # facts of the run's setup (the RAG index) logged as params
     run_id: str | None = None
+    started_at: float | None = None  # epoch seconds the evaluation started and ended (the MLflow run's span)
+    ended_at: float | None = None
     calls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False)  # for traces; not saved
 
     def __post_init__(self) -> None:

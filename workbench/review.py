@@ -138,7 +138,7 @@ class ReviewQueue:
         self.settings = settings or Settings.load()
         self.reviewer = reviewer or default_reviewer()
         self.path = queue_path(run, self.settings)
-        self.store = FeedbackStore(feedback_path(run, self.settings))
+        self.store = FeedbackStore(feedback_path(run, self.settings), self.settings)
 
     def items(self) -> list[ReviewItem]:
         """Every routed case, in the order queued (a case queued twice once, with all its reasons)."""

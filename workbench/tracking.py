@@ -10,8 +10,10 @@ import sqlite3
 import string
 import subprocess
 import tempfile
+import threading
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,34 +21,80 @@ from .datasets import Dataset, load_dataset
 from .errors import Exit, InfrastructureError, WorkbenchError
 from .files import locked
 from .names import check_name
-from .prompts import Prompt, resolve
+from .prompts import Prompt, production, resolve
 from .results import RunResult
 from .settings import Settings
-from .traces import DEFAULT_TRACES, log_traces
+from .traces import CASE_TAG, DEFAULT_TRACES, log_traces
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mlflow import MlflowClient
 
     from .compare import Comparison
     from .gate import GateResult
 
 HASH_TAG = "workbench.hash"
-logging.getLogger("alembic").setLevel(logging.WARNING)
+PRODUCTION_ALIAS = "production"
 _READY: set[str] = set()  # stores this process has opened (created or migrated under the lock)
 
 
-def use(settings: Settings) -> None:
-    """Point MLflow at the settings' store; a local SQLite store is created (or migrated) once, under a lock."""
+def open_store(settings: Settings) -> None:
+    """A local SQLite store is created (or migrated) once per process, under a lock; a server is taken as it is."""
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")  # read by mlflow when it logs: runs log in order
-    import mlflow
-
-    mlflow.set_tracking_uri(settings.tracking_uri)
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # "View run at" lines in reports
     if settings.tracking_uri.startswith("sqlite:///") and settings.tracking_uri not in _READY:
         path = Path(settings.tracking_uri.removeprefix("sqlite:///"))
         with store_lock(settings):
             _open_store(settings.tracking_uri, path)
             relocate_artifacts(settings)
         _READY.add(settings.tracking_uri)
+
+
+def client(settings: Settings) -> MlflowClient:
+    """An MLflow client of the project's store (tracking and prompt registry); MLflow's global URI is untouched."""
+    from mlflow import MlflowClient
+
+    open_store(settings)
+    return MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+_SCOPE = threading.RLock()  # one project's fluent MLflow calls at a time in a process
+
+
+@contextmanager
+def scope(settings: Settings) -> Iterator[MlflowClient]:
+    """MLflow's fluent API (traces, assessments, run search) pointed at the project's store for the block.
+
+    The caller's tracking URI (set with `mlflow.set_tracking_uri`, or `MLFLOW_TRACKING_URI`) is restored on
+    exit, so two projects in one kernel never write into each other's store and a notebook's own MLflow
+    calls go where they went before. Traces written to a server in the block are exported before the URI goes
+    back (MLflow resolves a server's trace artifacts through the global URI at export time); a local store's
+    traces keep exporting in the background. Yields the project's client."""
+    import mlflow
+    from mlflow.tracking._tracking_service import utils
+
+    project = client(settings)
+    with _SCOPE:
+        before, environ = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+        mlflow.set_tracking_uri(settings.tracking_uri)
+        try:
+            yield project
+        finally:
+            if before != settings.tracking_uri and not settings.tracking_uri.startswith("sqlite:"):
+                mlflow.flush_trace_async_logging()  # a local store's exporter needs no global URI: no wait
+            mlflow.set_tracking_uri(before)  # type: ignore[arg-type]  # None: back to "not set" (MLflow handles it)
+            if environ is not None:
+                os.environ["MLFLOW_TRACKING_URI"] = environ  # set_tracking_uri(None) removed the caller's variable
+
+
+def use(settings: Settings) -> None:
+    """Point MLflow's global tracking URI at the project, for a notebook that calls MLflow itself.
+
+    The workbench never calls it: its own calls go through `client` and `scope`, which leave the URI alone."""
+    import mlflow
+
+    open_store(settings)
+    mlflow.set_tracking_uri(settings.tracking_uri)
 
 
 def store_lock(settings: Settings):
@@ -59,9 +107,10 @@ def _open_store(uri: str, path: Path) -> None:
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        client = MlflowClient(uri)
-        client.search_experiments(max_results=1)  # creates or migrates the tracking tables
-        client.search_registered_models(max_results=1)  # and the registry's (the prompt registry)
+        with _quiet("mlflow.store.db.utils", "alembic"):  # "Creating initial MLflow database tables..." on stderr
+            client = MlflowClient(uri)
+            client.search_experiments(max_results=1)  # creates or migrates the tracking tables
+            client.search_registered_models(max_results=1)  # and the registry's (the prompt registry)
     except Exception as exc:
         first = (str(exc).splitlines() or [""])[0][:300]
         raise InfrastructureError(
@@ -107,16 +156,28 @@ def relocate_artifacts(settings: Settings) -> list[str]:
     return moved
 
 
+@contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """MLflow's INFO lines of these loggers are left out for the block (they would reach every CI report)."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def experiment_id(name: str, settings: Settings) -> str:
     """One experiment per configuration family; local artifacts live beside the local store."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    found = client.get_experiment_by_name(name)
+    project = client(settings)
+    found = project.get_experiment_by_name(name)
     if found:
         return found.experiment_id
     location = None if settings.tracking_uri.startswith("http") else (settings.artifacts_dir / name).as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    return project.create_experiment(name, artifact_location=location)
 
 
 def registry_template(prompt: Prompt) -> list[dict[str, str]]:
@@ -133,16 +194,13 @@ def registry_template(prompt: Prompt) -> list[dict[str, str]]:
     return [{"role": m.role, "content": convert(m.content)} for m in prompt.spec.messages]
 
 
-def register_prompt(prompt: Prompt) -> Any:
-    """Register a configuration version in the prompt registry; the same hash returns the same version."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    if client.get_prompt(prompt.name) is not None:
+def register_prompt(prompt: Prompt, settings: Settings) -> Any:
+    """Register a configuration version in the project's prompt registry; the same hash returns the same version."""
+    registry = client(settings)
+    if registry.get_prompt(prompt.name) is not None:
         token = None
         while True:
-            page = client.search_prompt_versions(prompt.name, max_results=100, page_token=token)
+            page = registry.search_prompt_versions(prompt.name, max_results=100, page_token=token)
             for version in page:
                 if version.tags.get(HASH_TAG) == prompt.hash:
                     return version
@@ -163,13 +221,14 @@ def register_prompt(prompt: Prompt) -> Any:
         "stop_sequences": params.stop,
         "extra_params": {"seed": params.seed} if params.seed is not None else {},
     }
-    return mlflow.genai.register_prompt(
-        name=prompt.name,
-        template=registry_template(prompt),
-        commit_message=f"{prompt.ref}: {prompt.spec.description}",
-        tags={HASH_TAG: prompt.hash, "workbench.version": prompt.version},
-        model_config={k: v for k, v in config.items() if v is not None},
-    )
+    with _quiet("mlflow.store.model_registry.abstract_store"):  # "Waiting up to 300 seconds for prompt version"
+        return registry.register_prompt(
+            name=prompt.name,
+            template=registry_template(prompt),
+            commit_message=f"{prompt.ref}: {prompt.spec.description}",
+            tags={HASH_TAG: prompt.hash, "workbench.version": prompt.version},
+            model_config={k: v for k, v in config.items() if v is not None},
+        )
 
 
 COMPLETE_TAG, PID_TAG, HOST_TAG = "workbench.complete", "workbench.pid", "workbench.host"
@@ -205,48 +264,89 @@ def log_run(
 
 
 def _log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings, traces: int | None) -> str:
-    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
 
-    use(settings)
-    registered = register_prompt(prompt)
+    project = client(settings)
+    registered = register_prompt(prompt, settings)
+    sync_production_alias(prompt.name, settings)
     experiment = experiment_id(prompt.name, settings)
-    run = mlflow.start_run(
-        experiment_id=experiment,
+    started, ended = run_times(result)
+    run_id = project.create_run(
+        experiment,
+        start_time=started,
         run_name=f"{prompt.ref} {dataset.ref}",
         tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-    )
+    ).info.run_id
     try:
-        mlflow.log_params(params(result, prompt, dataset))
-        mlflow.log_metrics(result.metrics())
-        mlflow.set_tags(
-            {
-                "workbench.prompt": prompt.ref,
-                "workbench.prompt_hash": prompt.hash,
-                "workbench.dataset": dataset.ref,
-                "workbench.dataset_hash": dataset.hash,
-                "workbench.prompt_uri": f"prompts:/{prompt.name}/{registered.version}",
-                **({"mlflow.source.git.commit": commit} if (commit := git_commit(settings.root)) else {}),
-            }
+        tags = {
+            "workbench.prompt": prompt.ref,
+            "workbench.prompt_hash": prompt.hash,
+            "workbench.dataset": dataset.ref,
+            "workbench.dataset_hash": dataset.hash,
+            "workbench.prompt_uri": f"prompts:/{prompt.name}/{registered.version}",
+            **({"mlflow.source.git.commit": commit} if (commit := git_commit(settings.root)) else {}),
+            **({"workbench.stopped": result.stopped} if result.stopped else {}),
+        }
+        project.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), ended, 0) for k, v in result.metrics().items()],
+            params=[Param(k, str(v)) for k, v in params(result, prompt, dataset).items()],
+            tags=[RunTag(k, v) for k, v in tags.items()],
         )
-        if result.stopped:
-            mlflow.set_tag("workbench.stopped", result.stopped)
-        mlflow.log_table(result.record.astype(object).where(result.record.notna(), None), artifact_file="cases.json")
-        mlflow.log_artifact(str(prompt.path), artifact_path="configuration")
+        project.log_inputs(run_id, datasets=[dataset_input(dataset, settings)])
+        record = result.record.astype(object).where(result.record.notna(), None)
+        project.log_table(run_id, record, artifact_file="cases.json")
+        project.log_artifact(run_id, str(prompt.path), artifact_path="configuration")
         with tempfile.TemporaryDirectory() as tmp:
-            path = result.save(Path(tmp) / "results.parquet")
-            mlflow.log_artifact(str(path))
-        mlflow.MlflowClient().link_prompt_version_to_run(run.info.run_id, registered)
+            project.log_artifact(run_id, str(result.save(Path(tmp) / "results.parquet")))
+        with scope(settings):  # MLflow's registry finds the run in the global tracking store
+            project.link_prompt_version_to_run(run_id, registered)
+            traced = (
+                log_traces(result, {c.id: c for c in dataset.cases}, experiment, run_id, traces) if traces != 0 else 0
+            )
         if traces != 0:
-            traced = log_traces(result, {c.id: c for c in dataset.cases}, experiment, traces)
-            mlflow.set_tag("workbench.traces", traced)  # exported by MLflow's background queue, flushed at exit
-        mlflow.set_tag(COMPLETE_TAG, "true")  # last: everything above is in the run
+            project.set_tag(run_id, "workbench.traces", traced)  # exported by MLflow's background queue
+        project.set_tag(run_id, COMPLETE_TAG, "true")  # last: everything above is in the run
     except BaseException:
-        mlflow.end_run(status="FAILED")
-        mlflow.delete_run(run.info.run_id)
+        project.set_terminated(run_id, status="FAILED")
+        project.delete_run(run_id)
         raise
-    mlflow.end_run()
-    result.run_id = run.info.run_id
-    return run.info.run_id
+    project.set_terminated(run_id, end_time=ended)
+    result.run_id = run_id
+    return run_id
+
+
+def run_times(result: RunResult) -> tuple[int, int]:
+    """The evaluation's start and end (epoch milliseconds): the MLflow run spans the evaluation, not its logging.
+    A result that did not record them (a replay, an older saved run) ends now and lasts its measured duration."""
+    ended = result.ended_at if result.ended_at is not None else time.time()
+    started = result.started_at if result.started_at is not None else ended - result.duration_s
+    return int(started * 1000), int(ended * 1000)
+
+
+def dataset_input(dataset: Dataset, settings: Settings) -> Any:
+    """The dataset as an MLflow dataset input (the run's Dataset column): name@version, content hash, source file."""
+    from mlflow.entities import Dataset as MlflowDataset
+    from mlflow.entities import DatasetInput, InputTag
+
+    path = Path(dataset.path).resolve()
+    source = str(path.relative_to(settings.root)) if path.is_relative_to(settings.root) else str(path)
+    variables = sorted({name for case in dataset.cases for name in case.inputs})
+    columns = ["id", *(f"inputs.{name}" for name in variables), "expected"]
+    return DatasetInput(
+        MlflowDataset(
+            name=dataset.ref,
+            digest=dataset.hash[:12],
+            source_type="local",
+            source=json.dumps({"uri": source}),
+            schema=json.dumps({"mlflow_colspec": [{"type": "string", "name": c} for c in columns]}),
+            profile=json.dumps({"num_rows": len(dataset), "version": dataset.version, "hash": dataset.hash}),
+        ),
+        tags=[
+            InputTag("mlflow.data.context", "evaluation"),
+            InputTag("workbench.dataset_hash", dataset.hash),
+        ],
+    )
 
 
 def log_saved(path: str | Path, settings: Settings, traces: int | None = DEFAULT_TRACES) -> str:
@@ -275,17 +375,14 @@ def run_status(status: str, tags: dict[str, Any]) -> str:
 
 def mark_stale_runs(settings: Settings) -> list[str]:
     """RUNNING runs whose process (recorded as pid and host tags) is gone on this host are marked KILLED."""
-    from mlflow import MlflowClient
-
-    use(settings)
-    client, host, killed = MlflowClient(), socket.gethostname(), []  # type: ignore[var-annotated]
-    experiments = [e.experiment_id for e in client.search_experiments()]
+    project, host, killed = client(settings), socket.gethostname(), list[str]()
+    experiments = [e.experiment_id for e in project.search_experiments()]
     if not experiments:
         return killed
-    for run in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000):
+    for run in project.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000):
         pid = run.data.tags.get(PID_TAG, "")
         if run.data.tags.get(HOST_TAG) == host and pid.isdigit() and not _alive(int(pid)):
-            client.set_terminated(run.info.run_id, status="KILLED")
+            project.set_terminated(run.info.run_id, status="KILLED")
             killed.append(run.info.run_id)
     return killed
 
@@ -336,14 +433,12 @@ def git_commit(root: Path) -> str | None:
 def load_run(run_id: str, settings: Settings) -> RunResult:
     """A logged run's results, from its Parquet artifact."""
     import mlflow
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     check_name(run_id, "run")
-    use(settings)
     mark_stale_runs(settings)
     try:
-        run = MlflowClient().get_run(run_id)
+        run = client(settings).get_run(run_id)
     except MlflowException as exc:
         raise WorkbenchError(
             f"run '{run_id}' not found in {settings.tracking_uri} ({exc.message[:200]})",
@@ -357,7 +452,9 @@ def load_run(run_id: str, settings: Settings) -> RunResult:
         )
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="results.parquet", dst_path=tmp)
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path="results.parquet", dst_path=tmp, tracking_uri=settings.tracking_uri
+            )
             result = RunResult.load(path)
     except MlflowException as exc:
         raise WorkbenchError(
@@ -373,19 +470,19 @@ def find_runs(
     """Runs by configuration (`name` or `name@version`) and dataset hash (a prefix is enough), newest first."""
     import mlflow
 
-    use(settings)
     mark_stale_runs(settings)
     filters = []
     if prompt:
         filters.append(
             f"tags.`workbench.prompt` = '{prompt}'" if "@" in prompt else f"params.`prompt.name` = '{prompt}'"
         )
-    runs = mlflow.search_runs(
-        search_all_experiments=True,
-        filter_string=" and ".join(filters) or None,  # type: ignore[arg-type]
-        max_results=max_results if not dataset_hash else 10_000,
-        order_by=["attributes.start_time DESC"],
-    )
+    with scope(settings):
+        runs = mlflow.search_runs(
+            search_all_experiments=True,
+            filter_string=" and ".join(filters) or None,  # type: ignore[arg-type]
+            max_results=max_results if not dataset_hash else 10_000,
+            order_by=["attributes.start_time DESC"],
+        )
     if runs.empty:
         return runs
     runs = runs[runs["tags.workbench.prompt"].notna()] if "tags.workbench.prompt" in runs else runs.iloc[0:0]
@@ -415,31 +512,108 @@ def find_runs(
 
 def log_comparison(comparison: Comparison, gate: GateResult, settings: Settings) -> None:
     """Attach the comparison and the gate's verdict to the candidate's run."""
-    from mlflow import MlflowClient
-
     run_id = comparison.candidate.run_id
     if run_id is None:
         return
-    use(settings)
-    client = MlflowClient()
-    client.log_table(run_id, comparison.table.reset_index(), artifact_file="comparison/scorers.json")
-    client.log_table(run_id, comparison.cases, artifact_file="comparison/cases.json")
-    client.set_tag(run_id, "workbench.gate", "passed" if gate.passed else "failed")
-    client.set_tag(run_id, "workbench.verdict", gate.verdict)  # passed | regressed | inconclusive
-    client.log_dict(run_id, gate.to_dict(), "comparison/gate.json")
+    project = client(settings)
+    project.log_table(run_id, comparison.table.reset_index(), artifact_file="comparison/scorers.json")
+    project.log_table(run_id, comparison.cases, artifact_file="comparison/cases.json")
+    project.set_tag(run_id, "workbench.gate", "passed" if gate.passed else "failed")
+    project.set_tag(run_id, "workbench.verdict", gate.verdict)  # passed | regressed | inconclusive
+    project.log_dict(run_id, gate.to_dict(), "comparison/gate.json")
     undecided = [o.message() for o in gate.of("inconclusive")]
-    client.set_tag(run_id, "workbench.inconclusive", "; ".join(undecided)[:4900] or "none")
-    client.set_tag(run_id, "workbench.baseline", comparison.baseline.prompt_ref)
+    project.set_tag(run_id, "workbench.inconclusive", "; ".join(undecided)[:4900] or "none")
+    project.set_tag(run_id, "workbench.baseline", comparison.baseline.prompt_ref)
     if comparison.baseline.run_id:
-        client.set_tag(run_id, "workbench.baseline_run", comparison.baseline.run_id)
+        project.set_tag(run_id, "workbench.baseline_run", comparison.baseline.run_id)
     regressed = comparison.regressed()
-    client.set_tag(run_id, "workbench.regressed", ",".join(regressed) or "none")
+    project.set_tag(run_id, "workbench.regressed", ",".join(regressed) or "none")
 
 
 def set_production_alias(prompt: Prompt, settings: Settings) -> None:
     """Point the registry's `production` alias at this configuration version."""
-    import mlflow
+    registered = register_prompt(prompt, settings)
+    client(settings).set_prompt_alias(prompt.name, alias=PRODUCTION_ALIAS, version=int(registered.version))
 
-    use(settings)
-    registered = register_prompt(prompt)
-    mlflow.genai.set_prompt_alias(prompt.name, alias="production", version=int(registered.version))
+
+def sync_production_alias(name: str, settings: Settings) -> int | None:
+    """Make the registry's `production` alias follow `prompts/production.yaml` (registering that version when
+    the registry lacks it); a family with no production version has no alias. Returns the aliased version."""
+    from mlflow.exceptions import MlflowException
+
+    registry = client(settings)
+    marked = production(name, settings.prompts_dir)
+    try:
+        aliased = int(registry.get_prompt_version_by_alias(name, PRODUCTION_ALIAS).version)
+    except MlflowException:  # no such prompt, or no such alias
+        aliased = None
+    if marked is None:
+        if aliased is not None:
+            registry.delete_prompt_alias(name, PRODUCTION_ALIAS)
+        return None
+    version = int(register_prompt(resolve(marked, settings.prompts_dir), settings).version)
+    if aliased != version:
+        registry.set_prompt_alias(name, alias=PRODUCTION_ALIAS, version=version)
+    return version
+
+
+REVIEW_NAMES = ("reviewer_verdict", "reviewer_rating", "expected_response")  # a review's assessments on a trace
+
+
+def log_review(review: Any, settings: Settings) -> int:
+    """A reviewer's label (a `feedback.Feedback` of a logged run) as human assessments on the case's traces in
+    that run: pass/fail as `reviewer_verdict` (bool), the rating as `reviewer_rating` (1-5), both with the
+    comment as rationale, and a correction as the expectation `expected_response`. They replace this reviewer's
+    earlier ones. Returns how many traces were labelled (0: no logged run, or the case was not traced)."""
+    import mlflow
+    from mlflow.entities import AssessmentSource, AssessmentSourceType
+    from mlflow.exceptions import MlflowException
+
+    if not review.run_id:
+        return 0
+    project = client(settings)
+    try:
+        experiment = project.get_run(review.run_id).info.experiment_id
+    except MlflowException:  # a run key of an unlogged run, or a run of another store
+        return 0
+    traces, token = [], None
+    while True:  # a server answers at most a few hundred traces a page
+        page = project.search_traces(
+            locations=[experiment], run_id=review.run_id, include_spans=False, max_results=100, page_token=token
+        )
+        traces += [trace.info for trace in page if trace.info.tags.get(CASE_TAG) == review.case_id]
+        token = page.token
+        if not token:
+            break
+    source = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id=review.reviewer)
+    rationale = review.comment or None
+    with scope(settings):
+        for info in traces:
+            for old in info.assessments:
+                if (
+                    old.name in REVIEW_NAMES
+                    and old.source.source_type == "HUMAN"
+                    and old.source.source_id == review.reviewer
+                ):
+                    mlflow.delete_assessment(info.trace_id, old.assessment_id)
+            if review.thumb is not None:
+                mlflow.log_feedback(
+                    trace_id=info.trace_id,
+                    name="reviewer_verdict",
+                    value=review.thumb == "up",
+                    source=source,
+                    rationale=rationale,
+                )
+            if review.rating is not None:
+                mlflow.log_feedback(
+                    trace_id=info.trace_id,
+                    name="reviewer_rating",
+                    value=int(review.rating),
+                    source=source,
+                    rationale=rationale,
+                )
+            if review.correction:
+                mlflow.log_expectation(
+                    trace_id=info.trace_id, name="expected_response", value=review.correction, source=source
+                )
+    return len(traces)

@@ -27,7 +27,7 @@ class FeedbackCollector(View):
         self.run = run
         self.settings = settings or Settings.load()
         self.reviewer = reviewer or default_reviewer()
-        self.store = FeedbackStore(path or feedback_path(run, self.settings))
+        self.store = FeedbackStore(path or feedback_path(run, self.settings), self.settings)
         cases = run.cases()
         self.cases = cases[cases["repeat"] == cases["repeat"].min()].reset_index(drop=True)
 
