@@ -530,12 +530,6 @@ def log_comparison(comparison: Comparison, gate: GateResult, settings: Settings)
     project.set_tag(run_id, "workbench.regressed", ",".join(regressed) or "none")
 
 
-def set_production_alias(prompt: Prompt, settings: Settings) -> None:
-    """Point the registry's `production` alias at this configuration version."""
-    registered = register_prompt(prompt, settings)
-    client(settings).set_prompt_alias(prompt.name, alias=PRODUCTION_ALIAS, version=int(registered.version))
-
-
 def sync_production_alias(name: str, settings: Settings) -> int | None:
     """Make the registry's `production` alias follow `prompts/production.yaml` (registering that version when
     the registry lacks it); a family with no production version has no alias. Returns the aliased version."""
