@@ -133,10 +133,12 @@ def registry_template(prompt: Prompt) -> list[dict[str, str]]:
     return [{"role": m.role, "content": convert(m.content)} for m in prompt.spec.messages]
 
 
-def register_prompt(prompt: Prompt) -> Any:
-    """Register a configuration version in the prompt registry; the same hash returns the same version."""
+def register_prompt(prompt: Prompt, again: bool = True) -> Any:
+    """Register a configuration version in the prompt registry; the same hash returns the same version.
+    When another process creates the prompt at the same moment, it is looked up `again` (once)."""
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     client = MlflowClient()
     if client.get_prompt(prompt.name) is not None:
@@ -163,13 +165,18 @@ def register_prompt(prompt: Prompt) -> Any:
         "stop_sequences": params.stop,
         "extra_params": {"seed": params.seed} if params.seed is not None else {},
     }
-    return mlflow.genai.register_prompt(
-        name=prompt.name,
-        template=registry_template(prompt),
-        commit_message=f"{prompt.ref}: {prompt.spec.description}",
-        tags={HASH_TAG: prompt.hash, "workbench.version": prompt.version},
-        model_config={k: v for k, v in config.items() if v is not None},
-    )
+    try:
+        return mlflow.genai.register_prompt(
+            name=prompt.name,
+            template=registry_template(prompt),
+            commit_message=f"{prompt.ref}: {prompt.spec.description}",
+            tags={HASH_TAG: prompt.hash, "workbench.version": prompt.version},
+            model_config={k: v for k, v in config.items() if v is not None},
+        )
+    except MlflowException as exc:
+        if not again or exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    return register_prompt(prompt, again=False)
 
 
 COMPLETE_TAG, PID_TAG, HOST_TAG = "workbench.complete", "workbench.pid", "workbench.host"
