@@ -4,8 +4,11 @@ by the same `workbench.team.up` that `make team` runs; the commands a team uses 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -100,6 +103,45 @@ def test_two_runs_at_once_from_two_processes(stack, tmp_path, monkeypatch):
     assert all(r.info.status == "FINISHED" and r.data.tags["workbench.complete"] == "true" for r in runs)
     settings = Settings.load(root=root, tracking_uri=stack.tracking_uri)
     assert [len(load_run(r.info.run_id, settings).cases()) for r in runs] == [3, 3]
+
+
+REGISTER = """
+import sys
+from workbench.prompts import resolve
+from workbench.settings import Settings
+from workbench.tracking import register_prompt, use
+
+settings = Settings.load(root=sys.argv[1], tracking_uri=sys.argv[2])
+use(settings)
+prompt = resolve("racer@1.0.0", settings.prompts_dir)
+print("ready", flush=True)
+sys.stdin.readline()
+print(register_prompt(prompt).version)
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_register_a_new_configuration_at_the_same_moment(stack, tmp_path):
+    root = project(tmp_path, "racer")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", REGISTER, str(root), stack.tracking_uri],
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    assert [p.stdout.readline().strip() for p in processes] == ["ready", "ready"]
+    for p in processes:  # both at once: neither has seen the prompt, both create it
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], [err[-800:] for _, err in outputs]
+    versions = client(stack).search_prompt_versions("racer")  # a version each at worst, never a failed run
+    assert {out.strip() for out, _ in outputs} <= {str(v.version) for v in versions}
 
 
 @pytest.mark.slow

@@ -194,8 +194,11 @@ def registry_template(prompt: Prompt) -> list[dict[str, str]]:
     return [{"role": m.role, "content": convert(m.content)} for m in prompt.spec.messages]
 
 
-def register_prompt(prompt: Prompt, settings: Settings) -> Any:
-    """Register a configuration version in the project's prompt registry; the same hash returns the same version."""
+def register_prompt(prompt: Prompt, settings: Settings, again: bool = True) -> Any:
+    """Register a configuration version in the project's prompt registry; the same hash returns the same version.
+    When another process creates the prompt at the same moment, it is looked up `again` (once)."""
+    from mlflow.exceptions import MlflowException
+
     registry = client(settings)
     if registry.get_prompt(prompt.name) is not None:
         token = None
@@ -221,14 +224,19 @@ def register_prompt(prompt: Prompt, settings: Settings) -> Any:
         "stop_sequences": params.stop,
         "extra_params": {"seed": params.seed} if params.seed is not None else {},
     }
-    with _quiet("mlflow.store.model_registry.abstract_store"):  # "Waiting up to 300 seconds for prompt version"
-        return registry.register_prompt(
-            name=prompt.name,
-            template=registry_template(prompt),
-            commit_message=f"{prompt.ref}: {prompt.spec.description}",
-            tags={HASH_TAG: prompt.hash, "workbench.version": prompt.version},
-            model_config={k: v for k, v in config.items() if v is not None},
-        )
+    try:
+        with _quiet("mlflow.store.model_registry.abstract_store"):  # "Waiting up to 300 seconds for prompt version"
+            return registry.register_prompt(
+                name=prompt.name,
+                template=registry_template(prompt),
+                commit_message=f"{prompt.ref}: {prompt.spec.description}",
+                tags={HASH_TAG: prompt.hash, "workbench.version": prompt.version},
+                model_config={k: v for k, v in config.items() if v is not None},
+            )
+    except MlflowException as exc:
+        if not again or exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    return register_prompt(prompt, settings, again=False)
 
 
 COMPLETE_TAG, PID_TAG, HOST_TAG = "workbench.complete", "workbench.pid", "workbench.host"
