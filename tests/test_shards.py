@@ -53,7 +53,11 @@ def assert_same_run(merged: RunResult, whole: RunResult) -> None:
     pd.testing.assert_frame_equal(merged.record[columns], whole.record[columns], check_dtype=False)  # Parquet: str
     pd.testing.assert_frame_equal(merged.case_scores(), whole.case_scores())
     assert (merged.dataset_ref, merged.dataset_hash) == (whole.dataset_ref, whole.dataset_hash)
-    assert (merged.prompt_ref, merged.prompt_hash, merged.scorers) == (whole.prompt_ref, whole.prompt_hash, whole.scorers)
+    assert (merged.prompt_ref, merged.prompt_hash, merged.scorers) == (
+        whole.prompt_ref,
+        whole.prompt_hash,
+        whole.scorers,
+    )
     assert merged.model_calls == whole.model_calls == len(whole.record)
 
 
@@ -204,9 +208,10 @@ def test_workers_run_shards_in_processes_and_log_one_run(tmp_path, capsys):
     assert merged.params["shards"] == 2
     runs = find_runs(settings)
     assert list(runs["run_id"]) == [merged.run_id]
-    assert f'workbench_requests_total{{configuration="sim",source="evaluation",version="1.0.0"}} {CASES}.0' in (
-        tmp_path / "m.prom"
-    ).read_text()
+    assert (
+        f'workbench_requests_total{{configuration="sim",source="evaluation",version="1.0.0"}} {CASES}.0'
+        in (tmp_path / "m.prom").read_text()
+    )
 
 
 @pytest.mark.slow  # a LocalCluster of two processes: about 45 s on two busy cores

@@ -476,8 +476,10 @@ def _run(args) -> int:
         result.save(args.save)
     print(result.report())
     if args.shard:
-        print(f"shard {args.shard}: {len(result.record)} call(s), saved to {args.save}; merge every shard with: "
-              f"workbench runs merge FILE...")
+        print(
+            f"shard {args.shard}: {len(result.record)} call(s), saved to {args.save}; merge every shard with: "
+            f"workbench runs merge FILE..."
+        )
     check_run(result, args.max_error_rate)
     return metrics.exit_code()
 

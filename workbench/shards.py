@@ -149,9 +149,7 @@ def log_merged(result: RunResult, settings: Settings, traces: int | None = DEFAU
     return log_run(result, prompt, dataset, settings, traces=traces)
 
 
-def run_local(
-    ref: str, dataset_ref: str, workers: int, settings: Settings | None = None, **options: Any
-) -> RunResult:
+def run_local(ref: str, dataset_ref: str, workers: int, settings: Settings | None = None, **options: Any) -> RunResult:
     """`workers` shards run at once in as many worker processes (each loads its own copy of the model), then
     merged. Each worker is pinned to its own core while there are cores to spare, so a local model's threads do
     not fight over them. `duration_s` of the result is the wall time of the whole run."""
@@ -259,8 +257,7 @@ def _check_cases(shard: Shard, result: RunResult, source: str, dataset: Dataset,
     foreign = sorted(c for c in set(record["case_id"]) if not shard.holds(c))
     if foreign:
         raise WorkbenchError(
-            f"{source}: case(s) {', '.join(foreign[:5])} belong to other shards than {shard}: "
-            "the shards overlap",
+            f"{source}: case(s) {', '.join(foreign[:5])} belong to other shards than {shard}: the shards overlap",
             fix="merge files written by `workbench run --shard i/n`, unedited",
         )
     twice = record[record.duplicated(["case_id", "repeat"])]
