@@ -5,6 +5,7 @@ the fix; worker processes and a Dask LocalCluster fan the same shards out."""
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from workbench.errors import WorkbenchError
 from workbench.experiment import evaluate
 from workbench.results import RunResult
 from workbench.settings import Settings
-from workbench.shards import Shard, merge, merge_files, run_on_dask, run_shard, shard_of
+from workbench import shards
+from workbench.shards import Shard, auto_workers, merge, merge_files, run_on_dask, run_shard, shard_of
 from workbench.tracking import find_runs, load_run
 
 from .conftest import write_project
@@ -229,12 +231,28 @@ def test_dask_local_cluster_runs_the_shards_and_logs_one_run(tmp_path):
     assert_same_run(load_run(merged.run_id, settings), merged)
 
 
+def test_auto_workers_are_the_cores_as_memory_allows(tmp_path, monkeypatch):
+    write_project(tmp_path)
+    settings = simulated_project(tmp_path)
+    cores = len(os.sched_getaffinity(0))
+    assert auto_workers("tiny@1.0.0", settings) == auto_workers("sim@1.0.0", settings) == cores  # 24 GB here
+    weights = shards.model_path("smollm2-135m").stat().st_size
+    monkeypatch.setattr(shards, "_available_memory", lambda: shards.WORKER_MEMORY + weights + 1)
+    assert auto_workers("tiny@1.0.0", settings) == 1  # room for one copy of the model
+    monkeypatch.setattr(shards, "_available_memory", lambda: 2 * shards.WORKER_MEMORY + 1)
+    assert auto_workers("sim@1.0.0", settings) == min(2, cores)  # a remote model: no weights to load
+    monkeypatch.setattr(shards, "_available_memory", lambda: None)
+    assert auto_workers("tiny@1.0.0", settings) == cores
+
+
 @pytest.mark.slow
 def test_workers_on_the_local_model_answer_as_one_process(tmp_path):
-    """Two worker processes, each with its own copy of SmolLM2 pinned to a core, answer as one process does."""
+    """Worker processes, each with its own copy of SmolLM2 pinned to a core, answer as one process does."""
     write_project(tmp_path)
     settings = Settings.load(root=tmp_path, cache=False)
     saved = tmp_path / "workers.parquet"
-    argv = ["--root", str(tmp_path), "run", "tiny@1.0.0", "--dataset", "tiny", "--workers", "2", "--no-cache"]
+    argv = ["--root", str(tmp_path), "run", "tiny@1.0.0", "--dataset", "tiny", "--workers", "auto", "--no-cache"]
     assert main([*argv, "--no-log", "--quiet", "--save", str(saved)]) == 0
-    assert_same_run(RunResult.load(saved), evaluate("tiny@1.0.0", "tiny", settings=settings, log=False))
+    merged = RunResult.load(saved)
+    assert merged.params["shards"] == auto_workers("tiny@1.0.0", settings) >= 2  # this machine has two cores
+    assert_same_run(merged, evaluate("tiny@1.0.0", "tiny", settings=settings, log=False))

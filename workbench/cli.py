@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 
 from . import cli_ops, cli_review, cli_stats
-from .cli_args import check_root, fraction, non_negative, positive, shard
+from .cli_args import check_root, fraction, non_negative, positive, shard, workers
 from .errors import Exit, WorkbenchError
 from .metrics import add_options, published
 from .settings import Settings
@@ -162,9 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
             )
             fan_out.add_argument(
                 "--workers",
-                type=positive,
+                type=workers,
                 default=1,
-                help="run N shards at once in N worker processes (one model copy each) and log them as one run",
+                metavar="N|auto",
+                help="run N shards at once in N worker processes (one model copy each) and log them as one run; "
+                "auto: one per core, as memory allows",
             )
             add_options(sub)
         if name == "compare":
@@ -447,9 +449,11 @@ def _run(args) -> int:
         )
     from .experiment import evaluate
     from .health import check_run
-    from .shards import log_merged, run_local, run_shard
+    from .shards import auto_workers, log_merged, run_local, run_shard
 
     settings = _settings(args)
+    if args.workers is None:
+        args.workers = auto_workers(args.ref, settings)
     options = {"scorers": args.scorers, "concurrency": args.concurrency, "repeats": args.repeats}
     with published(args.metrics_port, args.metrics_file, args.pushgateway) as metrics:
         recorder = metrics.recorder(args.ref)

@@ -72,6 +72,11 @@ def shard(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def workers(text: str) -> int | None:
+    """A number of worker processes, or `auto` (None: one per core, as memory allows)."""
+    return None if text == "auto" else positive(text)
+
+
 def check_root(root: str | None) -> None:
     """`--root` must be a project: a folder holding prompts/ or datasets/."""
     if root is None:

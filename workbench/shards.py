@@ -25,6 +25,7 @@ import pandas as pd
 from .datasets import Dataset, load_dataset
 from .errors import WorkbenchError
 from .experiment import evaluate
+from .models import model_path
 from .prompts import resolve
 from .results import RunResult
 from .settings import Settings
@@ -35,6 +36,9 @@ SHARD, WHOLE_HASH = "shard", "shard.dataset_hash"
 #: A merged run's param: how many shards it was run in.
 SHARDS = "shards"
 NO_SHARDS = "no shards to merge"
+#: Memory a worker process takes besides a local model's weights: Python, the stack, llama.cpp's context (measured
+#: about 0.35 GB resident with SmolLM2 loaded; see benchmarks/RESULTS.md); rounded up.
+WORKER_MEMORY = 512 * 2**20
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,27 @@ def log_merged(result: RunResult, settings: Settings, traces: int | None = DEFAU
         )
     dataset = load_dataset(result.dataset_ref, settings.datasets_dir)
     return log_run(result, prompt, dataset, settings, traces=traces)
+
+
+def auto_workers(ref: str, settings: Settings) -> int:
+    """`--workers auto`: one worker per core this process may use, no more than the available memory holds
+    (each worker loads its own copy of a local model: its weights plus `WORKER_MEMORY`)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    model = resolve(ref, settings.prompts_dir).spec.model
+    each = WORKER_MEMORY + (model_path(model.name).stat().st_size if model.provider == "local" else 0)
+    available = _available_memory()
+    return max(1, min(cores, available // each if available else cores))
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo, in bytes (None where there is none)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def run_local(ref: str, dataset_ref: str, workers: int, settings: Settings | None = None, **options: Any) -> RunResult:
