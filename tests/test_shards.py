@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from workbench import shards
 from workbench.cli import main
 from workbench.datasets import load_dataset
 from workbench.errors import WorkbenchError
 from workbench.experiment import evaluate
 from workbench.results import RunResult
 from workbench.settings import Settings
-from workbench import shards
 from workbench.shards import Shard, auto_workers, merge, merge_files, run_on_dask, run_shard, shard_of
 from workbench.tracking import find_runs, load_run
 
