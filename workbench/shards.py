@@ -122,8 +122,9 @@ def merge(shards: Sequence[RunResult], sources: Sequence[str], dataset: Dataset)
             fix=f"restore {dataset.ref} as it was when the shards ran, or run the shards again",
         )
     order = {case.id: i for i, case in enumerate(dataset.cases)}
+    owner = {case.id: shard_of(case.id, first_shard.count) for case in dataset.cases}
     for shard, result, source in parts:
-        _check_cases(shard, result, source, dataset, order)
+        _check_cases(shard, result, source, dataset.ref, owner)
     return _concatenate([result for _, result, _ in parts], first_shard.count, dataset, order)
 
 
@@ -269,17 +270,18 @@ def _same_run(result: RunResult, source: str, first: RunResult, first_source: st
             )
 
 
-def _check_cases(shard: Shard, result: RunResult, source: str, dataset: Dataset, order: dict[str, int]) -> None:
-    """The shard holds exactly its own cases: none of another shard or of no case of the dataset, none twice,
-    none missing (unless a budget stopped it)."""
+def _check_cases(shard: Shard, result: RunResult, source: str, dataset_ref: str, owner: dict[str, int]) -> None:
+    """The shard holds exactly its own cases (`owner`: the dataset's case ids and their shards): none of another
+    shard or of no case of the dataset, none twice, none missing (unless a budget stopped it)."""
     record = result.record
-    unknown = sorted(set(record["case_id"]) - set(order))
+    held = set(record["case_id"])
+    unknown = sorted(held - owner.keys())
     if unknown:
         raise WorkbenchError(
-            f"{source}: case(s) {', '.join(unknown[:5])} are not in {dataset.ref}",
+            f"{source}: case(s) {', '.join(unknown[:5])} are not in {dataset_ref}",
             fix="merge shards run on this dataset version",
         )
-    foreign = sorted(c for c in set(record["case_id"]) if not shard.holds(c))
+    foreign = sorted(c for c in held if owner[c] != shard.index)
     if foreign:
         raise WorkbenchError(
             f"{source}: case(s) {', '.join(foreign[:5])} belong to other shards than {shard}: the shards overlap",
@@ -291,7 +293,7 @@ def _check_cases(shard: Shard, result: RunResult, source: str, dataset: Dataset,
             f"{source}: case {twice['case_id'].iloc[0]} (repeat {twice['repeat'].iloc[0]}) is in it twice",
             fix="merge files written by `workbench run --shard i/n`, unedited",
         )
-    absent = [case.id for case in dataset.cases if shard.holds(case.id) and case.id not in set(record["case_id"])]
+    absent = [case for case, index in owner.items() if index == shard.index and case not in held]
     if absent and not result.stopped:
         raise WorkbenchError(
             f"{source}: {len(absent)} case(s) of shard {shard} are missing ({', '.join(absent[:5])})",
