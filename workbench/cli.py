@@ -135,7 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--save", type=Path, help="also write the merged run to this Parquet file")
     merge.add_argument("--no-log", action="store_true", help="do not log to MLflow")
     merge.add_argument("--tracking-uri")
-    merge.add_argument("--traces", type=_traces, default=0, metavar="N|all", help="cases traced (default 0)")
     merge.add_argument("--max-error-rate", type=fraction, default=1.0, metavar="R", help="as for run")
     log = command("log", _runs_log, "log a saved run (Parquet under .workbench/runs/) whose logging failed", runs)
     log.add_argument("path", type=Path)
@@ -412,7 +411,7 @@ def _runs_merge(args) -> int:
     settings = _settings(args)
     result = merge_files(args.paths, settings)
     if not args.no_log:
-        log_merged(result, settings, args.traces)
+        log_merged(result, settings, traces=0)  # a saved run keeps no calls to trace
     if args.save:
         result.save(args.save)
     print(result.report())
