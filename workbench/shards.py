@@ -177,14 +177,14 @@ def _available_memory() -> int | None:
 
 def run_local(ref: str, dataset_ref: str, workers: int, settings: Settings | None = None, **options: Any) -> RunResult:
     """`workers` shards run at once in as many worker processes (each loads its own copy of the model), then
-    merged. Each worker is pinned to its own core while there are cores to spare, so a local model's threads do
-    not fight over them. `duration_s` of the result is the wall time of the whole run."""
+    merged. Each worker is pinned to its own share of the cores (`_cores_of`), so a local model's threads (one per
+    core a process may use) do not fight over them. `duration_s` of the result is the wall time of the run."""
     settings = settings or Settings.load()
     dataset = load_dataset(dataset_ref, settings.datasets_dir)
     started = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [
-            pool.submit(_pinned_shard, ref, dataset.ref, Shard(i, workers), settings, options)
+            pool.submit(_pinned_shard, ref, dataset.ref, Shard(i, workers), settings, options, _cores_of(i, workers))
             for i in range(1, workers + 1)
         ]
         try:
@@ -227,12 +227,20 @@ def run_on_dask(
     return merged
 
 
-def _pinned_shard(ref: str, dataset_ref: str, shard: Shard, settings: Settings, options: dict) -> RunResult:
-    """`run_shard` in a worker process, pinned to one core when there is one per worker."""
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if shard.count <= len(cores):
-        os.sched_setaffinity(0, {cores[shard.index - 1]})
+def _pinned_shard(
+    ref: str, dataset_ref: str, shard: Shard, settings: Settings, options: dict, cores: list[int]
+) -> RunResult:
+    """`run_shard` in a worker process pinned to `cores` (when the platform can pin)."""
+    if cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)
     return run_shard(ref, dataset_ref, shard, settings, progress=False, **options)
+
+
+def _cores_of(index: int, workers: int) -> list[int]:
+    """Worker `index`'s share of this process's cores: every `workers`-th from its own, at least one (workers
+    beyond the cores share them one each)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return cores[(index - 1) % len(cores) :: workers] if cores else []
 
 
 def _shard(result: RunResult, source: str) -> Shard:
