@@ -23,7 +23,7 @@ from workbench.shards import Shard, auto_workers, merge, merge_files, run_on_das
 from workbench.tracking import find_runs, load_run
 
 from .conftest import write_project
-from .simulated import PROMPT
+from .simulated import PROMPT, SimulatedChatModel
 
 CASES = 40
 
@@ -256,3 +256,22 @@ def test_workers_on_the_local_model_answer_as_one_process(tmp_path):
     merged = RunResult.load(saved)
     assert merged.params["shards"] == auto_workers("tiny@1.0.0", settings) >= 2  # this machine has two cores
     assert_same_run(merged, evaluate("tiny@1.0.0", "tiny", settings=settings, log=False))
+
+
+class DyingChatModel(SimulatedChatModel):
+    """A model whose process dies when asked (as a worker killed for lack of memory does)."""
+
+    async def _agenerate(self, *args, **kwargs):
+        os._exit(9)
+
+
+@pytest.mark.slow  # spawned processes import the stack
+def test_a_worker_that_dies_is_exit_3_and_logs_nothing(tmp_path, capsys):
+    simulated_project(tmp_path)
+    prompt = tmp_path / "prompts" / "sim" / "1.0.0.yaml"
+    prompt.write_text(prompt.read_text().replace("tests.simulated.SimulatedChatModel", f"{__name__}.DyingChatModel"))
+    argv = ["--root", str(tmp_path), "run", "sim@1.0.0", "--dataset", "sim", "--workers", "2", "--quiet"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "a worker process died while running sim@1.0.0 on sim@1" in err and "fewer --workers" in err
+    assert not (tmp_path / ".workbench" / "mlflow.db").exists()

@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from .datasets import Dataset, load_dataset
-from .errors import WorkbenchError
+from .errors import InfrastructureError, WorkbenchError
 from .experiment import evaluate
 from .models import model_path
 from .prompts import resolve
@@ -189,6 +190,11 @@ def run_local(ref: str, dataset_ref: str, workers: int, settings: Settings | Non
         ]
         try:
             results = [future.result() for future in futures]
+        except BrokenProcessPool as exc:
+            raise InfrastructureError(
+                f"a worker process died while running {ref} on {dataset.ref} ({exc})",
+                fix="look for a lack of memory (dmesg), or run with fewer --workers",
+            ) from None
         except BaseException:
             pool.shutdown(cancel_futures=True)
             raise
