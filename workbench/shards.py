@@ -37,9 +37,9 @@ SHARD, WHOLE_HASH = "shard", "shard.dataset_hash"
 #: A merged run's param: how many shards it was run in.
 SHARDS = "shards"
 NO_SHARDS = "no shards to merge"
-#: Memory a worker process takes besides a local model's weights: Python, the stack, llama.cpp's context (measured
-#: about 0.35 GB resident with SmolLM2 loaded; see benchmarks/RESULTS.md); rounded up.
-WORKER_MEMORY = 512 * 2**20
+#: Memory a worker process takes besides a local model's weights: Python, the stack, the scorers, llama.cpp's
+#: context (the demo's workers peaked at 0.50 GB resident with SmolLM2 loaded; see benchmarks/RESULTS.md).
+WORKER_MEMORY = 640 * 2**20
 
 
 @dataclass(frozen=True)
