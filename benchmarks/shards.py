@@ -66,9 +66,14 @@ def main() -> None:
         dask, on_cluster = timed(f"Dask LocalCluster, {n} workers", on_dask)
         rows.append((f"Dask, {n} shards", dask))
         results.append(on_cluster)
-    for result in results:
-        same = list(result.record["output"]) == list(whole.record["output"])
-        print(f"  merged answers equal the one-process run's: {same}")
+    print(f"one process: {whole.record['error'].notna().sum()} errors")
+    for (label, _), result in zip(rows[1:], results):
+        differ = (result.record["output"] != whole.record["output"]) & whole.record["error"].isna()
+        errors = result.record["error"].dropna()
+        print(
+            f"{label}: {int(differ.sum())} answers differ from the one-process run's; {len(errors)} errors "
+            f"{errors.str[:80].value_counts().to_dict()}"
+        )
     for label, seconds in rows:
         print(f"{label:<20} {seconds:7.2f} s  speed-up {one / seconds:.2f}x")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
