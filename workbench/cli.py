@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 
 from . import cli_ops, cli_review, cli_stats
-from .cli_args import check_root, fraction, non_negative, positive
+from .cli_args import check_root, fraction, non_negative, positive, shard, workers
 from .errors import Exit, WorkbenchError
 from .metrics import add_options, published
 from .settings import Settings
@@ -128,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the new cases against this configuration's variables (repeatable; default: the "
         "variables every existing case has)",
     )
+    merge = command(
+        "merge", _runs_merge, "merge the shards of a run (`workbench run --shard i/n --save`) and log one run", runs
+    )
+    merge.add_argument("paths", nargs="+", type=Path, metavar="SHARD", help="every shard's Parquet file, once")
+    merge.add_argument("--save", type=Path, help="also write the merged run to this Parquet file")
+    merge.add_argument("--no-log", action="store_true", help="do not log to MLflow")
+    merge.add_argument("--tracking-uri")
+    merge.add_argument("--max-error-rate", type=fraction, default=1.0, metavar="R", help="as for run")
     log = command("log", _runs_log, "log a saved run (Parquet under .workbench/runs/) whose logging failed", runs)
     log.add_argument("path", type=Path)
     log.add_argument("--tracking-uri")
@@ -142,6 +150,22 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("ref", help="name@version")
             sub.add_argument(
                 "--save", type=Path, help="also write the results to this Parquet file (for offline comparison)"
+            )
+            fan_out = sub.add_mutually_exclusive_group()
+            fan_out.add_argument(
+                "--shard",
+                type=shard,
+                metavar="I/N",
+                help="run only shard I of N (cases split by a hash of their id), log nothing, --save it; "
+                "merge the N files with `workbench runs merge`",
+            )
+            fan_out.add_argument(
+                "--workers",
+                type=workers,
+                default=1,
+                metavar="N|auto",
+                help="run N shards at once in N worker processes (one model copy each) and log them as one run; "
+                "auto: one per core, as memory allows",
             )
             add_options(sub)
         if name == "compare":
@@ -380,6 +404,21 @@ def _runs_list(args) -> int:
     return 0
 
 
+def _runs_merge(args) -> int:
+    from .health import check_run
+    from .shards import log_merged, merge_files
+
+    settings = _settings(args)
+    result = merge_files(args.paths, settings)
+    if not args.no_log:
+        log_merged(result, settings, traces=0)  # a saved run keeps no calls to trace
+    if args.save:
+        result.save(args.save)
+    print(result.report())
+    check_run(result, args.max_error_rate)
+    return 0
+
+
 def _runs_log(args) -> int:
     from .tracking import log_saved
 
@@ -401,25 +440,49 @@ def _check_refs(refs: list[str], dataset: str) -> None:
 
 def _run(args) -> int:
     _check_refs([args.ref], args.dataset)
+    if args.shard and not args.save:
+        raise WorkbenchError(
+            "a shard is not logged: it is saved for `workbench runs merge`",
+            field="--shard",
+            fix=f"add --save shard-{args.shard.index}.parquet",
+        )
     from .experiment import evaluate
     from .health import check_run
+    from .shards import auto_workers, log_merged, run_local, run_shard
 
+    settings = _settings(args)
+    if args.workers is None:
+        args.workers = auto_workers(args.ref, settings)
+    options = {"scorers": args.scorers, "concurrency": args.concurrency, "repeats": args.repeats}
     with published(args.metrics_port, args.metrics_file, args.pushgateway) as metrics:
-        result = evaluate(
-            args.ref,
-            args.dataset,
-            scorers=args.scorers,
-            settings=_settings(args),
-            concurrency=args.concurrency,
-            log=not args.no_log,
-            repeats=args.repeats,
-            traces=args.traces,
-            progress=not args.quiet,
-            on_call=metrics.recorder(args.ref),
-        )
+        recorder = metrics.recorder(args.ref)
+        if args.shard:
+            result = run_shard(args.ref, args.dataset, args.shard, settings, progress=not args.quiet, **options)
+        elif args.workers > 1:
+            result = run_local(args.ref, args.dataset, args.workers, settings, **options)
+            for row in result.record.to_dict("records"):  # the workers' calls, counted once they are back
+                recorder(row)
+            if not args.no_log:
+                log_merged(result, settings, args.traces)
+        else:
+            result = evaluate(
+                args.ref,
+                args.dataset,
+                settings=settings,
+                log=not args.no_log,
+                traces=args.traces,
+                progress=not args.quiet,
+                on_call=recorder,
+                **options,
+            )
     if args.save:
         result.save(args.save)
     print(result.report())
+    if args.shard:
+        print(
+            f"shard {args.shard}: {len(result.record)} call(s), saved to {args.save}; merge every shard with: "
+            f"workbench runs merge FILE..."
+        )
     check_run(result, args.max_error_rate)
     return metrics.exit_code()
 

@@ -62,6 +62,21 @@ def grade(text: str) -> int:
     return int(text)
 
 
+def shard(text: str):
+    """`i/n`: shard i of n, 1 <= i <= n."""
+    from .shards import Shard  # the shard module imports the engine; only `run --shard` needs it
+
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def workers(text: str) -> int | None:
+    """A number of worker processes, or `auto` (None: one per core, as memory allows)."""
+    return None if text == "auto" else positive(text)
+
+
 def check_root(root: str | None) -> None:
     """`--root` must be a project: a folder holding prompts/ or datasets/."""
     if root is None:

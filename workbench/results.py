@@ -375,7 +375,7 @@ def merge_runs(runs: list[RunResult], dataset_hash: str | None = None) -> RunRes
     return replace(
         first,
         dataset_hash=dataset_hash or first.dataset_hash,
-        record=pd.concat([r.record for r in runs], ignore_index=True),
+        record=pd.concat([r.record for r in runs if len(r.record)] or [first.record], ignore_index=True),
         model_calls=sum(r.model_calls for r in runs),
         duration_s=sum(r.duration_s for r in runs),
         calls={k: v for r in runs for k, v in r.calls.items()},

@@ -50,7 +50,9 @@ def model_path(name: str) -> Path:
 def _loaded(path: str, n_ctx: int, chat_format: str | None) -> tuple[Any, threading.Lock]:
     import llama_cpp
 
-    threads = max(1, min(4, os.cpu_count() or 1))
+    # the cores this process may use: a worker pinned to one core (`shards.run_local`) runs one thread
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = max(1, min(4, cores or 1))
     llama = llama_cpp.Llama(path, n_ctx=n_ctx, n_threads=threads, chat_format=chat_format, verbose=False)
     return llama, threading.Lock()
 
