@@ -20,7 +20,7 @@ from .names import check_name
 from .prompts import Prompt, resolve
 from .results import RunResult
 from .settings import Settings
-from .traces import DEFAULT_TRACES, log_traces
+from .traces import DEFAULT_TRACES, log_traces, sample_calls
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,6 +135,8 @@ def register_prompt(prompt: Prompt) -> Any:
 
 
 COMPLETE_TAG, PID_TAG, HOST_TAG = "workbench.complete", "workbench.pid", "workbench.host"
+#: Rows of a run's record logged as the MLflow table `cases.json` (the whole record is the Parquet artifact).
+TABLE_ROWS = 10_000
 
 
 def save_local(result: RunResult, settings: Settings) -> Path:
@@ -192,14 +194,18 @@ def _log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Sett
         )
         if result.stopped:
             mlflow.set_tag("workbench.stopped", result.stopped)
-        mlflow.log_table(result.record.astype(object).where(result.record.notna(), None), artifact_file="cases.json")
+        table = result.head(TABLE_ROWS)  # the whole record is results.parquet; the table shows its first rows
+        mlflow.log_table(table.astype(object).where(table.notna(), None), artifact_file="cases.json")
+        if len(table) < (calls := result.row_count()):
+            mlflow.set_tag("workbench.table_rows", f"the first {len(table):,} of {calls:,} calls")
         mlflow.log_artifact(str(prompt.path), artifact_path="configuration")
         with tempfile.TemporaryDirectory() as tmp:
             path = result.save(Path(tmp) / "results.parquet")
             mlflow.log_artifact(str(path))
         mlflow.MlflowClient().link_prompt_version_to_run(run.info.run_id, registered)
         if traces != 0:
-            traced = log_traces(result, {c.id: c for c in dataset.cases}, experiment, traces)
+            cases = dataset.select(case_id for case_id, _ in sample_calls(result, traces))
+            traced = log_traces(result, cases, experiment, traces)
             mlflow.set_tag("workbench.traces", traced)  # exported by MLflow's background queue, flushed at exit
         mlflow.set_tag(COMPLETE_TAG, "true")  # last: everything above is in the run
     except BaseException:
