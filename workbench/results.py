@@ -290,7 +290,20 @@ class RunResult:
         """`SCORE_COLUMNS` of the tidy view (one row per call x scorer), without the answers, inputs and chunks:
         what statistics need, read column by column for a streamed run."""
         if not self._streamed:
-            return self.frame[SCORE_COLUMNS]
+            if self._frame is not None:
+                return self._frame[SCORE_COLUMNS]
+            record = self.record
+            rows = [
+                (case_id, repeat, s["scorer"], s["value"], s["passed"], s["label"], s["error"] or error)
+                if scores
+                else (case_id, repeat, None, None, None, None, error)
+                for case_id, repeat, error, scores in zip(
+                    record["case_id"], record["repeat"], record["error"], record["scores"]
+                )
+                for s in (scores or [None])
+            ]
+            frame = pd.DataFrame(rows, columns=SCORE_COLUMNS)
+            return frame.astype({"repeat": "int64", "value": "float64", "passed": "boolean"})
         import pyarrow as pa  # pyarrow loads only where Parquet is read or written
         import pyarrow.compute as pc  # (same)
 
