@@ -6,21 +6,25 @@ import hashlib
 import json
 import os
 import re
+from array import array
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import WorkbenchError
 from .files import atomic_write, locked
-from .jsonl import parse_jsonl, raise_problems
+from .jsonl import parse_jsonl, raise_problems, scan_jsonl
 from .names import check_name, split_ref
 
 VERSION_FILE = re.compile(r"^(\d+)\.jsonl$")
 #: The largest inputs one case may have (UTF-8 bytes of its JSON), checked before anything is sent or cached.
 MAX_INPUT_BYTES = int(os.environ.get("WORKBENCH_MAX_INPUT_BYTES") or 1_000_000)
+#: Dataset files larger than this (bytes) are validated in one pass and then read case by case as they are used.
+LAZY_BYTES = int(os.environ.get("WORKBENCH_LAZY_DATASET_BYTES") or 64_000_000)
 
 
 class Checks(BaseModel):
@@ -44,15 +48,54 @@ class Case(BaseModel):
     metadata: dict[str, Any] = {}
 
 
+class CaseFile(Sequence[Case]):
+    """The cases of a large dataset file that was validated whole, parsed again as they are used, so a run
+    over a million cases never holds them all: iteration streams the file, indexing seeks to a case's line."""
+
+    def __init__(self, path: Path, offsets: array):
+        self.path, self.offsets = path, offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    @overload
+    def __getitem__(self, index: int) -> Case: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Case]: ...
+    def __getitem__(self, index: int | slice) -> Case | list[Case]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        with self.path.open("rb") as handle:
+            handle.seek(self.offsets[index])
+            return _case(handle.readline())
+
+    def __iter__(self) -> Iterator[Case]:
+        with self.path.open("rb") as handle:
+            for offset in self.offsets:
+                handle.seek(offset)
+                yield _case(handle.readline())
+
+    def select(self, ids: Iterable[str]) -> dict[str, Case]:
+        wanted = set(ids)
+        return {case.id: case for case in self if case.id in wanted}
+
+
+def _case(line: bytes) -> Case:
+    return Case.model_validate(json.loads(line.decode("utf-8-sig")))
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """One version of a golden dataset: its cases, where they came from (file and line), and its content hash."""
+    """One version of a golden dataset: its cases, where they came from (file and line), and its content hash.
+    A large file's `cases` are a `CaseFile` (read as used), its hash computed once when it was validated."""
 
     name: str
     version: int
     path: Path
-    cases: list[Case] = field(repr=False)
-    lines: list[int] = field(default_factory=list, repr=False)  # the file line of each case
+    cases: Sequence[Case] = field(repr=False)
+    lines: Sequence[int] = field(default_factory=list, repr=False)  # the file line of each case
+    digest: str | None = field(default=None, repr=False, compare=False)  # the content hash, when known
+    variables: frozenset[str] | None = field(default=None, repr=False, compare=False)  # keys every case has
 
     @property
     def ref(self) -> str:
@@ -61,13 +104,22 @@ class Dataset:
     @property
     def hash(self) -> str:
         """sha256 over the canonical cases, in order."""
-        return content_hash(self.cases)
+        return self.digest or content_hash(self.cases)
+
+    def select(self, ids: Iterable[str]) -> dict[str, Case]:
+        """The cases with these ids, by id (one pass over a large file)."""
+        if isinstance(self.cases, CaseFile):
+            return self.cases.select(ids)
+        wanted = set(ids)
+        return {case.id: case for case in self.cases if case.id in wanted}
 
     def __len__(self) -> int:
         return len(self.cases)
 
     def check_variables(self, variables: list[str]) -> None:
         """Raise, naming each case and line, when a case lacks a variable the configuration needs."""
+        if self.variables is not None and self.variables.issuperset(variables):
+            return
         problems = [
             f"{self.path}:{line}: inputs: case '{case.id}' lacks variable(s) {', '.join(missing)}"
             for line, case in zip(self.lines or range(1, len(self.cases) + 1), self.cases)
@@ -76,12 +128,16 @@ class Dataset:
         raise_problems(problems)
 
 
-def content_hash(cases: list[Case]) -> str:
+def content_hash(cases: Iterable[Case]) -> str:
     digest = hashlib.sha256()
     for case in cases:
-        digest.update(json.dumps(case.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode())
-        digest.update(b"\n")
+        _hash_case(digest, case)
     return digest.hexdigest()
+
+
+def _hash_case(digest: Any, case: Case) -> None:
+    digest.update(json.dumps(case.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode())
+    digest.update(b"\n")
 
 
 def parse(path: Path) -> tuple[list[Case], list[int], list[str]]:
@@ -112,9 +168,38 @@ def load_dataset(ref: str, root: Path) -> Dataset:
         raise WorkbenchError(f"dataset '{ref}' does not exist; versions are: {', '.join(f'{name}@{v}' for v in known)}")
     number = int(version) if version else known[-1]
     path = root / name / f"{number}.jsonl"
+    if path.stat().st_size > LAZY_BYTES:
+        return _load_large(name, number, path)
     cases, lines, problems = parse(path)
     raise_problems(problems or size_problems(cases, lines, path))
     return Dataset(name=name, version=number, path=path, cases=cases, lines=lines)
+
+
+def _load_large(name: str, number: int, path: Path) -> Dataset:
+    """A large file validated in one pass (every problem reported, as `parse` does) that keeps only each
+    case's byte offset and line, the content hash and the input keys every case has."""
+    offsets, lines, problems = array("q"), array("q"), []
+    digest, variables = hashlib.sha256(), None
+    for row, found, offset in scan_jsonl(path, Case, what="dataset", unique="id"):
+        problems += found
+        if row is None:
+            continue
+        problems += size_problems([row.value], [row.line], path)
+        offsets.append(offset)
+        lines.append(row.line)
+        _hash_case(digest, row.value)
+        keys = frozenset(row.value.inputs)
+        variables = keys if variables is None else variables & keys
+    raise_problems(problems)
+    return Dataset(
+        name=name,
+        version=number,
+        path=path,
+        cases=CaseFile(path, offsets),
+        lines=lines,
+        digest=digest.hexdigest(),
+        variables=variables,
+    )
 
 
 def size_problems(cases: list[Case], lines: list[int], path: Path) -> list[str]:
@@ -132,6 +217,8 @@ def size_problems(cases: list[Case], lines: list[int], path: Path) -> list[str]:
 
 def shared_variables(dataset: Dataset) -> list[str]:
     """The input variables every case of the dataset has: what its configurations can rely on."""
+    if dataset.variables is not None:
+        return sorted(dataset.variables)
     keys = [set(c.inputs) for c in dataset.cases]
     return sorted(set.intersection(*keys)) if keys else []
 
@@ -168,7 +255,7 @@ def add_cases(
         )
     folder = dataset.path.parent
     check_name(dataset.name, "dataset")
-    cases = dataset.cases + added
+    cases = [*dataset.cases, *added]
     body = "".join(
         json.dumps(c.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False) + "\n" for c in cases
     )

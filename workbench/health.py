@@ -22,7 +22,7 @@ def error_kinds(errors: list[str]) -> str:
 def check_run(result: RunResult, max_error_rate: float = MAX_ERROR_RATE) -> None:
     """Raise when the share of failed calls exceeds `max_error_rate` (or every call failed), or a scorer
     failed on every case that has an answer."""
-    calls = result.cases()
+    calls = result.columns(["error"])  # a streamed run's record stays on disk
     errors = [e for e in calls["error"] if isinstance(e, str)]
     rate = len(errors) / len(calls) if len(calls) else 0.0
     if errors and (rate > max_error_rate or len(errors) == len(calls)):
@@ -31,7 +31,7 @@ def check_run(result: RunResult, max_error_rate: float = MAX_ERROR_RATE) -> None
             f"limit {max_error_rate:.0%}): {error_kinds(errors)}; first: {errors[0][:300]}",
             fix="check that the model in the configuration's model: is reachable, or raise --max-error-rate",
         )
-    frame = result.frame
+    frame = result.score_rows()
     scorer_error = frame["error"].str.startswith(SCORER_ERROR, na=False)
     answered = frame["scorer"].notna() & (frame["error"].isna() | scorer_error)  # calls that got an answer
     for name, rows in frame[answered].groupby("scorer", sort=False):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -62,49 +62,80 @@ def parse_jsonl(
     `what` names the file in messages ("dataset", "labeled set"); `unique` names a field whose (non-null) values
     must not repeat; an empty file is a problem unless `allow_empty`. Nothing is raised for bad content.
     """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return [], [f"{path}: cannot read the {what}: {exc.strerror}; check the path"]
     rows: list[Row[M]] = []
     problems: list[str] = []
-    seen: dict[Any, int] = {}
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        if number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8) :]
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            problems.append(
-                f"{path}:{number}: encoding: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line "
-                "is not UTF-8; save the file as UTF-8"
-            )
-            continue
-        if not text.strip():
-            continue
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{number}: json: {exc.msg} at column {exc.colno}; write one JSON object per line")
-            continue
-        value, found = validate_row(path, number, parsed, model)
-        if value is None:
-            problems += found
-            continue
-        key = getattr(value, unique) if unique else None
-        if key is not None and key in seen:
-            problems.append(
-                f"{path}:{number}: {unique}: duplicate {unique} '{key}' (first on line {seen[key]}); "
-                f"{unique}s must be unique"
-            )
-            continue
-        if key is not None:
-            seen[key] = number
-        rows.append(Row(number, value))
-    if not rows and not problems and not allow_empty:
-        problems.append(f"{path}:1: file: the {what} is empty; write one JSON object per line")
+    for row, found, _ in scan_jsonl(path, model, what=what, unique=unique, allow_empty=allow_empty):
+        problems += found
+        if row is not None:
+            rows.append(row)
     return rows, problems
+
+
+def scan_jsonl(
+    path: str | Path, model: type[M], *, what: str = "file", unique: str | None = None, allow_empty: bool = False
+) -> Iterator[tuple[Row[M] | None, list[str], int]]:
+    """`parse_jsonl` one line at a time, for files too large to hold: (the valid row or None, its problems,
+    the byte offset of its line), read from disk as it goes."""
+    path = Path(path)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        yield None, [f"{path}: cannot read the {what}: {exc.strerror}; check the path"], 0
+        return
+    seen: dict[Any, int] = {}
+    valid = problems = 0
+    offset = 0
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            start, offset = offset, offset + len(raw)
+            raw = raw.removesuffix(b"\n")
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problems += 1
+                yield (
+                    None,
+                    [
+                        f"{path}:{number}: encoding: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the "
+                        "line is not UTF-8; save the file as UTF-8"
+                    ],
+                    start,
+                )
+                continue
+            if not text.strip():
+                continue
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError as exc:
+                problems += 1
+                message = f"{path}:{number}: json: {exc.msg} at column {exc.colno}; write one JSON object per line"
+                yield None, [message], start
+                continue
+            value, found = validate_row(path, number, parsed, model)
+            if value is None:
+                problems += 1
+                yield None, found, start
+                continue
+            key = getattr(value, unique) if unique else None
+            if key is not None and key in seen:
+                problems += 1
+                yield (
+                    None,
+                    [
+                        f"{path}:{number}: {unique}: duplicate {unique} '{key}' (first on line {seen[key]}); "
+                        f"{unique}s must be unique"
+                    ],
+                    start,
+                )
+                continue
+            if key is not None:
+                seen[key] = number
+            valid += 1
+            yield Row(number, value), [], start
+    if not valid and not problems and not allow_empty:
+        yield None, [f"{path}:1: file: the {what} is empty; write one JSON object per line"], 0
 
 
 def raise_problems(problems: list[str]) -> None:

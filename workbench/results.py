@@ -8,7 +8,11 @@ once, in `RECORD`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+import os
+import tempfile
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +77,34 @@ _DEFAULTS = {
 }
 
 
+#: The Parquet types of the record's columns; `inputs` and `chunks` (free-form) take the types of their values.
+def arrow_types() -> dict[str, Any]:
+    import pyarrow as pa  # pyarrow loads only where Parquet is read or written
+
+    score = pa.struct(
+        [
+            ("scorer", pa.string()),
+            ("value", pa.float64()),
+            ("passed", pa.bool_()),
+            ("label", pa.string()),
+            ("reason", pa.string()),
+            ("error", pa.string()),
+        ]
+    )
+    strings = ("case_id", "output", "error", "model", "tags", "guardrails")
+    return {
+        **{c: pa.string() for c in strings},
+        "repeat": pa.int64(),
+        "latency_s": pa.float64(),
+        "input_tokens": pa.int64(),
+        "output_tokens": pa.int64(),
+        "cost": pa.float64(),
+        "cached": pa.bool_(),
+        "blocked": pa.bool_(),
+        "scores": pa.list_(score),
+    }
+
+
 def record_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The run record from one dict per call (the keys of `RECORD`), with the declared dtypes."""
     frame = pd.DataFrame(rows, columns=list(RECORD))
@@ -85,6 +117,126 @@ def record_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 #: How a scorer's own error starts in the `error` column; it marks that row only, never the call.
 SCORER_ERROR = "scorer "
+#: Record rows per Parquet row group while a run streams to disk: what memory holds of the record during a run.
+GROUP_ROWS = 10_000
+#: The columns of `RunResult.score_rows()`: what statistics read of the tidy view.
+SCORE_COLUMNS = ["case_id", "repeat", "scorer", "value", "passed", "label", "error"]
+
+
+class Spool:
+    """A run's record as a Parquet file of its own, removed when no result refers to it any more."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        weakref.finalize(self, _remove, path)
+
+    def read(self, columns: list[str] | None = None) -> Any:
+        import pyarrow.parquet as pq  # pyarrow loads only where Parquet is read or written
+
+        return pq.read_table(self.path, columns=columns)
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+class RecordWriter:
+    """Record rows as calls complete, written to a spool file one Parquet row group (`group_rows`) at a time,
+    so a run holds one group in memory, never its whole record. A run that ends within its first group
+    never touches the disk (`close` gives its frame). The file's schema is `arrow_types()` plus the types the
+    free-form `inputs` and `chunks` take; a later group with new keys widens it (the file is rewritten once)."""
+
+    def __init__(self, folder: Path | None = None, group_rows: int | None = None):
+        self.folder, self.group_rows = folder, group_rows or GROUP_ROWS
+        self.rows: list[dict[str, Any]] = []
+        self.spool: Spool | None = None
+        self._writer: Any = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.group_rows:
+            self.flush()
+
+    def extend(self, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            self.add(row)
+
+    def flush(self) -> None:
+        import pyarrow as pa  # pyarrow loads only where Parquet is read or written
+        import pyarrow.parquet as pq  # (same)
+
+        if not self.rows:
+            return
+        table = _arrow(self.rows)
+        self.rows = []
+        if self._writer is None:
+            self.spool = self._new_spool()
+            self._writer = pq.ParquetWriter(self.spool.path, table.schema)
+        elif table.schema != self._writer.schema:
+            wider = pa.unify_schemas([self._writer.schema, table.schema], promote_options="permissive")
+            if wider != self._writer.schema:
+                self._widen(wider)
+            table = table.cast(self._writer.schema)
+        self._writer.write_table(table)
+
+    def _widen(self, schema: Any) -> None:
+        """Rewrite the groups written so far with a wider schema (a later group brought new keys or types)."""
+        import pyarrow.parquet as pq  # pyarrow loads only where Parquet is read or written
+
+        assert self.spool is not None
+        self._writer.close()
+        old, self.spool = self.spool, self._new_spool()
+        self._writer = pq.ParquetWriter(self.spool.path, schema)
+        written = pq.ParquetFile(old.path)
+        for group in range(written.num_row_groups):
+            self._writer.write_table(written.read_row_group(group).cast(schema))
+
+    def _new_spool(self) -> Spool:
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="record-", suffix=".parquet", dir=self.folder)
+        os.close(fd)
+        return Spool(Path(name))
+
+    def close(self) -> tuple[pd.DataFrame | None, Spool | None]:
+        """The record: as a frame when it fits in one group, else the spool file holding every row."""
+        if self._writer is None:
+            rows, self.rows = self.rows, []
+            return record_frame(rows), None
+        self.flush()
+        self._writer.close()
+        return None, self.spool
+
+
+def _arrow(rows: list[dict[str, Any]]) -> Any:
+    """Record rows as an Arrow table: the declared types, `inputs` and `chunks` as their values make them."""
+    import pyarrow as pa  # pyarrow loads only where Parquet is read or written
+
+    types = arrow_types()
+    columns = {}
+    for name in RECORD:
+        values = [row.get(name, _DEFAULTS.get(name)) for row in rows]
+        if name == "inputs":
+            values = [v or None for v in values]  # Parquet has no empty struct
+        if name == "scores":
+            values = [list(v) if v else [] for v in values]
+        columns[name] = pa.array(values, type=types.get(name))
+    return pa.table(columns)
+
+
+class _Record:
+    """`RunResult.record`: the frame given, or, for a run streamed to disk, its spool file read on first use."""
+
+    def __get__(self, result: Any, owner: Any = None) -> Any:
+        if result is None:
+            return None  # the dataclass default
+        record = result.__dict__.get("record")
+        if record is None and result.__dict__.get("spool") is not None:
+            record = result.__dict__["record"] = _from_table(result.spool.read())
+        return record
+
+    def __set__(self, result: Any, value: pd.DataFrame | None) -> None:
+        result.__dict__["record"] = None if isinstance(value, _Record) else value  # the default: none given
 
 
 @dataclass
@@ -92,14 +244,16 @@ class RunResult:
     """One configuration version run over one dataset version: its identity and its record.
 
     `record` has one row per call (see `RECORD`); a tidy frame (one row per call x scorer, the form older
-    versions saved) is accepted in its place and folded into the record.
+    versions saved) is accepted in its place and folded into the record. A run streamed to disk has a `spool`
+    file instead: its record is read on first use, while statistics (`summary`, `totals`, `metrics`,
+    `case_scores`, `score_rows`) and `save` read only the columns they need.
     """
 
     prompt_ref: str
     prompt_hash: str
     dataset_ref: str
     dataset_hash: str
-    record: pd.DataFrame = field(repr=False)
+    record: pd.DataFrame = field(default=_Record(), repr=False)
     scorers: list[dict[str, Any]] = field(default_factory=list)
     model_calls: int = 0
     duration_s: float = 0.0
@@ -111,11 +265,70 @@ class RunResult:
     started_at: float | None = None  # epoch seconds the evaluation started and ended (the MLflow run's span)
     ended_at: float | None = None
     calls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False)  # for traces; not saved
+    spool: Spool | None = field(default=None, repr=False, compare=False)  # the streamed record, when not in memory
 
     def __post_init__(self) -> None:
-        if "scorer" in self.record.columns:
-            self.record = fold(self.record)
+        given = self.__dict__.get("record")
+        if given is None and self.spool is None:
+            raise TypeError("RunResult needs a record (or the spool file of a streamed run)")
+        if given is not None and "scorer" in given.columns:
+            self.record = fold(given)
         self._frame: pd.DataFrame | None = None
+
+    @property
+    def _streamed(self) -> bool:
+        """The record is on disk only (statistics read the columns they need from the spool file)."""
+        return self.__dict__.get("record") is None
+
+    def columns(self, names: list[str]) -> pd.DataFrame:
+        """Some columns of the record (with their declared dtypes), without reading the rest of a streamed run."""
+        if not self._streamed:
+            return self.record[names]
+        assert self.spool is not None
+        frame = self.spool.read(names).to_pandas()
+        return _typed(frame)
+
+    def score_rows(self) -> pd.DataFrame:
+        """`SCORE_COLUMNS` of the tidy view (one row per call x scorer), without the answers, inputs and chunks:
+        what statistics need, read column by column for a streamed run."""
+        if not self._streamed:
+            if self._frame is not None:
+                return self._frame[SCORE_COLUMNS]
+            record = self.record
+            rows = [
+                (case_id, repeat, s["scorer"], s["value"], s["passed"], s["label"], s["error"] or error)
+                if scores
+                else (case_id, repeat, None, None, None, None, error)
+                for case_id, repeat, error, scores in zip(
+                    record["case_id"], record["repeat"], record["error"], record["scores"]
+                )
+                for s in (scores or [None])
+            ]
+            frame = pd.DataFrame(rows, columns=SCORE_COLUMNS)
+            return frame.astype({"repeat": "int64", "value": "float64", "passed": "boolean"})
+        import pyarrow as pa  # pyarrow loads only where Parquet is read or written
+        import pyarrow.compute as pc  # (same)
+
+        assert self.spool is not None
+        table = self.spool.read(["case_id", "repeat", "error", "scores"])
+        scores = table.column("scores").combine_chunks()
+        parents = pc.list_parent_indices(scores)
+        flat = pc.list_flatten(scores)
+        scored = {
+            "case_id": table.column("case_id").take(parents),
+            "repeat": table.column("repeat").take(parents),
+            **{name: flat.field(name) for name in ("scorer", "value", "passed", "label")},
+            "error": pc.coalesce(flat.field("error"), table.column("error").take(parents)),
+        }
+        bare = table.filter(pc.equal(pc.list_value_length(scores).fill_null(0), 0))  # no scores: one row, no scorer
+        unscored = {
+            "case_id": bare.column("case_id"),
+            "repeat": bare.column("repeat"),
+            **{name: pa.nulls(len(bare), type=scored[name].type) for name in ("scorer", "value", "passed", "label")},
+            "error": bare.column("error"),
+        }
+        both = pa.concat_tables([pa.table(scored), pa.table(unscored)])
+        return both.to_pandas().astype({"repeat": "int64", "value": "float64", "passed": "boolean"})
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -130,22 +343,24 @@ class RunResult:
 
     def case_scores(self) -> pd.DataFrame:
         """Case x scorer: each case's value averaged over repeats (NaN where unscored or errored)."""
-        rows = self.frame[self.frame["scorer"].notna() & self.frame["error"].isna()]
+        frame = self.score_rows()
+        rows = frame[frame["scorer"].notna() & frame["error"].isna()]
         table = rows.pivot_table(index="case_id", columns="scorer", values="value", aggfunc="mean", dropna=False)
         return table.reindex(columns=[s for s in self.scorer_names if s in table.columns])
 
     @property
     def scorer_names(self) -> list[str]:
-        return [s["name"] for s in self.scorers] or list(dict.fromkeys(self.frame["scorer"].dropna()))
+        return [s["name"] for s in self.scorers] or list(dict.fromkeys(self.score_rows()["scorer"].dropna()))
 
     def summary(self) -> pd.DataFrame:
         """Per scorer: cases scored, mean, std, 95% confidence interval over cases, pass rate, errors."""
         from scipy import stats
 
         means = self.case_scores()
+        frame = self.score_rows()
 
         def one(name: str) -> pd.Series:
-            rows = self.frame[self.frame["scorer"] == name]
+            rows = frame[frame["scorer"] == name]
             values = means[name].dropna() if name in means else pd.Series(dtype=float)
             judged = rows["passed"].dropna()
             n, mean, std = len(values), values.mean(), values.std(ddof=1) if len(values) > 1 else np.nan
@@ -173,7 +388,8 @@ class RunResult:
 
     def totals(self) -> dict[str, float]:
         """Run-level figures: errors, latency percentiles, tokens, cost, cache use."""
-        cases = self.cases()
+        needed = ["case_id", "error", "latency_s", "input_tokens", "output_tokens", "cost", "guardrails", "blocked"]
+        cases = self.columns([*needed, "cached"])
         latency = cases.loc[cases["error"].isna(), "latency_s"]
 
         def pct(q: float) -> float:
@@ -235,18 +451,66 @@ class RunResult:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = self.record.assign(
-            inputs=self.record["inputs"].map(lambda v: v or None)
-        )  # Parquet has no empty struct
-        table = pa.Table.from_pandas(record, preserve_index=False)
-        meta = {k: v for k, v in self.__dict__.items() if k not in ("record", "calls", "_frame")}
-        table = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), b"workbench": json.dumps(meta).encode()}
-        )
+        meta = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("record", "calls", "spool")}
         tmp = path.with_suffix(path.suffix + ".tmp")
-        pq.write_table(table, tmp)
+        if self._streamed:  # copied group by group: a streamed run is never in memory whole
+            assert self.spool is not None
+            source = pq.ParquetFile(self.spool.path)
+            schema = source.schema_arrow.with_metadata({b"workbench": json.dumps(meta).encode()})
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for group in range(source.num_row_groups):
+                    writer.write_table(source.read_row_group(group).replace_schema_metadata(schema.metadata))
+        else:
+            record = self.record.assign(
+                inputs=self.record["inputs"].map(lambda v: v or None)
+            )  # Parquet has no empty struct
+            table = pa.Table.from_pandas(record, preserve_index=False)
+            table = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), b"workbench": json.dumps(meta).encode()}
+            )
+            pq.write_table(table, tmp)
         tmp.replace(path)
         return path
+
+    def row_count(self) -> int:
+        """Rows of the record (calls made), without reading a streamed run."""
+        if not self._streamed:
+            return len(self.record)
+        import pyarrow.parquet as pq  # pyarrow loads only where Parquet is read or written
+
+        assert self.spool is not None
+        return pq.ParquetFile(self.spool.path).metadata.num_rows
+
+    def head(self, rows: int) -> pd.DataFrame:
+        """The record's first `rows` rows (a streamed run reads only the row groups they are in)."""
+        if not self._streamed:
+            return self.record.head(rows)
+        import pyarrow.parquet as pq  # pyarrow loads only where Parquet is read or written
+
+        assert self.spool is not None
+        source, tables, count = pq.ParquetFile(self.spool.path), [], 0
+        for group in range(source.num_row_groups):
+            if count >= rows:
+                break
+            tables.append(source.read_row_group(group))
+            count += tables[-1].num_rows
+        import pyarrow as pa  # (same)
+
+        return _from_table(pa.concat_tables(tables).slice(0, rows)) if tables else self.record.head(0)
+
+    def calls_of(self, keys: list[tuple[str, int]]) -> pd.DataFrame:
+        """The record rows of these calls (case id, repeat), indexed by them; a streamed run reads only those rows."""
+        if not self._streamed:
+            record = self.record
+        else:
+            import pyarrow.parquet as pq  # pyarrow loads only where Parquet is read or written
+
+            assert self.spool is not None
+            ids = sorted({case_id for case_id, _ in keys})
+            record = _from_table(pq.read_table(self.spool.path, filters=[("case_id", "in", ids)]))
+        wanted = set(keys)
+        mine = [key in wanted for key in zip(record["case_id"], record["repeat"])]
+        return record[mine].set_index(["case_id", "repeat"])
 
     @classmethod
     def load(cls, path: str | Path) -> RunResult:
@@ -260,14 +524,30 @@ class RunResult:
             raise WorkbenchError(
                 f"{path}: not a saved workbench run ({exc}); write one with `workbench run --save`"
             ) from None
-        frame = table.to_pandas()
-        for column in _NESTED:
-            if column in frame:
-                frame[column] = frame[column].map(_native)
-        if "inputs" in frame and "scorer" not in frame:
-            frame["inputs"] = frame["inputs"].map(lambda v: v if v is not None else {})
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(record=frame, **{k: v for k, v in meta.items() if k in known})
+        known = {f for f in cls.__dataclass_fields__} - {"record", "spool", "calls"}
+        return cls(record=_from_table(table), **{k: v for k, v in meta.items() if k in known})
+
+
+def _from_table(table: Any) -> pd.DataFrame:
+    """A Parquet record (or an older tidy frame) as a frame of plain Python values."""
+    frame = table.to_pandas()
+    for column in _NESTED:
+        if column in frame:
+            frame[column] = frame[column].map(_native)
+    if "inputs" in frame and "scorer" not in frame:
+        frame["inputs"] = frame["inputs"].map(lambda v: v if v is not None else {})
+    if "scorer" not in frame:
+        frame = _typed(frame)
+    return frame
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Record columns with their declared dtypes; text read from Parquet as plain strings and None."""
+    frame = frame.astype({k: v for k, v in RECORD.items() if k in frame})
+    for column in frame.columns:
+        if RECORD.get(column) == "object" and column not in _NESTED:
+            frame[column] = frame[column].where(frame[column].notna(), None)
+    return frame
 
 
 def fold(frame: pd.DataFrame) -> pd.DataFrame:

@@ -23,7 +23,7 @@ def sample_calls(result: RunResult, limit: int | None) -> list[tuple[str, int]]:
     keys = list(result.calls)
     if limit is None or len(keys) <= limit:
         return keys
-    frame = result.frame
+    frame = result.score_rows()
     flags = pd.DataFrame({"error": frame["error"].notna(), "failed": frame["passed"].eq(False).fillna(False)})
     worst = flags.groupby([frame["case_id"], frame["repeat"]], sort=False).any()
     rank = {key: (not row.error, not row.failed) for key, row in zip(worst.index, worst.itertuples())}
@@ -45,7 +45,7 @@ def log_traces(
     from mlflow.tracing.constant import TraceMetadataKey
 
     keys = sample_calls(result, limit)
-    record = result.record.set_index(["case_id", "repeat"])
+    record = result.calls_of(keys)
     for case_id, repeat in keys:
         call, first = result.calls[(case_id, repeat)], record.loc[(case_id, repeat)]
         start = call["started_ns"]

@@ -24,7 +24,7 @@ from .names import check_name
 from .prompts import Prompt, production, resolve
 from .results import RunResult
 from .settings import Settings
-from .traces import CASE_TAG, DEFAULT_TRACES, log_traces
+from .traces import CASE_TAG, DEFAULT_TRACES, log_traces, sample_calls
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -240,6 +240,8 @@ def register_prompt(prompt: Prompt, settings: Settings, again: bool = True) -> A
 
 
 COMPLETE_TAG, PID_TAG, HOST_TAG = "workbench.complete", "workbench.pid", "workbench.host"
+#: Rows of a run's record logged as the MLflow table `cases.json` (the whole record is the Parquet artifact).
+TABLE_ROWS = 10_000
 
 
 def save_local(result: RunResult, settings: Settings) -> Path:
@@ -302,16 +304,18 @@ def _log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Sett
             tags=[RunTag(k, v) for k, v in tags.items()],
         )
         project.log_inputs(run_id, datasets=[dataset_input(dataset, settings)])
-        record = result.record.astype(object).where(result.record.notna(), None)
-        project.log_table(run_id, record, artifact_file="cases.json")
+        table = result.head(TABLE_ROWS)  # the whole record is results.parquet; the table shows its first rows
+        project.log_table(run_id, table.astype(object).where(table.notna(), None), artifact_file="cases.json")
+        if len(table) < (calls := result.row_count()):
+            project.set_tag(run_id, "workbench.table_rows", f"the first {len(table):,} of {calls:,} calls")
         project.log_artifact(run_id, str(prompt.path), artifact_path="configuration")
         with tempfile.TemporaryDirectory() as tmp:
             project.log_artifact(run_id, str(result.save(Path(tmp) / "results.parquet")))
         with scope(settings):  # MLflow's registry finds the run in the global tracking store
             project.link_prompt_version_to_run(run_id, registered)
-            traced = (
-                log_traces(result, {c.id: c for c in dataset.cases}, experiment, run_id, traces) if traces != 0 else 0
-            )
+            if traces != 0:
+                cases = dataset.select(case_id for case_id, _ in sample_calls(result, traces))
+                traced = log_traces(result, cases, experiment, run_id, traces)
         if traces != 0:
             project.set_tag(run_id, "workbench.traces", traced)  # exported by MLflow's background queue
         project.set_tag(run_id, COMPLETE_TAG, "true")  # last: everything above is in the run
@@ -339,7 +343,9 @@ def dataset_input(dataset: Dataset, settings: Settings) -> Any:
 
     path = Path(dataset.path).resolve()
     source = str(path.relative_to(settings.root)) if path.is_relative_to(settings.root) else str(path)
-    variables = sorted({name for case in dataset.cases for name in case.inputs})
+    variables = sorted(  # a large dataset knows its keys from validation: no second pass over its file
+        dataset.variables if dataset.variables is not None else {name for case in dataset.cases for name in case.inputs}
+    )
     columns = ["id", *(f"inputs.{name}" for name in variables), "expected"]
     return DatasetInput(
         MlflowDataset(
