@@ -109,14 +109,13 @@ REGISTER = """
 import sys
 from workbench.prompts import resolve
 from workbench.settings import Settings
-from workbench.tracking import register_prompt, use
+from workbench.tracking import register_prompt
 
 settings = Settings.load(root=sys.argv[1], tracking_uri=sys.argv[2])
-use(settings)
 prompt = resolve("racer@1.0.0", settings.prompts_dir)
 print("ready", flush=True)
 sys.stdin.readline()
-print(register_prompt(prompt).version)
+print(register_prompt(prompt, settings).version)
 """
 
 

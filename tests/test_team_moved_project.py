@@ -11,7 +11,7 @@ import pytest
 from workbench.cli import main
 from workbench.experiment import evaluate
 from workbench.settings import Settings
-from workbench.tracking import load_run, relocate_artifacts, use
+from workbench.tracking import load_run, relocate_artifacts
 
 from .conftest import write_project
 
@@ -35,7 +35,7 @@ def test_a_moved_and_a_copied_project_read_and_log_their_own_runs(tmp_path, caps
 
     moved = fresh(tmp_path / "moved")
     assert len(load_run(run_id, moved).cases()) == 3
-    client = MlflowClient()
+    client = MlflowClient(moved.tracking_uri)  # the workbench never sets MLflow's global URI
     assert {a.path for a in client.list_artifacts(run_id)} >= {"cases.json", "configuration", "results.parquet"}
     here = (moved.artifacts_dir / "tiny").as_uri()
     assert client.get_run(run_id).info.artifact_uri.startswith(here + "/")
@@ -49,8 +49,7 @@ def test_a_moved_and_a_copied_project_read_and_log_their_own_runs(tmp_path, caps
 
     copy = fresh(tmp_path / "copy")
     second = evaluate("tiny@1.0.0", "tiny", settings=copy, progress=False, traces=0).run_id
-    use(copy)
-    client = MlflowClient()
+    client = MlflowClient(copy.tracking_uri)
     for run in (run_id, second):  # both read from the copy's own folder
         assert client.get_run(run).info.artifact_uri.startswith((copy.artifacts_dir / "tiny").as_uri() + "/")
         assert len(load_run(run, copy).cases()) == 3

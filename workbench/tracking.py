@@ -83,7 +83,9 @@ def scope(settings: Settings) -> Iterator[MlflowClient]:
             if before != settings.tracking_uri and not settings.tracking_uri.startswith("sqlite:"):
                 mlflow.flush_trace_async_logging()  # a local store's exporter needs no global URI: no wait
             mlflow.set_tracking_uri(before)  # type: ignore[arg-type]  # None: back to "not set" (MLflow handles it)
-            if environ is not None:
+            if environ is None:  # set_tracking_uri exports the URI it sets: the caller had no variable
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
                 os.environ["MLFLOW_TRACKING_URI"] = environ  # set_tracking_uri(None) removed the caller's variable
 
 
