@@ -30,8 +30,9 @@ def main() -> None:
     from workbench import traces
     from workbench.datasets import load_dataset
     from workbench.experiment import evaluate
+    from workbench.mlflow_store import client, scope
     from workbench.prompts import resolve
-    from workbench.tracking import client, log_run, scope
+    from workbench.tracking import log_run
 
     settings = make_project(INSTANT_MODEL, args.cases)
     result = evaluate("bench@1.0.0", "bench", scorers=SCORERS, settings=settings, progress=False, log=False)

@@ -169,9 +169,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from workbench.experiment import evaluate
+    from workbench.mlflow_store import client
     from workbench.review import ReviewQueue
     from workbench.settings import Settings
-    from workbench.tracking import client
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -8,7 +8,7 @@ from mlflow import MlflowClient
 
 from workbench.budget import Budget
 from workbench.experiment import evaluate
-from workbench.tracking import use
+from workbench.mlflow_store import use
 
 from .conftest import write_project
 

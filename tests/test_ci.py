@@ -252,8 +252,8 @@ def facts(tmp_path_factory):
 def test_ci_passes_writes_the_report_and_logs_it_to_the_candidate_run(facts, capsys):
     from mlflow import MlflowClient
 
+    from workbench.mlflow_store import use
     from workbench.settings import Settings
-    from workbench.tracking import use
 
     code = main(["--root", str(facts), "ci"])
     out = capsys.readouterr().out

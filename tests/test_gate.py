@@ -169,7 +169,8 @@ def test_the_report_header_states_an_inconclusive_verdict_with_its_mde(tmp_path)
 def test_mlflow_tags_and_the_gate_record_say_inconclusive_with_the_numbers(project):
     from mlflow import MlflowClient
 
-    from workbench.tracking import experiment_id, log_comparison, use
+    from workbench.mlflow_store import use
+    from workbench.tracking import experiment_id, log_comparison
 
     use(project)
     client = MlflowClient()

@@ -16,6 +16,7 @@ import pytest
 from workbench.cli import main
 from workbench.datasets import load_dataset
 from workbench.errors import InfrastructureError, WorkbenchError
+from workbench.mlflow_store import use
 from workbench.prompts import resolve
 from workbench.results import COLUMNS, RunResult
 from workbench.settings import Settings
@@ -28,7 +29,6 @@ from workbench.tracking import (
     log_run,
     mark_stale_runs,
     run_status,
-    use,
 )
 
 from .test_exit_codes import REPO, cli

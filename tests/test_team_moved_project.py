@@ -1,5 +1,5 @@
 """A moved or copied project folder keeps every locally logged run readable: MLflow's local store records
-absolute `file://` artifact locations, which `tracking.relocate_artifacts` points at the project's own home."""
+absolute `file://` artifact locations, which `mlflow_store.relocate_artifacts` points at the project's own home."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 
 from workbench.cli import main
 from workbench.experiment import evaluate
+from workbench.mlflow_store import relocate_artifacts
 from workbench.settings import Settings
-from workbench.tracking import load_run, relocate_artifacts
+from workbench.tracking import load_run
 
 from .conftest import write_project
 

@@ -9,8 +9,9 @@ import mlflow
 import pytest
 
 from workbench.experiment import evaluate
+from workbench.mlflow_store import client, scope
 from workbench.settings import Settings
-from workbench.tracking import client, find_runs, load_run, scope
+from workbench.tracking import find_runs, load_run
 
 from .conftest import write_project
 

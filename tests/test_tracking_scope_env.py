@@ -1,4 +1,4 @@
-"""`tracking.scope` leaves the process environment as it found it: a URI left in MLflow's global state (a
+"""`mlflow_store.scope` leaves the process environment as it found it: a URI left in MLflow's global state (a
 notebook's earlier `mlflow.set_tracking_uri`) must not be exported into `MLFLOW_TRACKING_URI`, where the next
 `Settings.load` would take it for the project's store."""
 
@@ -6,8 +6,8 @@ import os
 
 import mlflow
 
+from workbench.mlflow_store import scope
 from workbench.settings import Settings
-from workbench.tracking import scope
 
 from .conftest import write_project
 

@@ -12,9 +12,9 @@ import time
 import pytest
 
 from workbench.experiment import evaluate
+from workbench.mlflow_store import client
 from workbench.review import ReviewQueue
 from workbench.settings import Settings
-from workbench.tracking import client
 
 from .conftest import write_project
 from .test_exit_codes import REPO
@@ -102,7 +102,7 @@ def test_a_new_store_writes_no_mlflow_log_lines(tmp_path):
     """The gate notebook's first cell showed these as a red box at the top of every CI report."""
     write_project(tmp_path)
     code = (
-        "from workbench.settings import Settings; from workbench.tracking import client, find_runs; "
+        "from workbench.settings import Settings; from workbench.mlflow_store import client; from workbench.tracking import find_runs; "
         f"s = Settings.load(root={str(tmp_path)!r}); client(s).search_experiments(); find_runs(s)"
     )
     env = {"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}

@@ -148,7 +148,8 @@ def test_feedback_can_be_attached_to_the_mlflow_run(project):
     import mlflow
     from mlflow import MlflowClient
 
-    from workbench.tracking import experiment_id, use
+    from workbench.mlflow_store import use
+    from workbench.tracking import experiment_id
 
     use(project)
     with mlflow.start_run(experiment_id=experiment_id("tiny", project)) as active:  # artifacts under the project's home

@@ -28,11 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .aio import run_sync
 from .datasets import Case
 from .jsonl import read_jsonl
+from .mlflow_store import client
 from .run_context import build_scorers
 from .runner import score_sample
 from .scorers import Sample
 from .settings import Settings
-from .tracking import client, experiment_id
+from .tracking import experiment_id
 
 LABELS = ["pass", "fail"]
 

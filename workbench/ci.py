@@ -17,8 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import Exit, WorkbenchError
+from .mlflow_store import client
 from .settings import Settings
-from .tracking import client
 from .widgets.verdict import VERDICT_MIME, render_verdict, verdict_record
 from .yamlfiles import load_model
 

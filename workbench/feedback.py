@@ -27,9 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .datasets import Dataset, add_cases, load_dataset
 from .errors import WorkbenchError
 from .jsonl import append_jsonl, messages, raise_problems, read_jsonl, validate_row
+from .mlflow_store import client
 from .results import RunResult
 from .settings import Settings
-from .tracking import client, log_review
+from .tracking import log_review
 
 THUMBS = ("up", "down")
 SELECTIONS = "low, down, up, rated<=N (N from 1 to 5), reviewed, corrected or all"

@@ -4,7 +4,7 @@ Each traced case is one trace linked to the run: a root span with the case's inp
 children for retrieval (query and chunks), the model call (messages, answer, tokens, latency, cost,
 model, cache) and scoring (each scorer's value and reason). Every score is also an MLflow assessment on its
 trace (feedback named after the scorer, with its value and rationale), which the MLflow UI's trace view and
-`mlflow.search_traces` show. The caller points MLflow at the project's store (`tracking.scope`).
+`mlflow.search_traces` show. The caller points MLflow at the project's store (`mlflow_store.scope`).
 """
 
 from __future__ import annotations
