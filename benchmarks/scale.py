@@ -30,6 +30,7 @@ def one(cases: int) -> dict:
     import psutil
 
     from workbench.experiment import evaluate
+    from workbench.mlflow_store import client as store_client
 
     settings = make_project(INSTANT_MODEL, 0)
     make_project(INSTANT_MODEL, 20, name="warmup", root=settings.root)
@@ -42,12 +43,10 @@ def one(cases: int) -> dict:
     elapsed = time.perf_counter() - start
     mlflow.flush_trace_async_logging()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    client = mlflow.MlflowClient()
+    client = store_client(settings)  # the project's store: the workbench leaves MLflow's global URI alone
     run = client.get_run(result.run_id)
     artifacts = {a.path: a.file_size for a in client.list_artifacts(result.run_id)}
-    table = json.loads(
-        Path(mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="cases.json")).read_text()
-    )
+    table = json.loads(Path(client.download_artifacts(result.run_id, "cases.json", str(settings.home))).read_text())
     assert result.totals()["errors"] == 0 and result.row_count() == cases
     return {
         "cases": cases,
