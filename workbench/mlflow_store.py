@@ -52,9 +52,8 @@ def scope(settings: Settings) -> Iterator[MlflowClient]:
 
     The caller's tracking URI (set with `mlflow.set_tracking_uri`, or `MLFLOW_TRACKING_URI`) is restored on
     exit, so two projects in one kernel never write into each other's store and a notebook's own MLflow
-    calls go where they went before. Traces written to a server in the block are exported before the URI goes
-    back (MLflow resolves a server's trace artifacts through the global URI at export time); a local store's
-    traces keep exporting in the background. Yields the project's client."""
+    calls go where they went before. The workbench's traces never need it (`traces.log_traces` writes them to
+    the store directly). Yields the project's client."""
     import mlflow
     from mlflow.tracking._tracking_service import utils
 
@@ -65,8 +64,6 @@ def scope(settings: Settings) -> Iterator[MlflowClient]:
         try:
             yield project
         finally:
-            if before != settings.tracking_uri and not settings.tracking_uri.startswith("sqlite:"):
-                mlflow.flush_trace_async_logging()  # a local store's exporter needs no global URI: no wait
             mlflow.set_tracking_uri(before)  # type: ignore[arg-type]  # None: back to "not set" (MLflow handles it)
             if environ is None:  # set_tracking_uri exports the URI it sets: the caller had no variable
                 os.environ.pop("MLFLOW_TRACKING_URI", None)

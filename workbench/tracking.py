@@ -175,11 +175,10 @@ def _log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Sett
             project.log_artifact(run_id, str(result.save(Path(tmp) / "results.parquet")))
         with scope(settings):  # MLflow's registry finds the run in the global tracking store
             project.link_prompt_version_to_run(run_id, registered)
-            if traces != 0:
-                cases = dataset.select(case_id for case_id, _ in sample_calls(result, traces))
-                traced = log_traces(result, cases, experiment, run_id, traces)
         if traces != 0:
-            project.set_tag(run_id, "workbench.traces", traced)  # exported by MLflow's background queue
+            cases = dataset.select(case_id for case_id, _ in sample_calls(result, traces))
+            traced = log_traces(result, cases, experiment, run_id, settings.tracking_uri, traces)
+            project.set_tag(run_id, "workbench.traces", traced)
         project.set_tag(run_id, COMPLETE_TAG, "true")  # last: everything above is in the run
     except BaseException:
         project.set_terminated(run_id, status="FAILED")
