@@ -103,8 +103,12 @@ class Dataset:
 
     @property
     def hash(self) -> str:
-        """sha256 over the canonical cases, in order."""
-        return self.digest or content_hash(self.cases)
+        """sha256 over the canonical cases, in order (computed once: a run asks for it several times)."""
+        digest = self.digest
+        if digest is None:
+            digest = content_hash(self.cases)
+            object.__setattr__(self, "digest", digest)  # frozen: the cache is set once
+        return digest
 
     def select(self, ids: Iterable[str]) -> dict[str, Case]:
         """The cases with these ids, by id (one pass over a large file)."""

@@ -7,7 +7,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from functools import partial
 from typing import Any
 
@@ -125,7 +125,7 @@ class ModelClient:
             latency = time.perf_counter() - start
         response = self._response(spec, message, latency)
         if key and self.cache is not None:
-            self.cache.put(key, {k: v for k, v in asdict(response).items() if k != "cached"})
+            self.cache.put(key, {f.name: getattr(response, f.name) for f in fields(response) if f.name != "cached"})
         return response
 
     def _response(self, spec: ModelSpec, message: Any, latency: float) -> Response:
