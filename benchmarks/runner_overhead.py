@@ -1,7 +1,7 @@
 """Runner overhead: cases per second with an instant model, three cheap scorers and MLflow logging on,
 against mlflow.genai.evaluate on the same cases and scorers, measured in the same run.
 
-    .venv/bin/python benchmarks/runner_overhead.py [--cases 2000] [--mlflow-cases 200]
+    .venv/bin/python benchmarks/runner_overhead.py [--cases 2000] [--mlflow-cases 200] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import statistics
 import time
 import warnings
 
@@ -17,10 +18,9 @@ from _project import INSTANT_MODEL, InstantChatModel, make_project
 SCORERS = ["exact_match", "contains", "case_checks"]
 
 
-def ours(cases: int, traces: int | None) -> tuple[float, float]:
-    """Cases per second until the results and the run are logged, and until the traces are exported too."""
-    import mlflow
-
+def ours(cases: int, traces: int) -> tuple[float, float, float]:
+    """Cases per second until the results, the run and its traces are in the MLflow store; and the seconds of
+    that spent in the calls (the evaluation) and in logging."""
     from workbench.experiment import evaluate
 
     settings = make_project(INSTANT_MODEL, cases)
@@ -30,10 +30,8 @@ def ours(cases: int, traces: int | None) -> tuple[float, float]:
     start = time.perf_counter()
     result = evaluate("bench@1.0.0", "bench", scorers=SCORERS, settings=settings, progress=False, traces=traces)
     elapsed = time.perf_counter() - start
-    mlflow.flush_trace_async_logging()  # traces export in MLflow's background queue; count that time too
-    flushed = time.perf_counter() - start
     assert result.totals()["errors"] == 0 and result.run_id and result.model_calls == cases
-    return cases / elapsed, cases / flushed
+    return cases / elapsed, result.duration_s, elapsed - result.duration_s
 
 
 def mlflow_genai(cases: int) -> float:
@@ -81,20 +79,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--mlflow-cases", type=int, default=200, help="rows for mlflow.genai.evaluate (it is slow)")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each workbench measurement (median shown)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
     os.environ.setdefault("TQDM_DISABLE", "1")
-    ours_rate, exported = ours(args.cases, traces=25)
-    untraced, _ = ours(args.cases, traces=0)
+    load = os.getloadavg()[0]
+    logged, untraced = [], []
+    for _ in range(args.rounds):  # alternated, so a slow spell of the machine touches both
+        logged.append(ours(args.cases, traces=25))
+        untraced.append(ours(args.cases, traces=0))
+        (rate, calls, log), (bare, _, bare_log) = logged[-1], untraced[-1]
+        print(
+            f"  round: {rate:6.0f} cases/s with 25 traces (calls {calls:.2f} s, logging {log:.2f} s), "
+            f"{bare:6.0f} without (logging {bare_log:.2f} s)",
+            flush=True,
+        )
     theirs = mlflow_genai(args.mlflow_cases)
+    rates, bare_rates = [r[0] for r in logged], [r[0] for r in untraced]
+    rate = statistics.median(rates)
     print(
-        f"workbench runner:      {args.cases} cases, {ours_rate:8.1f} cases/s, run logged, 25 traces queued (goal >= 1000)"
+        f"workbench runner:      {args.cases} cases, {rate:8.1f} cases/s, run logged with 25 traces "
+        f"(median of {args.rounds}, {min(rates):.0f}-{max(rates):.0f}; goal >= 1000)"
     )
-    print(f"workbench runner:      {args.cases} cases, {exported:8.1f} cases/s, 25 traces exported too")
-    print(f"workbench runner:      {args.cases} cases, {untraced:8.1f} cases/s, no traces")
+    print(
+        f"workbench runner:      {args.cases} cases, {statistics.median(bare_rates):8.1f} cases/s, no traces "
+        f"(median of {args.rounds}, {min(bare_rates):.0f}-{max(bare_rates):.0f})"
+    )
     print(f"mlflow.genai.evaluate: {args.mlflow_cases} cases, {theirs:8.1f} cases/s (traces every row)")
-    print(f"ratio: {ours_rate / theirs:.1f}x mlflow.genai.evaluate ({exported / theirs:.1f}x counting trace export)")
+    print(f"ratio: {rate / theirs:.1f}x mlflow.genai.evaluate  load {load:.2f} -> {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
