@@ -53,7 +53,8 @@ def test_registry_template_keeps_literal_braces(project):
     assert template[0]["content"] == 'Reply as JSON like {"a": 1}.'
 
 
-def test_cases_are_traced_into_the_run(project):
+def test_cases_are_traced_into_the_run(project, monkeypatch):
+    monkeypatch.setattr("workbench.traces.TRACE_BATCH", 2)  # three traces go in two batches
     result = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False, traces=2)
     store = client(project)
     run = store.get_run(result.run_id)
@@ -65,8 +66,14 @@ def test_cases_are_traced_into_the_run(project):
     assert model.span_type == "CHAT_MODEL" and model.attributes["input_tokens"] > 0
     assert model.inputs["messages"][0] == {"role": "system", "content": "Answer in a few words."}
     assert set(spans["scorers"].outputs) == {"exact_match", "contains", "forbidden_terms", "case_checks"}
+    root = next(s for s in traces[0].data.spans if s.parent_id is None)
+    assert {s.parent_id for s in traces[0].data.spans if s is not root} == {root.span_id}  # one tree per case
+    assert set(root.inputs) == {"question"} and set(root.outputs) == {"output"} and root.span_type == "CHAIN"
     everything = evaluate("tiny@1.0.0", "tiny", settings=project, progress=False, traces=None)
     assert store.get_run(everything.run_id).data.tags["workbench.traces"] == "3"
+    traced = store.search_traces(run_id=everything.run_id, locations=[run.info.experiment_id])
+    assert sorted(t.info.tags["workbench.case_id"] for t in traced) == ["capital", "color", "sum"]
+    assert all(len(t.data.spans) == 3 and t.info.state.value == "OK" for t in traced)  # no retrieval here
 
 
 def test_runs_are_found_by_configuration_and_dataset_hash(project):

@@ -18,6 +18,7 @@ import pandas as pd
 from .results import RunResult
 
 DEFAULT_TRACES = 25
+TRACE_BATCH = 100  # traces whose spans go to the store in one `log_spans` (one request to a server)
 
 
 def sample_calls(result: RunResult, limit: int | None) -> list[tuple[str, int]]:
@@ -44,24 +45,25 @@ def log_traces(
     limit: int | None = DEFAULT_TRACES,
 ) -> int:
     """Write traces for the sampled calls into the store at `tracking_uri`, linked to the run `run_id`; returns how
-    many. The traces are built in memory and written in one batch (a trace row each, then all spans at once),
+    many. The traces are built in memory and written in batches (a trace row each, then the batch's spans at once),
     without MLflow's global tracer: nothing waits in a background queue and MLflow's global URI is not read."""
     from mlflow.tracing.client import TracingClient
 
     keys = sample_calls(result, limit)
     record = result.calls_of(keys)
-    built = [_trace(result, dataset_cases, record.loc[key], key, experiment_id, run_id) for key in keys]
-    if not built:
-        return 0
     store = TracingClient(tracking_uri)
-    for trace in built:
-        store.start_trace(trace.info)  # its tags, the run link and the assessments, in one write
-    try:
-        store.log_spans(experiment_id, [span for trace in built for span in trace.data.spans])
-    except NotImplementedError:  # a store without span logging keeps each trace's spans as an artifact
-        for trace in built:
-            store._upload_trace_data(trace.info, trace.data)
-    return len(built)
+    for at in range(0, len(keys), TRACE_BATCH):
+        batch = [
+            _trace(result, dataset_cases, record.loc[k], k, experiment_id, run_id) for k in keys[at : at + TRACE_BATCH]
+        ]
+        for trace in batch:
+            store.start_trace(trace.info)  # its tags, the run link and the assessments, in one write
+        try:
+            store.log_spans(experiment_id, [span for trace in batch for span in trace.data.spans])
+        except NotImplementedError:  # a store without span logging keeps each trace's spans as an artifact
+            for trace in batch:
+                store._upload_trace_data(trace.info, trace.data)
+    return len(keys)
 
 
 def _trace(
