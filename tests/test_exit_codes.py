@@ -175,11 +175,29 @@ def test_ctrl_c_is_one_line_and_exit_130(project):
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(3)  # imported, parsed, now waiting for the lock
+        wait_until_idle(process.pid)  # imported, parsed, now waiting for the lock
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and err == "interrupted\n", err
     assert [p.name for p in (project.datasets_dir / "tiny").glob("*.jsonl")] == ["1.jsonl"]
+
+
+def wait_until_idle(pid: int, timeout: float = 60) -> None:
+    """Until the process has used almost no CPU for a second (Linux /proc): a fixed sleep is too short on a busy
+    machine, where the signal would land while the command is still importing."""
+
+    def cpu_ticks() -> int:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    deadline, before = time.monotonic() + timeout, cpu_ticks()
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = cpu_ticks()
+        if now - before <= 2:  # the lock is polled every 50 ms: a tick or two a second
+            return
+        before = now
+    raise AssertionError(f"process {pid} kept working for {timeout} s")
 
 
 def frame_of(rows: list[dict]) -> RunResult:

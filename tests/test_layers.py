@@ -106,6 +106,7 @@ def test_the_cycle_finder_sees_a_cycle(tmp_path, monkeypatch):
 #: or is needed only by one optional feature. Everything else is imported at the top of its module.
 HEAVY = {
     "mlflow": "seconds to import; only commands that log or read runs need it",
+    "opentelemetry": "loaded with mlflow; only writing traces needs it",
     "chromadb": "the vector store: only RAG configurations need it",
     "sentence_transformers": "torch and the embedding model: only similarity and RAG need them",
     "transformers": "loaded with sentence-transformers",
