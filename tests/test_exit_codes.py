@@ -305,3 +305,20 @@ def test_score_values_that_are_not_scores_are_errors(value, error):
         assert row["error"] is None
     row = asyncio.run(score_sample(Scorer(name="mine", args={}, fn=lambda s: np.float32(0.5)), sample))
     assert row["value"] == 0.5 and row["error"] is None
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130():
+    """The console script's guard: a KeyboardInterrupt raised while `workbench.cli` is being imported."""
+    code = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'workbench.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from workbench.entry import main\n"
+        "sys.exit(main())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert process.returncode == 130 and process.stderr == "interrupted\n", process.stderr

@@ -147,6 +147,7 @@ HEAVY = {
 #: Modules whose functions import what they use, and why.
 LAZY_MODULES = {
     "cli.py": "each command imports what it runs, so `workbench --help` and quick commands start fast",
+    "cli_assets.py": "as cli.py",
     "cli_ops.py": "as cli.py",
     "cli_stats.py": "as cli.py",
     "cli_review.py": "as cli.py",

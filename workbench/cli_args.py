@@ -1,13 +1,18 @@
-"""Command-line argument types and the `--root` check, shared by `cli` and `cli_ops`: a bad value is a
-usage error (exit 2) before anything runs."""
+"""What every `workbench` command module shares: argument types and the `--root` check (a bad value is a
+usage error, exit 2, before anything runs), the project's settings from the arguments, and the `Command`
+registrar each module's `add_commands` receives."""
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import WorkbenchError
+from .settings import Settings
+
+Command = Callable[..., argparse.ArgumentParser]  # command(name, handler, help, parent) -> its parser
 
 
 def _count(minimum: int):
@@ -90,3 +95,13 @@ def check_root(root: str | None) -> None:
             field="--root",
             fix="give the folder that holds prompts/ and datasets/",
         )
+
+
+def project_settings(args: argparse.Namespace, project: bool = True) -> Settings:
+    """The project a command works on: `--root` checked (unless the command needs no `prompts/` or `datasets/`:
+    `project=False`), then `--tracking-uri` and `--no-cache` where the command has them."""
+    if project:
+        check_root(args.root)
+    return Settings.load(
+        root=args.root, tracking_uri=getattr(args, "tracking_uri", None), cache=not getattr(args, "no_cache", False)
+    )

@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from .cli_args import check_root, fraction, grade, number, positive, positive_number
+from .cli_args import Command, fraction, grade, number, positive, positive_number, project_settings
 from .errors import WorkbenchError
 from .files import read_text
 from .metrics import add_options, published
-from .settings import Settings
-
-Command = Callable[..., argparse.ArgumentParser]
 
 
 def add_commands(commands: argparse._SubParsersAction, command: Command) -> None:
@@ -135,11 +131,6 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
         sub.add_argument("--tracking-uri", help="MLflow tracking URI")
 
 
-def _settings(args) -> Settings:
-    check_root(args.root)
-    return Settings.load(root=args.root, tracking_uri=getattr(args, "tracking_uri", None))
-
-
 def _span(text: str) -> tuple[str, str]:
     start, sep, end = text.partition(":")
     if not sep or not start or not end:
@@ -161,7 +152,7 @@ def _cost_estimate(args) -> int:
     from .experiment import evaluate
     from .models import load_pricing
 
-    settings = _settings(args)
+    settings = project_settings(args)
     results = [evaluate(ref, args.dataset, settings=settings, log=False, progress=False) for ref in args.refs]
     table = estimate(results, args.requests_per_day, load_pricing(settings.pricing_path), args.price_as)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -173,7 +164,7 @@ def _guardrails_check(args) -> int:
     from .guardrails import GuardrailPolicy, apply_input_guardrails, apply_output_guardrails
     from .prompts import resolve
 
-    settings = _settings(args)
+    settings = project_settings(args)
     text = read_text(args.file, "the text") if args.file else args.text
     if text is None:
         raise WorkbenchError("give the text to check, or --file PATH")
@@ -212,7 +203,7 @@ def _calibrate(args) -> int:
         from .experiment import result_for
         from .review import write_labels
 
-        settings = _settings(args)
+        settings = project_settings(args)
         labels = write_labels(result_for(finished_run(args.reviewed), "", settings), settings)
         print(f"labels from the review of {args.reviewed}: {labels}", file=sys.stderr)
     report = calibrate(
@@ -220,11 +211,11 @@ def _calibrate(args) -> int:
         labels,
         pass_at=args.pass_at,
         threshold=args.threshold,
-        settings=_settings(args),
+        settings=project_settings(args),
     )
     print(report.report())
     if args.log:
-        print(f"logged to MLflow run {report.log_to_mlflow(_settings(args))}")
+        print(f"logged to MLflow run {report.log_to_mlflow(project_settings(args))}")
     return 0
 
 
@@ -268,7 +259,7 @@ def _replay(args) -> int:
             scorers=args.scorers,
             limit=args.limit,
             sample=args.sample,
-            settings=_settings(args),
+            settings=project_settings(args),
             log=args.log,
             progress=False,
             on_call=metrics.recorder(args.candidate, "shadow"),
@@ -291,7 +282,7 @@ def _feedback_harvest(args) -> int:
     from .feedback import feedback_path, harvest, load_annotations, select_cases
     from .names import split_ref
 
-    settings = _settings(args)
+    settings = project_settings(args)
     for option, ref in (("--dataset", args.dataset), ("--into", args.into)):
         if ref is not None:
             split_ref(ref, "dataset", option)  # checked before any run or file is read

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
+from .cli_args import Command, project_settings
 from .cli_ops import finished_run
 from .errors import WorkbenchError
 from .settings import Settings
-
-Command = Callable[..., argparse.ArgumentParser]
 
 
 def add_commands(commands: argparse._SubParsersAction, command: Command) -> None:
@@ -76,10 +74,6 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
         sub.add_argument("--tracking-uri", help="MLflow tracking URI (for run:<id>)")
 
 
-def _settings(args) -> Settings:
-    return Settings.load(root=args.root, tracking_uri=getattr(args, "tracking_uri", None))
-
-
 def _run(ref: str, settings: Settings):
     from .experiment import result_for  # MLflow loads only when a command reads a logged run
 
@@ -93,7 +87,7 @@ def _split(text: str) -> tuple[str, ...]:
 def _review_queue(args) -> int:
     from .review import MARGIN, RULES, queue  # the review stack (pandas, calibration) loads only when used
 
-    settings = _settings(args)
+    settings = project_settings(args)
     if args.margin is not None and not 0 < args.margin < 1:
         raise WorkbenchError(f"--margin: {args.margin} is not between 0 and 1")
     rules = _split(args.rules) if args.rules is not None else RULES
@@ -112,7 +106,7 @@ def _review_list(args) -> int:
 
     from .review import ReviewQueue, queues  # the review stack (pandas, calibration) loads only when used
 
-    settings = _settings(args)
+    settings = project_settings(args)
     table = ReviewQueue(_run(args.run, settings), settings).status() if args.run else queues(settings)
     if table.empty:
         print("no review queue yet; make one with: workbench review queue run:<id>")
@@ -125,7 +119,7 @@ def _review_list(args) -> int:
 def _export_finetune(args) -> int:
     from .export import export_finetune  # the export stack (Hugging Face datasets) loads only when used
 
-    settings = _settings(args)
+    settings = project_settings(args)
     runs = [_run(ref, settings) for ref in args.runs]
     result = export_finetune(
         runs,

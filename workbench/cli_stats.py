@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from .cli_args import Command, project_settings
 from .errors import WorkbenchError
 from .settings import Settings
-
-Command = Callable[..., argparse.ArgumentParser]
 
 
 def add_commands(commands: argparse._SubParsersAction, command: Command) -> None:
@@ -71,12 +69,6 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     compare.set_defaults(handler=lambda args: _compare_sequential(args) if args.sequential else whole(args))
 
 
-def _settings(args) -> Settings:
-    return Settings.load(
-        root=args.root, tracking_uri=getattr(args, "tracking_uri", None), cache=not getattr(args, "no_cache", False)
-    )
-
-
 def _policy(args, settings: Settings):
     from .gate import GatePolicy
 
@@ -90,7 +82,7 @@ def _plan(args) -> int:
 
     if len(args.refs) > 2:
         raise WorkbenchError("plan takes one pilot run or two ([BASELINE] CANDIDATE)")
-    settings = _settings(args)
+    settings = project_settings(args, project=False)  # saved pilot runs need no prompts/ or datasets/
     policy = _policy(args, settings)
     options = {"scorers": args.scorers, "log": args.log, "repeats": args.repeats, "progress": not args.quiet}
     runs = [
@@ -139,7 +131,7 @@ def _compare_sequential(args) -> int:
     if args.repeats != 1:
         raise WorkbenchError("--sequential: --repeats is not supported; a sequential comparison asks each case once")
     baseline, candidate = (None, args.refs[0]) if len(args.refs) == 1 else args.refs
-    settings = _settings(args)
+    settings = project_settings(args)
 
     def show(look: dict) -> None:
         print(
