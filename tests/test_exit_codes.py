@@ -171,6 +171,9 @@ def test_ctrl_c_is_one_line_and_exit_130(project):
             [sys.executable, "-m", "workbench.cli", "datasets", "add", "tiny", str(FIXTURES / "good-cases.jsonl")],
             cwd=project.root,
             env=env,
+            # a terminal's Ctrl-C, even when the tests themselves run in the background (`make test &`), where
+            # SIGINT is ignored and the command would inherit that and wait out the lock
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -186,16 +189,16 @@ def wait_until_idle(pid: int, timeout: float = 60) -> None:
     """Until the process has used almost no CPU for a second (Linux /proc): a fixed sleep is too short on a busy
     machine, where the signal would land while the command is still importing."""
 
-    def cpu_ticks() -> int:
+    def sample() -> tuple[str, int]:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime
+        return fields[0], int(fields[11]) + int(fields[12])  # state, utime + stime
 
-    deadline, before = time.monotonic() + timeout, cpu_ticks()
+    deadline, (_, before) = time.monotonic() + timeout, sample()
     while time.monotonic() < deadline:
         time.sleep(1)
-        now = cpu_ticks()
-        if now - before <= 2:  # the lock is polled every 50 ms: a tick or two a second
-            return
+        state, now = sample()
+        if state == "S" and now - before <= 2:  # asleep, and the lock is polled every 50 ms: a tick or two a second
+            return  # (a process starved of CPU uses none either, but it is runnable: "R")
         before = now
     raise AssertionError(f"process {pid} kept working for {timeout} s")
 
