@@ -10,7 +10,7 @@ def main() -> int:
     try:
         from .cli import main as run  # most of the start-up time: the window this guard closes
     except KeyboardInterrupt:
-        from .errors import Exit  # (same) nothing of the package is imported before the guard
+        from .errors import Exit  # nothing of the package is imported before the guard
 
         print("interrupted", file=sys.stderr)
         return Exit.INTERRUPTED

@@ -48,7 +48,8 @@ _SCOPE = threading.RLock()  # one project's fluent MLflow calls at a time in a p
 
 @contextmanager
 def scope(settings: Settings) -> Iterator[MlflowClient]:
-    """MLflow's fluent API (traces, assessments, run search) pointed at the project's store for the block.
+    """MLflow's fluent API (assessments, run search, the registry's run lookup) pointed at the project's store
+    for the block.
 
     The caller's tracking URI (set with `mlflow.set_tracking_uri`, or `MLFLOW_TRACKING_URI`) is restored on
     exit, so two projects in one kernel never write into each other's store and a notebook's own MLflow

@@ -219,8 +219,8 @@ def _requests(traffic: pd.DataFrame, run: RunResult, policy: GuardrailPolicy | N
 
 def _log(result: ReplayResult, prompt: Any, dataset: Dataset, settings: Settings) -> None:
     """Log the candidate's run, then attach the per-request comparison and the summary to it."""
-    from .mlflow_store import client  # (same)
-    from .tracking import log_run  # mlflow takes seconds to import: only replays that log pay for it
+    from .mlflow_store import client  # mlflow takes seconds to import: only replays that log pay for it
+    from .tracking import log_run  # (same)
 
     run_id = log_run(result.candidate, prompt, dataset, settings, traces=0)
     lock_hash(prompt, settings.prompts_dir)  # a logged run pins the configuration's hash, as `evaluate` does
