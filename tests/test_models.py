@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 
@@ -49,13 +50,30 @@ def test_cache_is_shared_across_processes(tmp_path):
     cache = ResponseCache(path)
     key = request_key({"messages": MESSAGES})
     cache.put(key, {"text": "hi"})
+    assert cache.get(key) == {"text": "hi"}  # queued, seen at once by this process
+    cache.flush()  # on disk: other processes see it
     code = (
         f"from workbench.models import ResponseCache; c = ResponseCache({str(path)!r}); "
         f"print(c.get({key!r})['text']); c.put('other', {{'text': 'from child'}})"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "hi"
-    assert cache.get("other") == {"text": "from child"}
+    assert cache.get("other") == {"text": "from child"}  # the child never closed its cache: its exit wrote it
+
+
+def test_cache_writes_behind_in_one_transaction_and_reports_a_failed_write(tmp_path):
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    for i in range(500):
+        cache.put(f"key-{i}", {"text": str(i)})
+    assert cache.get("key-499") == {"text": "499"} and len(cache) == 500
+    reader = sqlite3.connect(tmp_path / "cache.sqlite")
+    assert reader.execute("SELECT count(*) FROM responses").fetchone()[0] == 500
+    reader.execute("DROP TABLE responses")  # the next write fails in the writer thread
+    reader.commit()
+    cache.put("lost", {"text": "x"})
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        cache.flush()
+    cache.close()
 
 
 def test_request_key_covers_messages_model_parameters_and_seed():

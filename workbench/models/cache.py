@@ -16,31 +16,96 @@ def request_key(request: dict[str, Any]) -> str:
 
 
 class ResponseCache:
-    """`get`/`put` by request key. WAL mode lets several processes read and write one file."""
+    """`get`/`put` by request key. WAL mode lets several processes read and write one file.
+
+    Writes are behind: `put` queues the entry and a writer thread commits what is queued in one
+    transaction, so a run's event loop never waits on SQLite (a commit per answer was a tenth of a
+    run's time with an instant model). `get` sees queued entries; `flush` waits until they are on
+    disk (other processes see them from then on); `close` flushes. The writer thread lives only while
+    entries are queued and is not a daemon: a process that exits without closing still writes them.
+    """
 
     def __init__(self, path: Path):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL)")
+        self._written = threading.Condition(self._lock)
+        self._queued: dict[str, str] = {}
+        self._writer: threading.Thread | None = None
+        self._failure: sqlite3.Error | None = None
+        self._db, self._writer_db = _connect(path), _connect(path)  # SQLite connections are not for two threads at once
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+            text = self._queued.get(key)
+            if text is None:
+                row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+                text = row[0] if row else None
+        return json.loads(text) if text is not None else None
 
     def put(self, key: str, response: dict[str, Any]) -> None:
+        text = json.dumps(response)
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?)", (key, json.dumps(response)))
+            self._raise_failure()
+            self._queued[key] = text
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write, name="workbench-cache-writer")
+                self._writer.start()
+
+    def flush(self) -> None:
+        """Wait until every queued entry is committed; raise the writer's error if a commit failed."""
+        with self._lock:
+            while self._writer is not None:
+                self._written.wait()
+            self._raise_failure()
 
     def __len__(self) -> int:
+        self.flush()
         with self._lock:
             return self._db.execute("SELECT count(*) FROM responses").fetchone()[0]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                self._db.close()
+                self._writer_db.close()
+
+    def _write(self) -> None:
+        """The writer thread: commit what is queued, in one transaction, until nothing is."""
+        while True:
+            with self._lock:
+                if self._failure is not None:
+                    self._queued.clear()  # a cache: what could not be written is asked again next time
+                batch = list(self._queued.items())
+                if not batch:
+                    self._writer = None
+                    self._written.notify_all()
+                    return
+            try:  # outside the lock: `get` and `put` go on while SQLite writes
+                with self._writer_db:  # one transaction (the connection autocommits otherwise)
+                    self._writer_db.execute("BEGIN")
+                    self._writer_db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?)", batch)
+            except sqlite3.Error as exc:
+                with self._lock:
+                    self._failure = exc
+                continue
+            with self._lock:
+                for key, text in batch:
+                    if self._queued.get(key) is text:  # not replaced while it was being written
+                        del self._queued[key]
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL)")
+    return db
