@@ -57,6 +57,7 @@ class ModelClient:
         self.calls = 0
         self.redact = redact
         self.chain = [(m, chat_model(m)) for m in [spec.model, *spec.fallbacks]]
+        self._models = {"model": _keyed(spec.model), "fallbacks": [_keyed(m) for m in spec.fallbacks]}
         for model, _ in self.chain:
             secrets.remember_spec(model)
         self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # one per event loop
@@ -72,15 +73,7 @@ class ModelClient:
 
     def request(self, messages: list[dict[str, str]], seed: int | None = None) -> dict[str, Any]:
         """The fully resolved request, as the cache keys it."""
-
-        def model(m: ModelSpec) -> dict[str, Any]:
-            return {k: v for k, v in m.model_dump(mode="json", exclude_none=True).items() if k not in OPERATIONAL}
-
-        request = {
-            "model": model(self.spec.model),
-            "fallbacks": [model(m) for m in self.spec.fallbacks],
-            "messages": messages,
-        }
+        request = {**self._models, "messages": messages}
         return request if seed is None else {**request, "seed": seed}
 
     async def acall(self, messages: list[dict[str, str]], seed: int | None = None, use_cache: bool = True) -> Response:
@@ -142,3 +135,8 @@ class ModelClient:
             redactions=redactions,
             cost=cost(spec.provider, spec.name, tokens_in, tokens_out, self.pricing),
         )
+
+
+def _keyed(model: ModelSpec) -> dict[str, Any]:
+    """What of a model spec a request's cache key covers: all but the operational fields."""
+    return {k: v for k, v in model.model_dump(mode="json", exclude_none=True).items() if k not in OPERATIONAL}
