@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import string
 import subprocess
@@ -124,7 +125,7 @@ def log_run(
     """
     saved = save_local(result, settings)
     try:
-        return _log_run(result, prompt, dataset, settings, traces)
+        return _log_run(result, prompt, dataset, settings, traces, saved)
     except Exception as exc:
         if isinstance(exc, WorkbenchError) and exc.code == Exit.BAD_INPUT:
             raise
@@ -135,7 +136,10 @@ def log_run(
         ) from None
 
 
-def _log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings, traces: int | None) -> str:
+def _log_run(
+    result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings, traces: int | None, saved: Path
+) -> str:
+    """Log `result`, whose `RunResult.save` file is `saved` (logged as the artifact `results.parquet`)."""
     from mlflow.entities import Metric, Param, RunTag
 
     project = client(settings)
@@ -171,8 +175,13 @@ def _log_run(result: RunResult, prompt: Prompt, dataset: Dataset, settings: Sett
         if len(table) < (calls := result.row_count()):
             project.set_tag(run_id, "workbench.table_rows", f"the first {len(table):,} of {calls:,} calls")
         project.log_artifact(run_id, str(prompt.path), artifact_path="configuration")
-        with tempfile.TemporaryDirectory() as tmp:
-            project.log_artifact(run_id, str(result.save(Path(tmp) / "results.parquet")))
+        with tempfile.TemporaryDirectory(dir=saved.parent) as tmp:  # the saved file, under the artifact's name
+            artifact = Path(tmp) / "results.parquet"
+            try:
+                os.link(saved, artifact)
+            except OSError:  # a file system without hard links
+                shutil.copyfile(saved, artifact)
+            project.log_artifact(run_id, str(artifact))
         with scope(settings):  # MLflow's registry finds the run in the global tracking store
             project.link_prompt_version_to_run(run_id, registered)
         if traces != 0:
@@ -237,7 +246,8 @@ def log_saved(path: str | Path, settings: Settings, traces: int | None = DEFAULT
                 file=path,
                 fix=f"restore {now.ref} as it was, or run it again",
             )
-    return _log_run(result, prompt, dataset, settings, traces)
+    with tempfile.TemporaryDirectory() as tmp:  # saved again: an older file is logged in today's layout
+        return _log_run(result, prompt, dataset, settings, traces, result.save(Path(tmp) / "results.parquet"))
 
 
 def run_status(status: str, tags: dict[str, Any]) -> str:
