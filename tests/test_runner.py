@@ -123,7 +123,7 @@ def test_local_model_counts_only_real_generations():
 
 def test_results_saved_before_newer_columns_still_load(project, tmp_path):
     result = evaluate("tiny@1.0.0", "tiny", settings=project, log=False, progress=False)
-    saved = {k: v for k, v in result.__dict__.items() if k not in ("record", "_frame")}
+    saved = {k: v for k, v in result.__dict__.items() if k != "record" and not k.startswith("_")}
     old = RunResult(
         **saved, record=result.frame.drop(columns=["inputs", "guardrails", "blocked"])
     )  # the older, tidy form

@@ -237,6 +237,7 @@ class _Record:
 
     def __set__(self, result: Any, value: pd.DataFrame | None) -> None:
         result.__dict__["record"] = None if isinstance(value, _Record) else value  # the default: none given
+        result.__dict__["_frame"] = result.__dict__["_scores"] = None  # views of the record it replaces
 
 
 @dataclass
@@ -274,6 +275,7 @@ class RunResult:
         if given is not None and "scorer" in given.columns:
             self.record = fold(given)
         self._frame: pd.DataFrame | None = None
+        self._scores: pd.DataFrame | None = None
 
     @property
     def _streamed(self) -> bool:
@@ -290,7 +292,13 @@ class RunResult:
 
     def score_rows(self) -> pd.DataFrame:
         """`SCORE_COLUMNS` of the tidy view (one row per call x scorer), without the answers, inputs and chunks:
-        what statistics need, read column by column for a streamed run."""
+        what statistics need, read column by column for a streamed run. Built once (a record does not change);
+        read it, do not change it."""
+        if self._scores is None:
+            self._scores = self._score_rows()
+        return self._scores
+
+    def _score_rows(self) -> pd.DataFrame:
         if not self._streamed:
             if self._frame is not None:
                 return self._frame[SCORE_COLUMNS]
