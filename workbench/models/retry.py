@@ -70,7 +70,8 @@ async def call(make: Callable[[], Awaitable[T]], policy: Policy) -> T:
         of = f"(attempt {attempt} of {policy.attempts})"
         start = time.perf_counter()
         try:
-            return await asyncio.wait_for(make(), policy.timeout)
+            async with asyncio.timeout(policy.timeout):  # in this task: no task per call, as `wait_for` makes
+                return await make()
         except Exception as exc:
             transient, message, retry_after = explain(exc, time.perf_counter() - start, policy.timeout)
             if not transient or attempt == policy.attempts:
