@@ -71,7 +71,8 @@ def after_run(cases: int) -> dict:
 
     from workbench.datasets import load_dataset
     from workbench.prompts import resolve
-    from workbench.results import RecordWriter, RunResult
+    from workbench.record import RecordWriter
+    from workbench.results import RunResult
     from workbench.tracking import log_run
 
     settings = make_project(INSTANT_MODEL, 0)

@@ -9,7 +9,8 @@ import pytest
 from workbench.compare import compare
 from workbench.errors import WorkbenchError
 from workbench.gate import GatePolicy, check_gate
-from workbench.results import COLUMNS, RunResult
+from workbench.record import COLUMNS
+from workbench.results import RunResult
 
 
 def run(

@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from workbench.errors import Exit, InfrastructureError, WorkbenchError
-from workbench.results import COLUMNS, RunResult
+from workbench.record import COLUMNS
+from workbench.results import RunResult
 
 from .conftest import write_project
 

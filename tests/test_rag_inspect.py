@@ -10,7 +10,8 @@ import pytest
 from workbench.errors import WorkbenchError
 from workbench.rag import inspect
 from workbench.rag.inspection import grounding
-from workbench.results import COLUMNS, RunResult
+from workbench.record import COLUMNS
+from workbench.results import RunResult
 
 from .rag_fixtures import rag_project, retrieval
 

@@ -10,12 +10,13 @@ import threading
 import pandas as pd
 import pytest
 
-from workbench import results as results_module
+from workbench import record as record_module
 from workbench import runner as runner_module
 from workbench.datasets import CaseFile, add_cases, load_dataset
 from workbench.errors import WorkbenchError
 from workbench.experiment import evaluate
-from workbench.results import RecordWriter, RunResult, record_frame
+from workbench.record import RecordWriter, record_frame
+from workbench.results import RunResult
 from workbench.runner import ScoringThread, score_case
 from workbench.scorers import Sample, scorer
 from workbench.settings import Settings
@@ -38,7 +39,7 @@ def _run(settings: Settings, **options) -> RunResult:
 def test_a_streamed_run_reads_back_as_the_in_memory_run(sim, monkeypatch, tmp_path):
     in_memory = _run(sim)
     assert in_memory.spool is None  # 57 rows fit in one group: nothing touched the disk
-    monkeypatch.setattr(results_module, "GROUP_ROWS", 10)
+    monkeypatch.setattr(record_module, "GROUP_ROWS", 10)
     monkeypatch.setattr(runner_module, "WINDOW", 7)  # fewer calls in flight than the dataset has
     streamed = _run(sim)
     assert streamed.spool is not None and streamed.spool.path.exists()
@@ -61,7 +62,7 @@ def test_a_streamed_run_reads_back_as_the_in_memory_run(sim, monkeypatch, tmp_pa
 
 
 def test_the_spool_file_goes_with_the_last_result_that_uses_it(sim, monkeypatch):
-    monkeypatch.setattr(results_module, "GROUP_ROWS", 10)
+    monkeypatch.setattr(record_module, "GROUP_ROWS", 10)
     result = _run(sim)
     path = result.spool.path
     del result
@@ -157,7 +158,7 @@ def test_a_large_dataset_reports_every_bad_line(sim, monkeypatch):
 def test_a_run_over_a_large_dataset_streams_both_ends(sim, monkeypatch):
     in_memory = _run(sim)
     monkeypatch.setattr("workbench.datasets.LAZY_BYTES", 0)
-    monkeypatch.setattr(results_module, "GROUP_ROWS", 16)
+    monkeypatch.setattr(record_module, "GROUP_ROWS", 16)
     monkeypatch.setattr(runner_module, "WINDOW", 5)
     streamed = _run(sim)
     assert streamed.dataset_hash == in_memory.dataset_hash

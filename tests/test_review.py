@@ -12,7 +12,8 @@ from workbench.cli import main
 from workbench.errors import WorkbenchError
 from workbench.experiment import evaluate
 from workbench.feedback import FeedbackStore, feedback_path
-from workbench.results import SCORE_FIELDS, RunResult, record_frame
+from workbench.record import SCORE_FIELDS, record_frame
+from workbench.results import RunResult
 from workbench.review import ReviewQueue, labeled_items, queue, queue_path, route
 from workbench.widgets import ReviewQueue as ReviewQueueView
 

@@ -18,7 +18,8 @@ from workbench.datasets import load_dataset
 from workbench.errors import InfrastructureError, WorkbenchError
 from workbench.mlflow_store import use
 from workbench.prompts import resolve
-from workbench.results import COLUMNS, RunResult
+from workbench.record import COLUMNS
+from workbench.results import RunResult
 from workbench.settings import Settings
 from workbench.tracking import (
     COMPLETE_TAG,

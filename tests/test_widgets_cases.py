@@ -11,7 +11,8 @@ import pytest
 from workbench.compare import compare
 from workbench.datasets import load_dataset
 from workbench.errors import WorkbenchError
-from workbench.results import COLUMNS, RunResult
+from workbench.record import COLUMNS
+from workbench.results import RunResult
 from workbench.widgets.cases import CaseQuery, case_table, parse_chunks, select, tags_of, turn
 
 HASH = "d" * 64

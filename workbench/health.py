@@ -4,7 +4,8 @@ failed on every case it could score is bad input (exit 2). Both name what went w
 from __future__ import annotations
 
 from .errors import InfrastructureError, WorkbenchError
-from .results import SCORER_ERROR, RunResult
+from .record import SCORER_ERROR
+from .results import RunResult
 
 #: The default limit: a run fails only when every call failed.
 MAX_ERROR_RATE = 1.0

@@ -129,7 +129,7 @@ class RunMetrics:
         return {sample.name for family in probe.registry.collect() for sample in family.samples}
 
     def observe(self, row: dict[str, Any], ref: str, source: str = "evaluation") -> None:
-        """Count one call (a run record row, see `results.RECORD`) of configuration `ref` (`name@version`);
+        """Count one call (a run record row, see `record.RECORD`) of configuration `ref` (`name@version`);
         `source` tells an evaluation from a shadow replay and from production traffic."""
         labels = (*split_ref(ref), source)
         self.requests.labels(*labels).inc()

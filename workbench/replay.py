@@ -26,7 +26,8 @@ from .datasets import Case, Dataset
 from .errors import WorkbenchError
 from .guardrails.policy import GuardrailPolicy, aapply_output_guardrails
 from .prompts import lock_hash
-from .results import RunResult, record_frame
+from .record import record_frame
+from .results import RunResult
 from .run_context import RunContext, build_scorers
 from .runner import score_case
 from .scorers import Sample, Scorer, get_scorer

@@ -1,17 +1,10 @@
-"""The run record (one row per call, its scores nested), the tidy view of it, summaries, Parquet save/load.
-
-The record is the one saved form of a run: Parquet files, MLflow tables, traces, widgets and statistics all
-read it (statistics and plots through the tidy view, `RunResult.frame`). Its columns and dtypes are declared
-once, in `RECORD`.
+"""`RunResult`: one configuration version run over one dataset version, its record (see `record`), the
+summaries statistics read of it, and Parquet save/load.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import weakref
-from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -20,208 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import WorkbenchError
-
-#: The run record: one row per call (a case, or a case's repeat); nested values are native structures.
-RECORD: dict[str, str] = {
-    "case_id": "object",
-    "repeat": "int64",
-    "inputs": "object",
-    "output": "object",
-    "error": "object",
-    "latency_s": "float64",
-    "input_tokens": "Int64",
-    "output_tokens": "Int64",
-    "cost": "float64",
-    "cached": "bool",
-    "model": "object",
-    "tags": "object",
-    "chunks": "object",
-    "guardrails": "object",
-    "blocked": "bool",
-    "scores": "object",
-}
-#: One score in a record row's `scores` list.
-SCORE_FIELDS = ("scorer", "value", "passed", "label", "reason", "error")
-#: The tidy view, `RunResult.frame`: one row per call x scorer, what statistics, plots and widgets read.
-COLUMNS = [
-    "case_id",
-    "repeat",
-    "scorer",
-    "value",
-    "passed",
-    "label",
-    "reason",
-    "output",
-    "error",
-    "latency_s",
-    "input_tokens",
-    "output_tokens",
-    "cost",
-    "cached",
-    "model",
-    "tags",
-    "chunks",
-    "inputs",
-    "guardrails",
-    "blocked",
-]
-_NESTED = ("inputs", "chunks", "scores")
-_DEFAULTS = {
-    "repeat": 0,
-    "blocked": False,
-    "cached": False,
-    "scores": None,
-    "inputs": None,
-    "chunks": None,
-    "guardrails": None,
-}
-
-
-#: The Parquet types of the record's columns; `inputs` and `chunks` (free-form) take the types of their values.
-def arrow_types() -> dict[str, Any]:
-    import pyarrow as pa  # pyarrow loads only where Parquet is read or written
-
-    score = pa.struct(
-        [
-            ("scorer", pa.string()),
-            ("value", pa.float64()),
-            ("passed", pa.bool_()),
-            ("label", pa.string()),
-            ("reason", pa.string()),
-            ("error", pa.string()),
-        ]
-    )
-    strings = ("case_id", "output", "error", "model", "tags", "guardrails")
-    return {
-        **{c: pa.string() for c in strings},
-        "repeat": pa.int64(),
-        "latency_s": pa.float64(),
-        "input_tokens": pa.int64(),
-        "output_tokens": pa.int64(),
-        "cost": pa.float64(),
-        "cached": pa.bool_(),
-        "blocked": pa.bool_(),
-        "scores": pa.list_(score),
-    }
-
-
-def record_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The run record from one dict per call (the keys of `RECORD`), with the declared dtypes."""
-    frame = pd.DataFrame(rows, columns=list(RECORD))
-    for column, default in _DEFAULTS.items():
-        if default is not None:
-            frame[column] = [default if _missing(v) else v for v in frame[column]]
-    frame["scores"] = frame["scores"].map(lambda v: list(v) if v is not None and not _missing(v) else [])
-    return frame.astype(RECORD)
-
-
-#: How a scorer's own error starts in the `error` column; it marks that row only, never the call.
-SCORER_ERROR = "scorer "
-#: Record rows per Parquet row group while a run streams to disk: what memory holds of the record during a run.
-GROUP_ROWS = 10_000
-#: The columns of `RunResult.score_rows()`: what statistics read of the tidy view.
-SCORE_COLUMNS = ["case_id", "repeat", "scorer", "value", "passed", "label", "error"]
-
-
-class Spool:
-    """A run's record as a Parquet file of its own, removed when no result refers to it any more."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        weakref.finalize(self, _remove, path)
-
-    def read(self, columns: list[str] | None = None) -> Any:
-        import pyarrow.parquet as pq  # pyarrow loads only where Parquet is read or written
-
-        return pq.read_table(self.path, columns=columns)
-
-
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
-
-
-class RecordWriter:
-    """Record rows as calls complete, written to a spool file one Parquet row group (`group_rows`) at a time,
-    so a run holds one group in memory, never its whole record. A run that ends within its first group
-    never touches the disk (`close` gives its frame). The file's schema is `arrow_types()` plus the types the
-    free-form `inputs` and `chunks` take; a later group with new keys widens it (the file is rewritten once)."""
-
-    def __init__(self, folder: Path | None = None, group_rows: int | None = None):
-        self.folder, self.group_rows = folder, group_rows or GROUP_ROWS
-        self.rows: list[dict[str, Any]] = []
-        self.spool: Spool | None = None
-        self._writer: Any = None
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= self.group_rows:
-            self.flush()
-
-    def extend(self, rows: Iterable[dict[str, Any]]) -> None:
-        for row in rows:
-            self.add(row)
-
-    def flush(self) -> None:
-        import pyarrow as pa  # pyarrow loads only where Parquet is read or written
-        import pyarrow.parquet as pq  # (same)
-
-        if not self.rows:
-            return
-        table = _arrow(self.rows)
-        self.rows = []
-        if self._writer is None:
-            self.spool = self._new_spool()
-            self._writer = pq.ParquetWriter(self.spool.path, table.schema)
-        elif table.schema != self._writer.schema:
-            wider = pa.unify_schemas([self._writer.schema, table.schema], promote_options="permissive")
-            if wider != self._writer.schema:
-                self._widen(wider)
-            table = table.cast(self._writer.schema)
-        self._writer.write_table(table)
-
-    def _widen(self, schema: Any) -> None:
-        """Rewrite the groups written so far with a wider schema (a later group brought new keys or types)."""
-        import pyarrow.parquet as pq  # pyarrow loads only where Parquet is read or written
-
-        assert self.spool is not None
-        self._writer.close()
-        old, self.spool = self.spool, self._new_spool()
-        self._writer = pq.ParquetWriter(self.spool.path, schema)
-        written = pq.ParquetFile(old.path)
-        for group in range(written.num_row_groups):
-            self._writer.write_table(written.read_row_group(group).cast(schema))
-
-    def _new_spool(self) -> Spool:
-        if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="record-", suffix=".parquet", dir=self.folder)
-        os.close(fd)
-        return Spool(Path(name))
-
-    def close(self) -> tuple[pd.DataFrame | None, Spool | None]:
-        """The record: as a frame when it fits in one group, else the spool file holding every row."""
-        if self._writer is None:
-            rows, self.rows = self.rows, []
-            return record_frame(rows), None
-        self.flush()
-        self._writer.close()
-        return None, self.spool
-
-
-def _arrow(rows: list[dict[str, Any]]) -> Any:
-    """Record rows as an Arrow table: the declared types, `inputs` and `chunks` as their values make them."""
-    import pyarrow as pa  # pyarrow loads only where Parquet is read or written
-
-    types = arrow_types()
-    columns = {}
-    for name in RECORD:
-        values = [row.get(name, _DEFAULTS.get(name)) for row in rows]
-        if name == "inputs":
-            values = [v or None for v in values]  # Parquet has no empty struct
-        if name == "scores":
-            values = [list(v) if v else [] for v in values]
-        columns[name] = pa.array(values, type=types.get(name))
-    return pa.table(columns)
+from .record import SCORE_COLUMNS, Spool, fold, from_table, typed, unfold
 
 
 class _Record:
@@ -232,7 +24,7 @@ class _Record:
             return None  # the dataclass default
         record = result.__dict__.get("record")
         if record is None and result.__dict__.get("spool") is not None:
-            record = result.__dict__["record"] = _from_table(result.spool.read())
+            record = result.__dict__["record"] = from_table(result.spool.read())
         return record
 
     def __set__(self, result: Any, value: pd.DataFrame | None) -> None:
@@ -288,7 +80,7 @@ class RunResult:
             return self.record[names]
         assert self.spool is not None
         frame = self.spool.read(names).to_pandas()
-        return _typed(frame)
+        return typed(frame)
 
     def score_rows(self) -> pd.DataFrame:
         """`SCORE_COLUMNS` of the tidy view (one row per call x scorer), without the answers, inputs and chunks:
@@ -504,7 +296,7 @@ class RunResult:
             count += tables[-1].num_rows
         import pyarrow as pa  # (same)
 
-        return _from_table(pa.concat_tables(tables).slice(0, rows)) if tables else self.record.head(0)
+        return from_table(pa.concat_tables(tables).slice(0, rows)) if tables else self.record.head(0)
 
     def calls_of(self, keys: list[tuple[str, int]]) -> pd.DataFrame:
         """The record rows of these calls (case id, repeat), indexed by them; a streamed run reads only those rows."""
@@ -515,7 +307,7 @@ class RunResult:
 
             assert self.spool is not None
             ids = sorted({case_id for case_id, _ in keys})
-            record = _from_table(pq.read_table(self.spool.path, filters=[("case_id", "in", ids)]))
+            record = from_table(pq.read_table(self.spool.path, filters=[("case_id", "in", ids)]))
         wanted = set(keys)
         mine = [key in wanted for key in zip(record["case_id"], record["repeat"])]
         return record[mine].set_index(["case_id", "repeat"])
@@ -533,123 +325,7 @@ class RunResult:
                 f"{path}: not a saved workbench run ({exc}); write one with `workbench run --save`"
             ) from None
         known = {f for f in cls.__dataclass_fields__} - {"record", "spool", "calls"}
-        return cls(record=_from_table(table), **{k: v for k, v in meta.items() if k in known})
-
-
-def _from_table(table: Any) -> pd.DataFrame:
-    """A Parquet record (or an older tidy frame) as a frame of plain Python values."""
-    frame = table.to_pandas()
-    for column in _NESTED:
-        if column in frame:
-            frame[column] = frame[column].map(_native)
-    if "inputs" in frame and "scorer" not in frame:
-        frame["inputs"] = frame["inputs"].map(lambda v: v if v is not None else {})
-    if "scorer" not in frame:
-        frame = _typed(frame)
-    return frame
-
-
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Record columns with their declared dtypes; text read from Parquet as plain strings and None."""
-    frame = frame.astype({k: v for k, v in RECORD.items() if k in frame})
-    for column in frame.columns:
-        if RECORD.get(column) == "object" and column not in _NESTED:
-            frame[column] = frame[column].where(frame[column].notna(), None)
-    return frame
-
-
-def fold(frame: pd.DataFrame) -> pd.DataFrame:
-    """A tidy frame (one row per call x scorer) as the record (one row per call, its scores in a list).
-    A row's error is its scorer's when it reads `scorer <name>: ...`, the call's otherwise."""
-    frame = frame.copy()
-    for column in COLUMNS:  # frames of older versions lack newer columns
-        if column not in frame:
-            frame[column] = _DEFAULTS.get(column)
-    frame["repeat"] = frame["repeat"].fillna(0)
-    rows = []
-    for _, group in frame.groupby(["case_id", "repeat"], sort=False):
-        first = group.iloc[0]
-        scores, call_error = [], None
-        for row in group.itertuples(index=False):
-            error = row.error if isinstance(row.error, str) else None
-            own = (
-                error
-                if error and isinstance(row.scorer, str) and error.startswith(f"{SCORER_ERROR}{row.scorer}:")
-                else None
-            )
-            call_error = call_error or (None if own else error)
-            if isinstance(row.scorer, str):
-                scores.append(
-                    {
-                        "scorer": row.scorer,
-                        "value": _none(row.value),
-                        "passed": _none(row.passed),
-                        "label": _none(row.label),
-                        "reason": _none(row.reason),
-                        "error": own,
-                    }
-                )
-        call = {k: _none(first[k]) for k in RECORD if k not in ("scores", "error", "inputs", "chunks")}
-        rows.append(
-            {
-                **call,
-                "inputs": _native(first["inputs"]) or {},
-                "chunks": _native(first["chunks"]),
-                "error": call_error,
-                "scores": scores,
-            }
-        )
-    return record_frame(rows)
-
-
-def unfold(record: pd.DataFrame) -> pd.DataFrame:
-    """The record as the tidy view: one row per call x scorer, with the tidy frame's dtypes."""
-    rows = []
-    for call in record.to_dict("records"):
-        scores = call.pop("scores")
-        for score in scores:
-            rows.append({**call, **score, "error": score["error"] or call["error"]})
-        if not scores:
-            rows.append({**call, "scorer": None, "value": None, "passed": None, "label": None, "reason": None})
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.astype(
-        {
-            "repeat": "int64",
-            "value": "float64",
-            "passed": "boolean",
-            "input_tokens": "Int64",
-            "output_tokens": "Int64",
-            "cost": "float64",
-            "cached": "bool",
-            "blocked": "bool",
-        }
-    )
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
-
-
-def _none(value: Any) -> Any:
-    """NaN and NA as None; numpy scalars as Python ones."""
-    if _missing(value):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _native(value: Any) -> Any:
-    """A nested column's value as plain Python: JSON text (older files) parsed, Parquet's arrays as lists."""
-    if isinstance(value, str):
-        return json.loads(value)
-    return _plain(value)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (np.ndarray, list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return _none(value)
+        return cls(record=from_table(table), **{k: v for k, v in meta.items() if k in known})
 
 
 def _seconds(value: float) -> str:

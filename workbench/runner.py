@@ -21,7 +21,8 @@ from .datasets import Case, Dataset
 from .guardrails.policy import aapply_input_guardrails, aapply_output_guardrails
 from .models import ModelClient, Response
 from .prompts import Prompt
-from .results import SCORER_ERROR, RecordWriter, RunResult
+from .record import SCORER_ERROR, RecordWriter
+from .results import RunResult
 from .scorers import Sample, Score, Scorer
 
 #: Calls started but not yet written, at most: the run's memory is bounded by this, whatever the dataset's size.
@@ -63,7 +64,7 @@ async def arun(
     With `repeats` > 1 or a `seed_offset`, repeat r uses seed `configuration seed + seed_offset + r` and
     bypasses the cache, so the runs measure the model's non-determinism rather than replay it.
     With a `budget`, calls that would exceed it are not made: the result keeps what ran and says why it stopped.
-    `on_call(row)` sees each call's record row (see `results.RECORD`) as soon as it is recorded (live metrics).
+    `on_call(row)` sees each call's record row (see `record.RECORD`) as soon as it is recorded (live metrics).
 
     Memory stays bounded: at most `WINDOW` calls are in flight or waiting for an earlier one, rows are written
     in dataset order to a Parquet spool file (in `spool`, a folder; the system's temporary one by default)
