@@ -2,6 +2,9 @@
 against mlflow.genai.evaluate on the same cases and scorers, measured in the same run.
 
     .venv/bin/python benchmarks/runner_overhead.py [--cases 2000] [--mlflow-cases 200] [--rounds 5]
+
+Each round also times a fixed pure-Python loop (the reference): this machine kind's host is shared, and its
+speed swings by up to 2x within minutes at a load average under 1.
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ import warnings
 from _project import INSTANT_MODEL, InstantChatModel, make_project
 
 SCORERS = ["exact_match", "contains", "case_checks"]
+
+
+def reference_s() -> float:
+    """Seconds a fixed pure-Python loop takes: how fast the machine is at the time (a busy host slows it)."""
+    start, total = time.perf_counter(), 0
+    for i in range(3_000_000):
+        total += i * i
+    return time.perf_counter() - start
 
 
 def ours(cases: int, traces: int) -> tuple[float, float, float]:
@@ -85,14 +96,15 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     os.environ.setdefault("TQDM_DISABLE", "1")
     load = os.getloadavg()[0]
-    logged, untraced = [], []
+    logged, untraced, reference = [], [], []
     for _ in range(args.rounds):  # alternated, so a slow spell of the machine touches both
+        reference.append(reference_s())
         logged.append(ours(args.cases, traces=25))
         untraced.append(ours(args.cases, traces=0))
         (rate, calls, log), (bare, _, bare_log) = logged[-1], untraced[-1]
         print(
             f"  round: {rate:6.0f} cases/s with 25 traces (calls {calls:.2f} s, logging {log:.2f} s), "
-            f"{bare:6.0f} without (logging {bare_log:.2f} s)",
+            f"{bare:6.0f} without (logging {bare_log:.2f} s); reference loop {reference[-1]:.2f} s",
             flush=True,
         )
     theirs = mlflow_genai(args.mlflow_cases)
@@ -108,6 +120,10 @@ def main() -> None:
     )
     print(f"mlflow.genai.evaluate: {args.mlflow_cases} cases, {theirs:8.1f} cases/s (traces every row)")
     print(f"ratio: {rate / theirs:.1f}x mlflow.genai.evaluate  load {load:.2f} -> {os.getloadavg()[0]:.2f}")
+    print(
+        f"reference loop: median {statistics.median(reference):.2f} s ({min(reference):.2f}-{max(reference):.2f}): "
+        "rounds compare only at similar values"
+    )
 
 
 if __name__ == "__main__":
