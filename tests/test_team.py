@@ -109,7 +109,7 @@ REGISTER = """
 import sys
 from workbench.prompts import resolve
 from workbench.settings import Settings
-from workbench.tracking import register_prompt
+from workbench.prompt_registry import register_prompt
 
 settings = Settings.load(root=sys.argv[1], tracking_uri=sys.argv[2])
 prompt = resolve("racer@1.0.0", settings.prompts_dir)

@@ -8,8 +8,8 @@ import mlflow
 
 from workbench.experiment import evaluate
 from workbench.mlflow_store import client
+from workbench.prompt_registry import register_prompt, registry_template
 from workbench.prompts import resolve
-from workbench.tracking import register_prompt, registry_template
 
 
 def test_run_is_logged_with_params_metrics_table_and_configuration(project):

@@ -181,7 +181,7 @@ def _prompts_promote(args) -> int:
     prompt = resolve(args.ref, settings.prompts_dir)
     promote(prompt, settings.prompts_dir)
     if args.tracking_uri or settings.tracking_uri:
-        from .tracking import sync_production_alias
+        from .prompt_registry import sync_production_alias
 
         sync_production_alias(prompt.name, settings)  # production.yaml is the truth; the alias follows it
     print(f"{prompt.ref} is production ({settings.prompts_dir / 'production.yaml'}, registry alias 'production')")
