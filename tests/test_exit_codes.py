@@ -7,9 +7,11 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -136,6 +138,31 @@ def test_errors_carry_their_exit_code_and_structure():
     assert (error.file, error.line, error.field, error.fix) == ("gate.yaml", 3, "alpha", "write e.g. 0.05")
     assert InfrastructureError("store down").code == 3 and isinstance(InfrastructureError("x"), WorkbenchError)
     assert str(WorkbenchError("plain message")) == "plain message"
+
+
+def test_a_cache_that_fails_is_one_warning_line_and_the_run_goes_on_uncached(project):
+    """The response cache refuses every answer (a trigger raises what a full disk raises): one warning line, the
+    run completes and is logged; the next run asks the model again. A cache file that is not a database is
+    exit 3 naming the file and the fix."""
+    project.home.mkdir(parents=True)
+    with closing(sqlite3.connect(project.cache_path)) as db:
+        db.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, response TEXT NOT NULL)")
+        db.execute("CREATE TRIGGER full BEFORE INSERT ON responses BEGIN SELECT RAISE(ABORT, 'disk is full'); END")
+        db.commit()
+    for _ in range(2):
+        done = cli("run", "tiny@1.0.0", "--dataset", "tiny", "--quiet", cwd=project.root)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.splitlines() == [
+            f"warning: the response cache {project.cache_path} failed (disk is full): answers are not cached"
+        ]
+        assert "  run " in done.stdout and "cached 0  model calls 3" in done.stdout, done.stdout
+    project.cache_path.write_bytes(b"not a database" * 100)
+    broken = cli("run", "tiny@1.0.0", "--dataset", "tiny", "--quiet", cwd=project.root)
+    assert broken.returncode == Exit.INFRASTRUCTURE, broken.stderr
+    assert broken.stderr == (
+        f"error: {project.cache_path}: the response cache cannot be opened (file is not a database); "
+        "delete the file (it holds only cached answers), or run with --no-cache\n"
+    )
 
 
 def test_crash_inside_a_command_is_exit_3_with_a_saved_traceback(project, tmp_path):

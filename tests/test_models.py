@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -61,7 +62,7 @@ def test_cache_is_shared_across_processes(tmp_path):
     assert cache.get("other") == {"text": "from child"}  # the child never closed its cache: its exit wrote it
 
 
-def test_cache_writes_behind_in_one_transaction_and_reports_a_failed_write(tmp_path):
+def test_cache_writes_behind_and_a_failing_cache_warns_once_and_is_off(tmp_path):
     cache = ResponseCache(tmp_path / "cache.sqlite")
     for i in range(500):
         cache.put(f"key-{i}", {"text": str(i)})
@@ -70,10 +71,15 @@ def test_cache_writes_behind_in_one_transaction_and_reports_a_failed_write(tmp_p
     assert reader.execute("SELECT count(*) FROM responses").fetchone()[0] == 500
     reader.execute("DROP TABLE responses")  # the next write fails in the writer thread
     reader.commit()
-    cache.put("lost", {"text": "x"})
-    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+    with pytest.warns(UserWarning, match=r"cache\.sqlite failed \(no such table: responses\)"):
+        cache.put("lost", {"text": "x"})
         cache.flush()
-    cache.close()
+    assert isinstance(cache.failure, sqlite3.OperationalError)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no second warning
+        cache.put("later", {"text": "y"})  # stored nowhere: the run goes on uncached
+        assert cache.get("later") is None
+        cache.close()
 
 
 def test_request_key_covers_messages_model_parameters_and_seed():

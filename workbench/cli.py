@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 from . import cli_assets, cli_ops, cli_review, cli_stats
@@ -25,6 +26,17 @@ DEMO_BASELINE, DEMO_CANDIDATE = "support@1.0.0", "support@1.1.0"
 
 
 def main(argv: list[str] | None = None) -> int:
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_line
+        return _main(argv)
+
+
+def _warning_line(message: Warning | str, *_: object, **__: object) -> None:
+    """A warning (a review not logged, a cache that failed) as one line, like an error: no source line."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _main(argv: list[str] | None) -> int:
     args = None
     try:
         parser = build_parser()

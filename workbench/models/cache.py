@@ -6,8 +6,11 @@ import hashlib
 import json
 import sqlite3
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
+
+from ..errors import InfrastructureError
 
 
 def request_key(request: dict[str, Any]) -> str:
@@ -23,6 +26,8 @@ class ResponseCache:
     run's time with an instant model). `get` sees queued entries; `flush` waits until they are on
     disk (other processes see them from then on); `close` flushes. The writer thread lives only while
     entries are queued and is not a daemon: a process that exits without closing still writes them.
+    A cache that fails (a full disk, a file locked too long or broken) warns once and is off from then on:
+    the run goes on, its answers are neither read from nor written to the cache.
     """
 
     def __init__(self, path: Path):
@@ -33,32 +38,45 @@ class ResponseCache:
         self._written = threading.Condition(self._lock)
         self._queued: dict[str, str] = {}
         self._writer: threading.Thread | None = None
-        self._failure: sqlite3.Error | None = None
-        self._db, self._writer_db = _connect(path), _connect(path)  # SQLite connections are not for two threads at once
+        self.failure: sqlite3.Error | None = None  # why the cache stopped storing answers
+        try:  # two connections: SQLite's are not for two threads at once
+            self._db, self._writer_db = _connect(path), _connect(path)
+        except sqlite3.Error as exc:
+            raise InfrastructureError(
+                f"the response cache cannot be opened ({exc})",
+                file=path,
+                fix="delete the file (it holds only cached answers), or run with --no-cache",
+            ) from None
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
+            if self.failure is not None:
+                return None
             text = self._queued.get(key)
             if text is None:
-                row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+                try:
+                    row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+                except sqlite3.Error as exc:
+                    self._fail(exc)
+                    return None
                 text = row[0] if row else None
         return json.loads(text) if text is not None else None
 
     def put(self, key: str, response: dict[str, Any]) -> None:
         text = json.dumps(response)
         with self._lock:
-            self._raise_failure()
+            if self.failure is not None:
+                return
             self._queued[key] = text
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write, name="workbench-cache-writer")
                 self._writer.start()
 
     def flush(self) -> None:
-        """Wait until every queued entry is committed; raise the writer's error if a commit failed."""
+        """Wait until every queued entry is committed (or dropped, when the cache cannot be written)."""
         with self._lock:
             while self._writer is not None:
                 self._written.wait()
-            self._raise_failure()
 
     def __len__(self) -> int:
         self.flush()
@@ -77,7 +95,7 @@ class ResponseCache:
         """The writer thread: commit what is queued, in one transaction, until nothing is."""
         while True:
             with self._lock:
-                if self._failure is not None:
+                if self.failure is not None:
                     self._queued.clear()  # a cache: what could not be written is asked again next time
                 batch = list(self._queued.items())
                 if not batch:
@@ -90,17 +108,18 @@ class ResponseCache:
                     self._writer_db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?)", batch)
             except sqlite3.Error as exc:
                 with self._lock:
-                    self._failure = exc
+                    self._fail(exc)
                 continue
             with self._lock:
                 for key, text in batch:
                     if self._queued.get(key) is text:  # not replaced while it was being written
                         del self._queued[key]
 
-    def _raise_failure(self) -> None:
-        if self._failure is not None:
-            failure, self._failure = self._failure, None
-            raise failure
+    def _fail(self, exc: sqlite3.Error) -> None:
+        """The cache is off from now on (called with the lock held); the first failure warns."""
+        if self.failure is None:
+            self.failure = exc
+            warnings.warn(f"the response cache {self.path} failed ({exc}): answers are not cached", stacklevel=2)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
