@@ -4,12 +4,15 @@ against mlflow.genai.evaluate on the same cases and scorers, measured in the sam
     .venv/bin/python benchmarks/runner_overhead.py [--cases 2000] [--mlflow-cases 200] [--rounds 5]
 
 Each round also times a fixed pure-Python loop (the reference): this machine kind's host is shared, and its
-speed swings by up to 2x within minutes at a load average under 1.
+speed swings by up to 2x within minutes at a load average under 1. Each measured run starts after a full garbage
+collection: without it, a full collection of what earlier rounds left (0.36-0.44 s over 800,000 objects) fell
+into a third of the measured runs; a run still pays for every collection its own objects cause.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import statistics
@@ -38,6 +41,7 @@ def ours(cases: int, traces: int) -> tuple[float, float, float]:
     make_project(INSTANT_MODEL, 20, name="warmup", root=settings.root)
     # Warm-up: imports, the MLflow store's tables, the experiment; then a run whose cases are not cached.
     evaluate("warmup@1.0.0", "warmup", scorers=SCORERS, settings=settings, progress=False, traces=0)
+    gc.collect()
     start = time.perf_counter()
     result = evaluate("bench@1.0.0", "bench", scorers=SCORERS, settings=settings, progress=False, traces=traces)
     elapsed = time.perf_counter() - start
@@ -81,6 +85,7 @@ def mlflow_genai(cases: int) -> float:
         }
         for i in range(cases)
     ]
+    gc.collect()
     start = time.perf_counter()
     mlflow.genai.evaluate(data=data, predict_fn=predict, scorers=[exact_match, contains, case_checks])
     return cases / (time.perf_counter() - start)
