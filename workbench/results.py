@@ -36,7 +36,7 @@ class _Record:
 class RunResult:
     """One configuration version run over one dataset version: its identity and its record.
 
-    `record` has one row per call (see `RECORD`); a tidy frame (one row per call x scorer, the form older
+    `record` has one row per call (see `record.RECORD`); a tidy frame (one row per call x scorer, the form older
     versions saved) is accepted in its place and folded into the record. A run streamed to disk has a `spool`
     file instead: its record is read on first use, while statistics (`summary`, `totals`, `metrics`,
     `case_scores`, `score_rows`) and `save` read only the columns they need.

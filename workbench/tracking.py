@@ -63,7 +63,8 @@ def log_run(
     """
     saved = save_local(result, settings)
     try:
-        return _log_run(result, prompt, dataset, settings, traces, saved)
+        with tempfile.TemporaryDirectory(dir=saved.parent) as tmp:  # the saved file, under the artifact's name
+            return _log_run(result, prompt, dataset, settings, traces, _linked(saved, Path(tmp) / "results.parquet"))
     except Exception as exc:
         if isinstance(exc, WorkbenchError) and exc.code == Exit.BAD_INPUT:
             raise
@@ -75,9 +76,9 @@ def log_run(
 
 
 def _log_run(
-    result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings, traces: int | None, saved: Path
+    result: RunResult, prompt: Prompt, dataset: Dataset, settings: Settings, traces: int | None, parquet: Path
 ) -> str:
-    """Log `result`, whose `RunResult.save` file is `saved` (logged as the artifact `results.parquet`)."""
+    """Log `result`; `parquet` is its `RunResult.save` file, named `results.parquet` (the artifact's name)."""
     from mlflow.entities import Metric, Param, RunTag
 
     project = client(settings)
@@ -113,13 +114,7 @@ def _log_run(
         if len(table) < (calls := result.row_count()):
             project.set_tag(run_id, "workbench.table_rows", f"the first {len(table):,} of {calls:,} calls")
         project.log_artifact(run_id, str(prompt.path), artifact_path="configuration")
-        with tempfile.TemporaryDirectory(dir=saved.parent) as tmp:  # the saved file, under the artifact's name
-            artifact = Path(tmp) / "results.parquet"
-            try:
-                os.link(saved, artifact)
-            except OSError:  # a file system without hard links
-                shutil.copyfile(saved, artifact)
-            project.log_artifact(run_id, str(artifact))
+        project.log_artifact(run_id, str(parquet))
         with scope(settings):  # MLflow's registry finds the run in the global tracking store
             project.link_prompt_version_to_run(run_id, registered)
         if traces != 0:
@@ -134,6 +129,15 @@ def _log_run(
     project.set_terminated(run_id, end_time=ended)
     result.run_id = run_id
     return run_id
+
+
+def _linked(source: Path, target: Path) -> Path:
+    """`target` as a hard link to `source` (a copy on a file system without hard links)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+    return target
 
 
 def run_times(result: RunResult) -> tuple[int, int]:
