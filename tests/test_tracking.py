@@ -45,6 +45,59 @@ def test_prompt_registration_is_idempotent_by_hash(project):
     assert int(register_prompt(resolve("tiny@1.1.0", project.prompts_dir), project).version) == int(first.version) + 1
 
 
+def test_an_experiment_another_process_creates_first_is_used(project, monkeypatch):
+    """The race two runs at once on a fresh store walk: both find no experiment, one creates it first."""
+    from mlflow import MlflowClient
+
+    from workbench.tracking import experiment_id
+
+    looked_up = MlflowClient.get_experiment_by_name
+    other: list[str] = []
+
+    def lookup(self, name):
+        if not other:  # the other process creates the experiment just after this one looked
+            other.append(client(project).create_experiment(name))
+            return None
+        return looked_up(self, name)
+
+    monkeypatch.setattr(MlflowClient, "get_experiment_by_name", lookup)
+    assert experiment_id("tiny", project) == other[0]
+    assert [e.name for e in client(project).search_experiments()].count("tiny") == 1
+
+
+def test_runs_logging_one_dataset_into_a_new_experiment_at_once_all_have_it(project):
+    """Each run finds no dataset in the new experiment and inserts it; all but one insert fail and look again
+    (without that second look, 16 of 40 failed here)."""
+    import threading
+
+    from workbench.datasets import load_dataset
+    from workbench.tracking import dataset_input, log_dataset
+
+    store, failed = client(project), []
+    logged = dataset_input(load_dataset("tiny", project.datasets_dir), project)
+    for attempt in range(10):
+        experiment = store.create_experiment(f"race-{attempt}")
+        runs = [store.create_run(experiment).info.run_id for _ in range(4)]
+        together = threading.Barrier(len(runs))
+
+        def log(run_id: str, together: threading.Barrier = together) -> None:
+            together.wait()
+            try:
+                log_dataset(store, run_id, logged)
+            except Exception as exc:
+                failed.append(exc)
+
+        threads = [threading.Thread(target=log, args=(run_id,)) for run_id in runs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failed, failed
+        for run_id in runs:
+            (found,) = store.get_run(run_id).inputs.dataset_inputs
+            assert found.dataset.name == "tiny@1" and found.dataset.digest == logged.dataset.digest
+
+
 def test_registry_template_keeps_literal_braces(project):
     prompt = resolve("tiny@1.0.0", project.prompts_dir)
     source = prompt.path.read_text().replace("Answer in a few words.", "'Reply as JSON like {{\"a\": 1}}.'")

@@ -31,13 +31,21 @@ if TYPE_CHECKING:
 
 
 def experiment_id(name: str, settings: Settings) -> str:
-    """One experiment per configuration family; local artifacts live beside the local store."""
+    """One experiment per configuration family; local artifacts live beside the local store.
+    When another process creates it at the same moment, the one it created is used."""
+    from mlflow.exceptions import MlflowException
+
     project = client(settings)
     found = project.get_experiment_by_name(name)
     if found:
         return found.experiment_id
     location = None if settings.tracking_uri.startswith("http") else (settings.artifacts_dir / name).as_uri()
-    return project.create_experiment(name, artifact_location=location)
+    try:
+        return project.create_experiment(name, artifact_location=location)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS" or (found := project.get_experiment_by_name(name)) is None:
+            raise
+        return found.experiment_id
 
 
 COMPLETE_TAG, PID_TAG, HOST_TAG = "workbench.complete", "workbench.pid", "workbench.host"
@@ -108,7 +116,7 @@ def _log_run(
             params=[Param(k, str(v)) for k, v in params(result, prompt, dataset).items()],
             tags=[RunTag(k, v) for k, v in tags.items()],
         )
-        project.log_inputs(run_id, datasets=[dataset_input(dataset, settings)])
+        log_dataset(project, run_id, dataset_input(dataset, settings))
         table = result.head(TABLE_ROWS)  # the whole record is results.parquet; the table shows its first rows
         project.log_table(run_id, table.astype(object).where(table.notna(), None), artifact_file="cases.json")
         if len(table) < (calls := result.row_count()):
@@ -146,6 +154,17 @@ def run_times(result: RunResult) -> tuple[int, int]:
     ended = result.ended_at if result.ended_at is not None else time.time()
     started = result.started_at if result.started_at is not None else ended - result.duration_s
     return int(started * 1000), int(ended * 1000)
+
+
+def log_dataset(project: Any, run_id: str, dataset: Any) -> None:
+    """Log a dataset input to a run. Two runs at once in a new experiment both find no dataset there and both
+    insert it: the later insert fails (the store rolls it back) and, asked again, finds the one just made."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        project.log_inputs(run_id, datasets=[dataset])
+    except MlflowException:
+        project.log_inputs(run_id, datasets=[dataset])
 
 
 def dataset_input(dataset: Dataset, settings: Settings) -> Any:
