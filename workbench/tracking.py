@@ -25,6 +25,8 @@ from .traces import CASE_TAG, DEFAULT_TRACES, log_traces, sample_calls
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mlflow import MlflowClient
+    from mlflow.entities import DatasetInput
 
     from .compare import Comparison
     from .gate import GateResult
@@ -156,7 +158,7 @@ def run_times(result: RunResult) -> tuple[int, int]:
     return int(started * 1000), int(ended * 1000)
 
 
-def log_dataset(project: Any, run_id: str, dataset: Any) -> None:
+def log_dataset(project: MlflowClient, run_id: str, dataset: DatasetInput) -> None:
     """Log a dataset input to a run. Two runs at once in a new experiment both find no dataset there and both
     insert it: the later insert fails (the store rolls it back) and, asked again, finds the one just made."""
     from mlflow.exceptions import MlflowException
@@ -167,7 +169,7 @@ def log_dataset(project: Any, run_id: str, dataset: Any) -> None:
         project.log_inputs(run_id, datasets=[dataset])
 
 
-def dataset_input(dataset: Dataset, settings: Settings) -> Any:
+def dataset_input(dataset: Dataset, settings: Settings) -> DatasetInput:
     """The dataset as an MLflow dataset input (the run's Dataset column): name@version, content hash, source file."""
     from mlflow.entities import Dataset as MlflowDataset
     from mlflow.entities import DatasetInput, InputTag
