@@ -155,6 +155,8 @@ def test_the_queue_persists_and_labels_are_feedback(project, run, capsys):
         review.label("sum", "maybe")
     with pytest.raises(WorkbenchError, match="give pass/fail"):
         review.label("sum")
+    with pytest.raises(WorkbenchError, match="case 'nope' is not in run"):
+        review.label("nope", "pass")
     stored = FeedbackStore(feedback_path(run, project)).records()
     assert [(f.case_id, f.thumb, f.rating, f.reviewer) for f in stored] == [
         ("sum", "down", None, "ana"),

@@ -64,6 +64,28 @@ class Feedback(BaseModel):
         except ValidationError as exc:
             raise WorkbenchError(f"feedback for '{fields.get('case_id')}': {'; '.join(messages(exc))}") from None
 
+    @classmethod
+    def on_case(
+        cls, run: RunResult, case_id: str, reviewer: str, cases: pd.DataFrame | None = None, **label: Any
+    ) -> Feedback:
+        """`reviewer`'s label (thumb, rating, comment, correction) on `case_id`'s answer in `run`, recorded with that
+        answer and the run's identity. `cases` is the run's case frame when the caller holds it already."""
+        cases = run.cases() if cases is None else cases
+        rows = cases[cases["case_id"] == case_id]
+        if rows.empty:
+            raise WorkbenchError(f"feedback: case '{case_id}' is not in run {run.run_id or run.prompt_ref}")
+        output = rows.iloc[0]["output"]
+        return cls.validated(
+            case_id=case_id,
+            reviewer=reviewer,
+            **label,
+            output=output if isinstance(output, str) else None,
+            run_id=run.run_id,
+            prompt_ref=run.prompt_ref,
+            dataset_ref=run.dataset_ref,
+            dataset_hash=run.dataset_hash,
+        )
+
     @field_validator("thumb")
     @classmethod
     def _thumb(cls, value: str | None) -> str | None:

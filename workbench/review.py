@@ -218,11 +218,6 @@ class ReviewQueue:
             raise WorkbenchError(f"label: '{verdict}' is not a verdict; use pass or fail")
         if verdict is None and rating is None and not (correction or "").strip():
             raise WorkbenchError(f"label for '{case_id}': give pass/fail, a rating from 1 to 5 or a corrected answer")
-        cases = self.run.cases()
-        rows = cases[cases["case_id"] == case_id]
-        if rows.empty:
-            raise WorkbenchError(f"review: case '{case_id}' is not in run {self.run.run_id or self.run.prompt_ref}")
-        output = rows.iloc[0]["output"]
         current = self.store.latest()
         current = current[(current["case_id"] == case_id) & (current["reviewer"] == self.reviewer)]
         thumb = VERDICTS.get(verdict)  # type: ignore[arg-type]
@@ -237,18 +232,14 @@ class ReviewQueue:
             )
             comment = comment or last["comment"] or ""
         return self.store.append(
-            Feedback.validated(
-                case_id=case_id,
-                reviewer=self.reviewer,
+            Feedback.on_case(
+                self.run,
+                case_id,
+                self.reviewer,
                 thumb=thumb,
                 rating=rating,
                 comment=comment,
                 correction=(correction or "").strip() or None,
-                output=output if isinstance(output, str) else None,
-                run_id=self.run.run_id,
-                prompt_ref=self.run.prompt_ref,
-                dataset_ref=self.run.dataset_ref,
-                dataset_hash=self.run.dataset_hash,
             )
         )
 

@@ -44,23 +44,16 @@ class FeedbackCollector(View):
         correction: str | None = None,
     ) -> Feedback:
         """Store one review of `case_id`'s answer (durably: the line is fsynced before this returns)."""
-        rows = self.cases[self.cases["case_id"] == case_id]
-        if rows.empty:
-            raise WorkbenchError(f"feedback: case '{case_id}' is not in run {self.run.run_id or self.run.prompt_ref}")
-        output = rows.iloc[0]["output"]
         feedback = self.store.append(
-            Feedback.validated(
-                case_id=case_id,
-                reviewer=self.reviewer,
+            Feedback.on_case(
+                self.run,
+                case_id,
+                self.reviewer,
+                self.cases,
                 thumb=thumb,
                 rating=rating,
                 comment=comment,
                 correction=correction or None,
-                output=output if isinstance(output, str) else None,
-                run_id=self.run.run_id,
-                prompt_ref=self.run.prompt_ref,
-                dataset_ref=self.run.dataset_ref,
-                dataset_hash=self.run.dataset_hash,
             )
         )
         if self._widget is not None:
