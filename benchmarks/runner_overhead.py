@@ -109,7 +109,9 @@ def export_tree(rev: str, into: Path) -> Path:
     """The code at git revision `rev`, written under `into` (a plain copy: no worktree to clean up)."""
     repo = Path(__file__).resolve().parent.parent
     archive = into / "tree.tar"
-    subprocess.run(["git", "-C", str(repo), "archive", "-o", str(archive), rev], check=True)
+    git = subprocess.run(["git", "-C", str(repo), "archive", "-o", str(archive), rev], capture_output=True, text=True)
+    if git.returncode != 0:
+        raise SystemExit(f"--against {rev}: {git.stderr.strip()}")
     with tarfile.open(archive) as tar:
         tar.extractall(into / "tree", filter="data")
     return into / "tree"
@@ -118,11 +120,10 @@ def export_tree(rev: str, into: Path) -> Path:
 def one_round(root: Path, cases: int) -> dict[str, float]:
     """One round for the code under `root`, in a fresh process whose `workbench` is imported from there."""
     out = subprocess.run(
-        [sys.executable, __file__, "--cases", str(cases), "--child", str(root)],
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, __file__, "--cases", str(cases), "--child", str(root)], capture_output=True, text=True
     )
+    if out.returncode != 0:
+        raise SystemExit(f"the round for {root} failed (exit {out.returncode}):\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.splitlines()[-1])
 
 
