@@ -105,9 +105,8 @@ def mlflow_genai(cases: int) -> float:
     return cases / (time.perf_counter() - start)
 
 
-def export_tree(rev: str, into: Path) -> Path:
-    """The code at git revision `rev`, written under `into` (a plain copy: no worktree to clean up)."""
-    repo = Path(__file__).resolve().parent.parent
+def export_tree(repo: Path, rev: str, into: Path) -> Path:
+    """The code of `repo` at git revision `rev`, written under `into` (a plain copy: no worktree to clean up)."""
     archive = into / "tree.tar"
     git = subprocess.run(["git", "-C", str(repo), "archive", "-o", str(archive), rev], capture_output=True, text=True)
     if git.returncode != 0:
@@ -131,7 +130,7 @@ def against(rev: str, rounds: int, cases: int) -> None:
     """This tree and the code at `rev`, alternated round by round; medians and their ratio."""
     here = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {"this tree": here, rev: export_tree(rev, Path(tmp))}
+        trees = {"this tree": here, rev: export_tree(here, rev, Path(tmp))}
         figures: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
         for i in range(rounds):
             for name in sorted(trees, reverse=bool(i % 2)):  # alternated, so a slow spell touches both
