@@ -72,7 +72,7 @@ class CIConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     output: str = "reports"
-    nbconvert_config: str = "nbconvert-config"
+    nbconvert_config: str | None = None  # None: the project's nbconvert-config/ if it has one, else the packaged one
     notebooks: list[NotebookSpec] = Field(min_length=1)
 
     @classmethod
@@ -269,6 +269,16 @@ def read_verdict(executed: Path) -> dict[str, Any] | None:
     return found
 
 
+def report_config_dir(root: Path, named: str | None) -> Path:
+    """The nbconvert configuration folder: the one `ci.yaml` names, the project's own, or the packaged one."""
+    from .templates import NBCONVERT_CONFIG
+
+    if named is not None:
+        return root / named
+    own = root / "nbconvert-config"
+    return own if own.is_dir() else NBCONVERT_CONFIG
+
+
 def render_report(executed: Path, html: Path, config_dir: Path, show_code: bool = False) -> Path:
     """nbconvert HTML with the configuration in `config_dir` (`report_config.py`, `templates/`)."""
     from nbconvert import HTMLExporter
@@ -322,11 +332,11 @@ def run_ci(
     path = config_path or root / CONFIG_FILE
     if not path.is_file():
         raise WorkbenchError(
-            f"{path}: no CI configuration; write one (see ci.yaml in the workbench repository) or pass --config"
+            f"{path}: no CI configuration; `workbench init` writes one (it never overwrites a file), or pass --config"
         )
     config = CIConfig.load(path)
     out_dir = output or root / config.output
-    config_dir = root / config.nbconvert_config
+    config_dir = report_config_dir(root, config.nbconvert_config)
     runs = []
     for spec, params in plan(config, root, overrides or {}, only, shared=shared or {}):
         started = time.perf_counter()

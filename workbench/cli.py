@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    start = command("init", _init, "write a working example project here (or into FOLDER); never overwrites a file")
+    start.add_argument("folder", nargs="?", type=Path, default=Path("."), help="the project folder (default: here)")
+    start.add_argument(
+        "--example", default="support", help="the content: minimal, support (the default; includes rag) or rag"
+    )
+    start.add_argument("--force", action="store_true", help="replace files the example would write")
     cli_assets.add_commands(commands, command)  # prompts, runs, datasets: first in --help, as before
     for name, handler, help in [
         ("run", _run, "evaluate a configuration version on a dataset"),
@@ -306,6 +312,13 @@ def _compare(args) -> int:
     print(comparison.report(), end="\n\n")
     print(gate.report())
     return gate.exit_code
+
+
+def _init(args) -> int:
+    from .templates.scaffold import init
+
+    print(init(args.folder, example=args.example, force=args.force).report())
+    return 0
 
 
 def _demo(args) -> int:

@@ -400,7 +400,12 @@ def _init_cluster(stack: Stack, data: Path) -> None:
 
 
 def _ensure_database(stack: Stack) -> None:
-    import psycopg  # the PostgreSQL driver (SQLAlchemy's default for postgresql://), only for the team stack
+    try:
+        import psycopg  # the PostgreSQL driver (SQLAlchemy's default for postgresql://), only for the team stack
+    except ImportError:
+        raise WorkbenchError(
+            "the team stack needs the PostgreSQL driver psycopg", fix="pip install 'llmops-workbench[team]'"
+        ) from None
 
     try:
         with psycopg.connect(

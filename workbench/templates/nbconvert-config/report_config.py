@@ -26,13 +26,23 @@ class ReportOrder(Preprocessor):
 
         nb.cells = [cell for _, cell in sorted(enumerate(nb.cells), key=rank)]
         nb.metadata.pop("widgets", None)
-        records = [o["data"][VERDICT_MIME] for cell in nb.cells for o in cell.get("outputs", [])
-                   if VERDICT_MIME in o.get("data", {})]
+        records = [
+            o["data"][VERDICT_MIME]
+            for cell in nb.cells
+            for o in cell.get("outputs", [])
+            if VERDICT_MIME in o.get("data", {})
+        ]
         if records:  # the header states the gate's verdict, with what could not be decided and why
             record = records[-1]
-            nb.metadata["workbench_verdict"] = {"headline": headline(record), "verdict": record.get("verdict", ""),
-                                                "lines": [m for v in ("regressed", "inconclusive", "not comparable")
-                                                          for m in (record.get("messages") or {}).get(v, [])]}
+            nb.metadata["workbench_verdict"] = {
+                "headline": headline(record),
+                "verdict": record.get("verdict", ""),
+                "lines": [
+                    m
+                    for v in ("regressed", "inconclusive", "not comparable")
+                    for m in (record.get("messages") or {}).get(v, [])
+                ],
+            }
         params = nb.metadata.get("papermill", {}).get("parameters", {})
         name = resources.get("metadata", {}).get("name", "report")
         if params.get("candidate"):
@@ -52,8 +62,15 @@ c.HTMLExporter.embed_images = True
 c.HTMLExporter.preprocessors = [ReportOrder]
 # Static outputs only: the widgets' text/html fallback before their live view (which would need a kernel and
 # JavaScript from a CDN), and never application/javascript.
-c.NbConvertBase.display_data_priority = ["text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown",
-                                         "text/latex", "text/plain"]
+c.NbConvertBase.display_data_priority = [
+    "text/html",
+    "image/svg+xml",
+    "image/png",
+    "image/jpeg",
+    "text/markdown",
+    "text/latex",
+    "text/plain",
+]
 # A cell tagged `report-hide` stays in the notebook and out of the report.
 c.TagRemovePreprocessor.enabled = True
 c.TagRemovePreprocessor.remove_cell_tags = {"report-hide"}
