@@ -51,6 +51,23 @@ def test_datasets_validate_show_add(project, capsys, tmp_path):
     assert code == 2 and "3.jsonl:1: inputs: Field required" in out
 
 
+def test_datasets_validate_with_a_prompt_checks_the_datasets_named_after_it(project, capsys):
+    root = str(project.root)
+    for name, inputs in [("tiny-mini", {"question": "Why?"}), ("notes", {"text": "A note."})]:
+        (project.datasets_dir / name).mkdir()
+        (project.datasets_dir / name / "1.jsonl").write_text(json.dumps({"id": "a", "inputs": inputs}) + "\n")
+    code, out, _ = run(capsys, "--root", root, "datasets", "validate", "--prompt", "tiny@1.0.0")
+    assert code == 0 and [line.split(":")[0] for line in out.splitlines()] == ["tiny@1", "tiny-mini@1"]
+    code, out, _ = run(capsys, "--root", root, "datasets", "validate", "notes", "--prompt", "tiny@1.0.0")
+    assert code == 2 and "case 'a' lacks variable(s) question" in out  # a dataset named explicitly is checked
+    (project.prompts_dir / "other").mkdir()
+    (project.prompts_dir / "other" / "1.0.0.yaml").write_text(TINY_PROMPT.replace("name: tiny", "name: other"))
+    code, out, err = run(capsys, "--root", root, "datasets", "validate", "--prompt", "other@1.0.0")
+    assert code == 2 and out == ""
+    assert "--prompt other@1.0.0: no dataset is named after it (other or other-*); datasets: notes, tiny" in err
+    assert "workbench datasets validate DATASET... --prompt other@1.0.0" in err
+
+
 def test_run_prints_the_summary(project, capsys):
     code, out, _ = run(
         capsys, "--root", str(project.root), "run", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet"

@@ -36,8 +36,14 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     validate = command(
         "validate", _datasets_validate, "validate dataset files, optionally against a configuration", datasets
     )
-    validate.add_argument("refs", nargs="*", help="name or name@version (default: all)")
-    validate.add_argument("--prompt", help="also check the variables this configuration needs")
+    validate.add_argument(
+        "refs", nargs="*", help="name or name@version (default: all; with --prompt, the ones named after it)"
+    )
+    validate.add_argument(
+        "--prompt",
+        help="also check the variables this configuration needs; without REFs, on the datasets named after it "
+        "(NAME and NAME-*, as support and support-mini go with support@1.1.0)",
+    )
     dshow = command("show", _datasets_show, "print a dataset's version, hash and cases", datasets)
     dshow.add_argument("ref")
     dshow.add_argument("--limit", type=non_negative, default=10)
@@ -126,8 +132,17 @@ def _datasets_validate(args) -> int:
     from .prompts import resolve
 
     settings = project_settings(args)
-    refs = args.refs or names(settings.datasets_dir)
     prompt = resolve(args.prompt, settings.prompts_dir) if args.prompt else None
+    refs = args.refs or names(settings.datasets_dir)
+    if prompt and not args.refs:  # another configuration's dataset lacks this one's variables by design
+        refs = [ref for ref in refs if ref == prompt.name or ref.startswith(f"{prompt.name}-")]
+        if not refs:
+            known = ", ".join(names(settings.datasets_dir)) or "none"
+            raise WorkbenchError(
+                f"--prompt {prompt.ref}: no dataset is named after it ({prompt.name} or {prompt.name}-*); "
+                f"datasets: {known}",
+                fix=f"name the datasets to check: workbench datasets validate DATASET... --prompt {prompt.ref}",
+            )
     failed = 0
     for ref in refs:
         try:
