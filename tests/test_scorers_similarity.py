@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from workbench.datasets import Case
-from workbench.scorers import Sample, bleu, rouge_l, semantic_similarity
+from workbench.scorers import Sample, bleu, rouge_l, semantic_similarity, token_recall
 
 CASE = Case(id="c", inputs={}, expected="The Plus plan costs six dollars per month.")
 
@@ -32,3 +32,17 @@ def test_rouge_l_and_bleu_against_hand_checked_values():
     )
     assert score(bleu(), CASE.expected).value == pytest.approx(1.0)
     assert 0 <= score(bleu(), "Six dollars per month for Plus.").value < 0.5
+
+
+def test_token_recall_counts_the_reference_words_the_answer_holds():
+    scorer = token_recall()
+    assert score(scorer, CASE.expected).value == pytest.approx(1.0)
+    # reference tokens without "the": plus plan costs six dollars per month (7); the answer has plus, six, month
+    partial = score(scorer, "Plus: six a MONTH, and more words that cost nothing.")
+    assert partial.value == pytest.approx(3 / 7) and partial.reason == "missing: costs, dollars, per, plan"
+    long = score(scorer, "The Plus plan costs six dollars per month. " * 5)  # length is not punished
+    assert long.value == pytest.approx(1.0) and long.reason is None
+    twice = Case(id="t", inputs={}, expected="6 GB and 6 GB")  # counted with multiplicity
+    assert score(scorer, "6 GB", twice).value == pytest.approx(2 / 5)
+    assert score(scorer, "x", Case(id="n", inputs={})).value is None
+    assert score(scorer, "x", Case(id="p", inputs={}, expected="...")).value is None

@@ -12,7 +12,7 @@ from .ragas import (
     ragas_string_similarity,
 )
 from .retrieval import hit_rate, mrr, ndcg_at_k, precision_at_k, recall_at_k
-from .similarity import bleu, rouge_l, semantic_similarity
+from .similarity import bleu, rouge_l, semantic_similarity, token_recall
 from .structure import contains_all, contains_any, json_schema, length_bounds, regex, valid_json, valid_python
 from .text import case_checks, contains, exact_match, forbidden_terms
 
@@ -42,6 +42,7 @@ __all__ = [
     "rouge_l",
     "scorer",
     "semantic_similarity",
+    "token_recall",
     "valid_json",
     "valid_python",
     "hit_rate",
