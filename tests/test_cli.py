@@ -68,6 +68,15 @@ def test_datasets_validate_with_a_prompt_checks_the_datasets_named_after_it(proj
     assert "workbench datasets validate DATASET... --prompt other@1.0.0" in err
 
 
+def test_the_demo_scores_what_its_gate_policy_names():
+    from workbench.cli import DEMO_SCORERS
+    from workbench.gate import GatePolicy
+
+    names = {spec if isinstance(spec, str) else spec["name"] for spec in DEMO_SCORERS}
+    policy = GatePolicy.load(REPO / "gate.yaml")  # `workbench demo` gates with it: an unknown scorer would be exit 2
+    assert set(policy.critical or []) | set(policy.guardrails) <= names
+
+
 def test_run_prints_the_summary(project, capsys):
     code, out, _ = run(
         capsys, "--root", str(project.root), "run", "tiny@1.0.0", "--dataset", "tiny", "--no-log", "--quiet"
