@@ -6,8 +6,6 @@ import json
 import re
 from typing import Any
 
-import jsonschema
-
 
 def normalise(text: str, ignore_case: bool = True) -> str:
     """Whitespace collapsed (and casefolded unless `ignore_case` is False), for containment checks."""
@@ -27,6 +25,8 @@ def schema_problem(text: str, schema: dict[str, Any]) -> str | None:
         payload = json_payload(text)
     except json.JSONDecodeError as exc:
         return f"not JSON: {exc.msg}"
+    import jsonschema  # imported when a schema is checked: jsonschema's own imports take seconds
+
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(payload), key=lambda e: list(e.path))
     if not errors:
         return None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .errors import Exit, WorkbenchError
 from .mlflow_store import client
 from .settings import Settings
+from .templates import NBCONVERT_CONFIG
 from .widgets.verdict import VERDICT_MIME, render_verdict, verdict_record
 from .yamlfiles import load_model
 
@@ -271,8 +272,6 @@ def read_verdict(executed: Path) -> dict[str, Any] | None:
 
 def report_config_dir(root: Path, named: str | None) -> Path:
     """The nbconvert configuration folder: the one `ci.yaml` names, the project's own, or the packaged one."""
-    from .templates import NBCONVERT_CONFIG
-
     if named is not None:
         return root / named
     own = root / "nbconvert-config"

@@ -231,20 +231,28 @@ def _traces(text: str) -> int | None:
     return int(text)
 
 
-def _check_refs(refs: list[str], dataset: str) -> None:
-    """Names first, before the heavy imports of a run: a typo fails in a fraction of a second."""
+def _check_refs(args: argparse.Namespace, refs: list[str]) -> None:
+    """Names, configurations and the dataset's file first, before the heavy imports of a run: a typo or a bad
+    configuration fails in a fraction of a second."""
+    from .datasets import dataset_file
     from .names import check_name, split_ref
+    from .prompts import resolve
 
-    split_ref(dataset, "dataset", "--dataset")
+    split_ref(args.dataset, "dataset", "--dataset")
     for ref in refs:
         if ref.startswith("run:"):
             check_name(ref.removeprefix("run:"), "run")
         elif not ref.endswith(".parquet"):
             split_ref(ref, "configuration")
+    settings = project_settings(args)
+    for ref in refs:
+        if not ref.startswith("run:") and not ref.endswith(".parquet"):
+            resolve(ref, settings.prompts_dir)
+    dataset_file(args.dataset, settings.datasets_dir)
 
 
 def _run(args) -> int:
-    _check_refs([args.ref], args.dataset)
+    _check_refs(args, [args.ref])
     if args.shard and not args.save:
         raise WorkbenchError(
             "a shard is not logged: it is saved for `workbench runs merge`",
@@ -295,7 +303,7 @@ def _run(args) -> int:
 def _compare(args) -> int:
     if len(args.refs) > 2:
         raise WorkbenchError("compare takes [BASELINE] CANDIDATE: at most two references")
-    _check_refs(args.refs, args.dataset)
+    _check_refs(args, args.refs)
     from .experiment import compare_refs
     from .gate import GatePolicy
     from .health import check_run

@@ -161,8 +161,8 @@ def names(root: Path) -> list[str]:
     return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and versions(p.name, root))
 
 
-def load_dataset(ref: str, root: Path) -> Dataset:
-    """`name@3` or a bare `name` (its newest version); the hash recorded with every run pins it."""
+def dataset_file(ref: str, root: Path) -> tuple[str, int, Path]:
+    """The name, version and file of `name@3` or a bare `name` (its newest version), without reading it."""
     root = Path(root)
     name, version = split_ref(ref, "dataset")
     known = versions(name, root)
@@ -171,7 +171,12 @@ def load_dataset(ref: str, root: Path) -> Dataset:
     if version and (not version.isdigit() or int(version) not in known):
         raise WorkbenchError(f"dataset '{ref}' does not exist; versions are: {', '.join(f'{name}@{v}' for v in known)}")
     number = int(version) if version else known[-1]
-    path = root / name / f"{number}.jsonl"
+    return name, number, root / name / f"{number}.jsonl"
+
+
+def load_dataset(ref: str, root: Path) -> Dataset:
+    """`name@3` or a bare `name` (its newest version); the hash recorded with every run pins it."""
+    name, number, path = dataset_file(ref, root)
     if path.stat().st_size > LAZY_BYTES:
         return _load_large(name, number, path)
     cases, lines, problems = parse(path)

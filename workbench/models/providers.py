@@ -10,7 +10,6 @@ from pydantic import BaseModel
 
 from ..plugins import Provider
 from ..prompts.schema import LOCAL_MODELS, ModelSpec
-from .factory import langchain_chat_model, local_chat_model, openai_chat_model
 
 CLASS_PATH = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
 #: ChatOpenAI arguments the `openai` provider sets from a spec's own fields, and the field to write instead.
@@ -103,6 +102,20 @@ def _json_schema(response_model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-LOCAL = Provider("local", local_chat_model, _check_local, concurrency=1, priced=False, structured_output=_grammar)
-OPENAI = Provider("openai", openai_chat_model, _check_openai, structured_output=_json_schema)
-LANGCHAIN = Provider("langchain", langchain_chat_model, _check_langchain)
+def _chat_model(name: str) -> Any:
+    """The factory's `name`, imported when a model is built (LangChain's imports take a second; lint needs none)."""
+
+    def build(spec: ModelSpec, rate_limiter: Any) -> Any:
+        from . import factory  # LangChain: imported when a model is built, not when a spec is linted
+
+        return getattr(factory, name)(spec, rate_limiter)
+
+    build.__name__ = name
+    return build
+
+
+LOCAL = Provider(
+    "local", _chat_model("local_chat_model"), _check_local, concurrency=1, priced=False, structured_output=_grammar
+)
+OPENAI = Provider("openai", _chat_model("openai_chat_model"), _check_openai, structured_output=_json_schema)
+LANGCHAIN = Provider("langchain", _chat_model("langchain_chat_model"), _check_langchain)

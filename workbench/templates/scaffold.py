@@ -90,9 +90,9 @@ def init(folder: Path, example: str = DEFAULT_EXAMPLE, force: bool = False) -> I
         )
     for rel in result.written:
         atomic_write(folder / rel, files[rel])
-    for name, content in merged.items():
-        if content is not None:
-            atomic_write(folder / name, content)
+    for name, merged_content in merged.items():
+        if merged_content is not None:
+            atomic_write(folder / name, merged_content)
             result.updated.append(Path(name))
     return result
 
@@ -149,13 +149,9 @@ def notebook_with(path: Path, values: dict[str, Any]) -> str:
     cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
     source = "".join(cell["source"])
     for name, value in values.items():
-        source, count = re.subn(
-            rf"^({re.escape(name)} = )(.*?)(  #.*)?$",
-            lambda m, v=value: m.group(1) + literal(v) + (m.group(3) or ""),
-            source,
-            count=1,
-            flags=re.M,
-        )
+        assignment = f"{name} = {literal(value)}"
+        pattern = rf"^{re.escape(name)} = .*?(?=  #|$)"
+        source, count = re.subn(pattern, assignment.replace("\\", r"\\"), source, count=1, flags=re.M)
         if not count:
             raise ValueError(f"{path.name}: the parameters cell has no {name!r}")  # a packaging bug, not input
     cell["source"] = source.splitlines(keepends=True)
