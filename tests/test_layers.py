@@ -108,8 +108,6 @@ HEAVY = {
     "mlflow": "seconds to import; only commands that log or read runs need it",
     "opentelemetry": "loaded with mlflow; only writing traces needs it",
     "chromadb": "the vector store: only RAG configurations need it",
-    "sentence_transformers": "torch and the embedding model: only similarity and RAG need them",
-    "transformers": "loaded with sentence-transformers",
     "ragas": "ragas scorers only",
     "sklearn": "drift and calibration only",
     "scipy": "statistics only",

@@ -181,7 +181,7 @@ def _scorers(
 
 
 def _requests(traffic: pd.DataFrame, run: RunResult, policy: GuardrailPolicy | None) -> pd.DataFrame:
-    from .rag.embeddings import Embedder  # sentence-transformers loads only when answers are compared
+    from .rag.embeddings import Embedder  # the embedding model loads only when answers are compared
 
     cases = run.cases().set_index("case_id")
     candidate = [cases.loc[str(i), "output"] if str(i) in cases.index else None for i in traffic["id"]]

@@ -54,7 +54,7 @@ class RunContext:
         built = build_scorers(list(DEFAULT_SCORERS) if scorers is None else scorers, settings)
         retriever = None
         if prompt.spec.retrieval:
-            from .rag import retriever_for  # chromadb and sentence-transformers load only for RAG configurations
+            from .rag import retriever_for  # chromadb and the embedding model load only for RAG configurations
 
             retriever = retriever_for(prompt.spec.retrieval, settings)
         cache = ResponseCache(settings.cache_path) if settings.cache else None
