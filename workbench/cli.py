@@ -245,10 +245,11 @@ def _check_refs(args: argparse.Namespace, refs: list[str]) -> None:
         elif not ref.endswith(".parquet"):
             split_ref(ref, "configuration")
     settings = project_settings(args)
-    for ref in refs:
-        if not ref.startswith("run:") and not ref.endswith(".parquet"):
-            resolve(ref, settings.prompts_dir)
-    dataset_file(args.dataset, settings.datasets_dir)
+    configurations = [ref for ref in refs if not ref.startswith("run:") and not ref.endswith(".parquet")]
+    for ref in configurations:
+        resolve(ref, settings.prompts_dir)
+    if configurations or len(refs) == 1:  # something will run (one reference: against production)
+        dataset_file(args.dataset, settings.datasets_dir)
 
 
 def _run(args) -> int:
