@@ -48,13 +48,14 @@ class InitResult:
             groups[key] = groups.get(key, 0) + 1
         lines += [f"  wrote   {key}" + (f" ({n} files)" if key.endswith("/") else "") for key, n in groups.items()]
         lines += [f"  updated {p}" for p in self.updated]
+        scorers = "".join(f" --scorer {name}" for name in ex.get("scorers", []))
         if self.unchanged:
             lines.append(f"  {len(self.unchanged)} files already as the example has them")
         lines += [
             "next:",
             "  workbench prompts lint",
-            f"  workbench run {ex['candidate']} --dataset {ex['dataset']}",
-            f"  workbench compare {ex['baseline']} {ex['candidate']} --dataset {ex['dataset']}",
+            f"  workbench run {ex['candidate']} --dataset {ex['dataset']}{scorers}",
+            f"  workbench compare {ex['baseline']} {ex['candidate']} --dataset {ex['dataset']}{scorers}",
             "  workbench ci                 # the gate notebook, executed and rendered to reports/",
             "  jupyter lab notebooks/       # the notebooks, on this project's own configurations",
         ]
