@@ -9,8 +9,6 @@ from pathlib import Path
 import papermill
 import pytest
 
-pytestmark = pytest.mark.slow
-
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -50,6 +48,7 @@ def outputs(nb: dict) -> list[dict]:
 
 
 def test_the_notebooks_are_thin_with_a_parameters_cell():
+    """Fast: `ruff format` runs on the packaged notebooks too, and can stretch a cell past the limit."""
     assert NOTEBOOKS == [
         "ab_test.ipynb",
         "eval_scoring.ipynb",
@@ -67,6 +66,7 @@ def test_the_notebooks_are_thin_with_a_parameters_cell():
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["prompt_comparison.ipynb", "rag_inspection.ipynb", "eval_scoring.ipynb"])
 def test_notebook_runs_on_its_defaults_and_every_widget_leaves_static_html(demo, name):
     nb = execute(demo, name)
@@ -78,6 +78,7 @@ def test_notebook_runs_on_its_defaults_and_every_widget_leaves_static_html(demo,
     assert any("image/png" in o.get("data", {}) for o in shown) or name == "rag_inspection.ipynb"
 
 
+@pytest.mark.slow
 def test_the_gate_notebook_records_its_verdict(demo):
     nb = execute(demo, "gate.ipynb", dataset="support-mini", baseline="support@1.0.0", candidate="support@1.1.0")
     records = [
