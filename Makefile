@@ -22,14 +22,10 @@ test-fast: $(STAMP)  ## the fast tests only
 
 install: $(STAMP)
 
-# torch comes in only through the embedding model's package (it declares sentence-transformers; the workbench never
-# imports torch). This machine kind keeps a CPU torch wheel on disk: where it is, take it instead of a CUDA build.
-LOCAL_TORCH := $(firstword $(wildcard /opt/wheels/torch-*+cpu-cp311-*.whl))
-
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -c constraints.txt $(LOCAL_TORCH) -e '.[dev,gemma]'
+	$(PY) -m pip install -c constraints.txt -e '.[dev,gemma]'
 	touch $@
 
 constraints:  ## refresh the frozen constraints from the current .venv (keep the two required pins)

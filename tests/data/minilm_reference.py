@@ -1,13 +1,15 @@
 """Reference vectors for tests/test_rag_embeddings.py, recorded with sentence-transformers (torch), the
-encoder the workbench used before its numpy one. Run again only where sentence-transformers is installed:
+encoder the workbench used before its numpy one, from the float32 model. Run again only where sentence-transformers
+and a sentence-transformers folder of all-MiniLM-L6-v2 are at hand:
 
-    HF_HUB_OFFLINE=1 .venv/bin/python tests/data/minilm_reference.py
+    HF_HUB_OFFLINE=1 .venv/bin/python tests/data/minilm_reference.py PATH/TO/all-MiniLM-L6-v2
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -59,9 +61,7 @@ def main() -> None:
     import sentence_transformers
     from sentence_transformers import SentenceTransformer
 
-    from workbench.rag.embeddings import model_dir
-
-    model = SentenceTransformer(str(model_dir()), device="cpu")
+    model = SentenceTransformer(sys.argv[1], device="cpu")
     vectors = model.encode(TEXTS, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     lengths = [len(model.tokenizer(t)["input_ids"]) for t in TEXTS]
     np.save(HERE / "minilm_reference.npy", vectors.astype(np.float32))

@@ -5,7 +5,7 @@
 
 from .chunking import Chunk, split
 from .corpus import Document, corpus_dir, load_corpus
-from .embeddings import Embedder, model_id
+from .embeddings import MODEL_ID, Embedder
 from .inspection import inspect
 from .retriever import Retriever, retriever_for
 from .store import IndexSpec, client, collection
@@ -24,7 +24,7 @@ __all__ = [
     "index_version",
     "inspect",
     "load_corpus",
-    "model_id",
+    "MODEL_ID",
     "retriever_for",
     "split",
     "sync",

@@ -42,7 +42,9 @@ class SentenceEncoder:
         self.tokenizer.no_padding()  # tokenizer.json pads to a fixed 128; batches are padded to their longest text
         self.tokenizer.enable_truncation(self.max_length)
 
-        w = load_file(str(folder / "model.safetensors"))
+        w = {
+            k: v.astype(np.float32) for k, v in load_file(str(folder / "model.safetensors")).items()
+        }  # float16 on disk
         self.words = w["embeddings.word_embeddings.weight"]
         self.positions = w["embeddings.position_embeddings.weight"]
         self.types = w["embeddings.token_type_embeddings.weight"]

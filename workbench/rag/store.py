@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import WorkbenchError
 from ..settings import Settings
 from .chunking import SPLITTER_VERSION
-from .embeddings import chroma_embedding_function, model_id
+from .embeddings import MODEL_ID, chroma_embedding_function
 
 HOST_ENV = "WORKBENCH_CHROMA_HOST"
 PORT_ENV = "WORKBENCH_CHROMA_PORT"
@@ -36,7 +36,7 @@ class IndexSpec:
 
     @classmethod
     def of(cls, corpus: str, chunk_size: int, chunk_overlap: int) -> IndexSpec:
-        return cls(corpus=corpus, chunk_size=chunk_size, chunk_overlap=chunk_overlap, model=model_id())
+        return cls(corpus=corpus, chunk_size=chunk_size, chunk_overlap=chunk_overlap, model=MODEL_ID)
 
     @property
     def key(self) -> str:
