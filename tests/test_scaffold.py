@@ -119,6 +119,15 @@ def test_this_repository_uses_the_packaged_notebooks_and_report_configuration():
     assert (REPO / "nbconvert-config").resolve() == templates.NBCONVERT_CONFIG
 
 
+def test_the_demo_project_links_every_file_an_example_ships():
+    """One copy: a demo file with the same path as an example's (prompts, datasets, the corpus) is that file, so
+    the two cannot drift; the demo's own versions beside them are real files."""
+    for example in templates.EXAMPLES.iterdir():
+        for shipped in (p for p in example.rglob("*") if p.is_file() and p.name != "example.yaml"):
+            demo = REPO / shipped.relative_to(example)
+            assert not demo.exists() or demo.resolve() == shipped.resolve(), f"{demo} is a copy of {shipped}: link it instead"
+
+
 @pytest.mark.slow
 def test_the_wheel_carries_what_a_project_needs(tmp_path):
     subprocess.run(
