@@ -125,7 +125,9 @@ def test_the_demo_project_links_every_file_an_example_ships():
     for example in templates.EXAMPLES.iterdir():
         for shipped in (p for p in example.rglob("*") if p.is_file() and p.name != "example.yaml"):
             demo = REPO / shipped.relative_to(example)
-            assert not demo.exists() or demo.resolve() == shipped.resolve(), f"{demo} is a copy of {shipped}: link it instead"
+            assert not demo.exists() or demo.resolve() == shipped.resolve(), (
+                f"{demo} is a copy of {shipped}: link it instead"
+            )
 
 
 @pytest.mark.slow
