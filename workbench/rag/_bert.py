@@ -42,9 +42,8 @@ class SentenceEncoder:
         self.tokenizer.no_padding()  # tokenizer.json pads to a fixed 128; batches are padded to their longest text
         self.tokenizer.enable_truncation(self.max_length)
 
-        w = {
-            k: v.astype(np.float32) for k, v in load_file(str(folder / "model.safetensors")).items()
-        }  # float16 on disk
+        # float16 on disk for the shipped model, float32 in any other sentence-transformers folder: float32 here
+        w = {k: v.astype(np.float32, copy=False) for k, v in load_file(str(folder / "model.safetensors")).items()}
         self.words = w["embeddings.word_embeddings.weight"]
         self.positions = w["embeddings.position_embeddings.weight"]
         self.types = w["embeddings.token_type_embeddings.weight"]
