@@ -66,7 +66,7 @@ def main() -> None:
         index, verdict = first_stop(result["verdict"])
         used = looks[index]
         calls = 2 * used.mean()
-        mde = mcnemar_mde(args.cases, float((worse + better).mean()) / args.cases, args.alpha)
+        mde = mcnemar_mde(args.cases, float((worse + better).mean()) / args.cases, p_base, args.alpha)
         print(
             f"| {name} | {fixed.mean():.1%} | {mde:.3f} | {(verdict == REGRESSED).mean():.1%} | {(verdict == NO_REGRESSION).mean():.1%} "
             f"| {np.isin(verdict, ['continue']).mean():.1%} | {calls:.0f} of {2 * args.cases} | {1 - calls / (2 * args.cases):.0%} |"

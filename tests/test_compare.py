@@ -79,7 +79,28 @@ def test_a_real_shift_in_scores_is_significant_both_ways():
 def test_min_effect_guards_against_tiny_but_significant_changes():
     a = np.linspace(0.2, 0.8, 50)
     row = compare(run({"s": a}), run({"s": a - 0.01}), min_effect=0.05).table.loc["s"]
-    assert row["p_value"] < 0.05 and row["verdict"] == "no significant change" and row["degraded"] == 0
+    assert row["p_value"] < 0.05 and row["verdict"] == "negligible" and row["degraded"] == 0
+    assert row["worst_diff"] == pytest.approx(-0.01)  # every case dropped by exactly 0.01: no drop of 0.05
+
+
+def test_a_significant_drop_that_may_reach_min_effect_regresses_even_when_its_estimate_is_smaller():
+    """Planning promises power at a drop of min_effect; a rule that also wanted the estimate beyond min_effect
+    would catch such a drop only half of the time."""
+    rng = np.random.default_rng(3)
+    base = rng.random(200) < 0.8
+    cand = base & (rng.random(200) > 0.12)  # the candidate loses about 10 points
+    row = compare(run({"ok": list(base)}), run({"ok": list(cand)}), min_effect=0.12).table.loc["ok"]
+    assert row["p_value"] < 0.05 and -0.12 < row["diff"] and row["worst_diff"] <= -0.12
+    assert row["verdict"] == "regressed"
+
+
+def test_an_equal_pair_on_enough_cases_rules_out_the_drop_and_passes():
+    rng = np.random.default_rng(4)
+    base, cand = rng.random(100) < 0.7, rng.random(100) < 0.7
+    row = compare(run({"ok": list(base)}), run({"ok": list(cand)}), min_effect=0.2).table.loc["ok"]
+    assert row["mde"] > 0.2 and row["worst_diff"] > -0.2 and row["verdict"] == "no significant change"
+    few = compare(run({"ok": list(base[:50])}), run({"ok": list(cand[:50])}), min_effect=0.2).table.loc["ok"]
+    assert few["worst_diff"] < -0.2 and few["verdict"] == "inconclusive" and few["cases_needed"] > 50
 
 
 def test_repeats_are_averaged_per_case():

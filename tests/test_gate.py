@@ -40,6 +40,7 @@ def test_a_small_dataset_without_a_regression_is_inconclusive_with_its_mde():
         f"ok inconclusive: this dataset can detect drops of {row['mde']:.2f} or more; the policy cares about 0.05"
         in gate.report()
     )
+    assert f"about {int(row['cases_needed']):,} cases (this comparison had 20) would decide it" in gate.report()
     allowed = check_gate(comparison, GatePolicy(min_effect=0.05, inconclusive="pass", max_error_rate=None))
     assert allowed.passed and allowed.verdict == "inconclusive" and allowed.exit_code == 0
     assert "GATE INCONCLUSIVE (passes by the policy" in allowed.report()
@@ -51,6 +52,25 @@ def test_a_large_dataset_without_change_passes_and_its_mde_is_below_min_effect()
     row = comparison.table.loc["ok"]
     assert row["verdict"] == "no significant change" and row["mde"] < 0.05
     assert check_gate(comparison, GatePolicy(min_effect=0.05)).verdict == "passed"
+
+
+def test_the_cases_an_inconclusive_names_would_decide_it():
+    """At the number of cases the inconclusive message names, the same noise gives an MDE within min_effect."""
+    base, cand = flips(40, worse=3, better=3, base_rate=0.8)
+    row = compare(run({"ok": base}), run({"ok": cand}), min_effect=0.1).table.loc["ok"]
+    assert row["verdict"] == "inconclusive"
+    n = int(row["cases_needed"])
+    scale = lambda flags: flags * (n // 40 + 1)  # noqa: E731  the same pass rate and discordance, more cases
+    bigger = compare(run({"ok": scale(base)}), run({"ok": scale(cand)}), min_effect=0.1).table.loc["ok"]
+    assert bigger["mde"] <= 0.1 and bigger["verdict"] == "no significant change"
+
+
+def test_an_unpriced_model_has_no_cost_rule_in_the_gate():
+    base, cand = flips(40, worse=2, better=2)
+    unpriced = check_gate(compare(run({"ok": base}, cost=None), run({"ok": cand}, cost=None)), GatePolicy())
+    assert "cost" not in {o.rule for o in unpriced.outcomes} and "cost per call" not in unpriced.report()
+    priced = check_gate(compare(run({"ok": base}, cost=0.01), run({"ok": cand}, cost=None)), GatePolicy())
+    assert "cost per call not comparable" in priced.report()  # one side priced: worth saying
 
 
 def test_a_regression_beats_inconclusive_and_min_effect_zero_is_never_inconclusive():

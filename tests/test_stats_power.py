@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from workbench.stats.power import (
+    discordance_under_drop,
     mcnemar_critical,
     mcnemar_mde,
     mcnemar_power,
@@ -29,13 +30,23 @@ def test_mcnemar_p_value_and_critical_counts():
 
 
 def test_mde_shrinks_with_cases_and_grows_with_noise_and_multiplicity():
-    assert mcnemar_mde(400, 0.1, 0.05) < mcnemar_mde(100, 0.1, 0.05) < mcnemar_mde(40, 0.1, 0.05)
-    assert mcnemar_mde(100, 0.4, 0.05) > mcnemar_mde(100, 0.1, 0.05)
-    assert mcnemar_mde(100, 0.1, 0.05 / 5) > mcnemar_mde(100, 0.1, 0.05)
-    assert mcnemar_power(100, 0.1, mcnemar_mde(100, 0.1, 0.05), 0.05) == pytest.approx(0.8, abs=0.01)
-    assert mcnemar_mde(4, 0.5, 0.05) == math.inf  # four cases can never be significant
+    assert mcnemar_mde(400, 0.1, 0.8, 0.05) < mcnemar_mde(100, 0.1, 0.8, 0.05) < mcnemar_mde(40, 0.1, 0.8, 0.05)
+    assert mcnemar_mde(100, 0.4, 0.8, 0.05) > mcnemar_mde(100, 0.1, 0.8, 0.05)
+    assert mcnemar_mde(100, 0.1, 0.8, 0.05 / 5) > mcnemar_mde(100, 0.1, 0.8, 0.05)
+    mde = mcnemar_mde(100, 0.1, 0.8, 0.05)  # the drop's failures add to the discordance
+    assert mcnemar_power(100, discordance_under_drop(0.1, mde, 0.8), mde, 0.05) == pytest.approx(0.8, abs=0.01)
+    assert mcnemar_mde(4, 0.5, 0.8, 0.05) == math.inf  # four cases can never be significant
     # identical answers on 100 cases still bound the drop a test could have seen: 6 flips are needed
-    assert 0.05 < mcnemar_mde(100, 0.0, 0.05) < 0.1
+    assert 0.05 < mcnemar_mde(100, 0.0, 0.8, 0.05) < 0.1
+    assert mcnemar_mde(100, 0.1, 0.04, 0.05) == math.inf  # a pass rate of 0.04 cannot drop by 0.1
+
+
+@pytest.mark.parametrize("p_base, drop", [(0.9, 0.1), (0.7, 0.2), (0.4, 0.1)])
+def test_the_discordance_under_a_drop_is_exact_for_independent_and_for_identical_answers(p_base, drop):
+    independent = 2 * p_base * (1 - p_base)
+    exact = p_base * (1 - (p_base - drop)) + (1 - p_base) * (p_base - drop)
+    assert discordance_under_drop(independent, drop, p_base) == pytest.approx(exact)
+    assert discordance_under_drop(0.0, drop, p_base) == pytest.approx(drop)
 
 
 def test_paired_mde_against_the_normal_formula():

@@ -10,10 +10,19 @@ from scipy import stats
 
 from .results import RunResult
 from .stats.multiplicity import holm
-from .stats.power import POWER, mcnemar_mde, mcnemar_pvalue, paired_mde
+from .stats.power import (
+    POWER,
+    cases_needed,
+    discordance_under_drop,
+    mcnemar_mde,
+    mcnemar_power,
+    mcnemar_pvalue,
+    paired_mde,
+    paired_power,
+)
 
 RESAMPLES = 4999
-VERDICTS = ("improved", "no significant change", "inconclusive", "regressed")
+VERDICTS = ("improved", "no significant change", "negligible", "inconclusive", "regressed")
 
 
 @dataclass
@@ -47,6 +56,8 @@ class Comparison:
                 "p_adjusted",
                 "test",
                 "mde",
+                "worst_diff",
+                "cases_needed",
                 "improved",
                 "degraded",
                 "failed",
@@ -56,7 +67,8 @@ class Comparison:
         head = (
             f"{self.baseline.prompt_ref} -> {self.candidate.prompt_ref} on {self.candidate.dataset_ref} "
             f"(alpha {self.alpha}, Holm over {len(self.family)} scorer(s); mde: the smallest drop detected with "
-            f"{POWER:.0%} power)"
+            f"{POWER:.0%} power; worst_diff: the lowest difference still plausible, one-sided at the scorer's alpha; "
+            f"cases_needed: the cases that would decide an inconclusive)"
         )
         return head + "\n" + shown.to_string(float_format=lambda x: f"{x:.3f}")
 
@@ -75,11 +87,16 @@ def compare(
     Pass/fail scorers without repeats use McNemar's exact test; other scores a paired permutation test
     (sign flips of the per-case differences). The 95% interval of the mean difference is a paired
     bootstrap over cases. The `family` (default: every scorer) is Holm-adjusted as one family, so the chance
-    of any false alarm among them stays at alpha. A verdict needs both significance (adjusted p < alpha)
-    and an effect of at least `min_effect`. A scorer without a significant change whose minimum detectable
-    effect (at `power`, the alpha of Holm's first step) is larger than a positive `min_effect` is
-    `inconclusive`: the dataset is too small to see the drop the policy cares about (unless no such drop is
-    possible: a pass rate already below `min_effect`).
+    of any false alarm among them stays at alpha. Each scorer's `min_effect` is the drop the policy cares about:
+
+    - `regressed`: a significant drop (adjusted p < alpha) that may be as large as min_effect (`worst_diff`, the
+      one-sided bound at Holm's first-step alpha, is at or below -min_effect);
+    - `negligible`: a significant drop that is certainly smaller than min_effect;
+    - `improved`: a significant rise larger than min_effect;
+    - `inconclusive`: neither a significant change nor a drop of min_effect ruled out, on too few cases to see
+      it (the minimum detectable effect at `power` exceeds min_effect; unless no such drop is possible: a pass
+      rate already below min_effect). `cases_needed` says how many cases would see it;
+    - `no significant change` otherwise: a drop of min_effect is ruled out by the bound or would have been seen.
     """
     if baseline.dataset_hash != candidate.dataset_hash:
         raise ValueError(
@@ -154,7 +171,7 @@ def _verdicts(table: pd.DataFrame, members: list[str], alpha: float, power: floa
     level = {n: alpha / len(members) if n in members else alpha for n in table.index}
     table["mde"] = [
         (
-            mcnemar_mde(int(r["n"]), r["discordant"] / r["n"], level[n], power)
+            mcnemar_mde(int(r["n"]), r["discordant"] / r["n"], r["baseline"], level[n], power)
             if r["test"] == "mcnemar"
             else paired_mde(int(r["n"]), r["sd_diff"], level[n], power)
         )
@@ -162,19 +179,48 @@ def _verdicts(table: pd.DataFrame, members: list[str], alpha: float, power: floa
         else np.inf
         for n, r in table.iterrows()
     ]
+    table["worst_diff"] = [_worst_diff(r, level[n]) for n, r in table.iterrows()]
     significant = table["p_adjusted"] < alpha
     effect = table["min_effect"]
+    ruled_out = (effect > 0) & (table["worst_diff"] > -effect)  # no drop of min_effect is left plausible
     possible = (table["test"] != "mcnemar") | (table["baseline"] >= effect)  # a pass rate cannot drop below 0
     table["verdict"] = np.select(
         [
-            significant & (table["diff"] < -effect),
+            significant & (table["diff"] < 0) & ~ruled_out,
+            significant & (table["diff"] < 0),
             significant & (table["diff"] > effect),
-            (effect > 0) & ~(table["mde"] <= effect) & possible,
+            (effect > 0) & ~(table["mde"] <= effect) & possible & ~ruled_out,
         ],
-        ["regressed", "improved", "inconclusive"],
+        ["regressed", "negligible", "improved", "inconclusive"],
         "no significant change",
     )
+    table["cases_needed"] = [
+        _cases_needed(r, level[n], power) if r["verdict"] == "inconclusive" else np.nan for n, r in table.iterrows()
+    ]
     return table.drop(columns=["discordant", "sd_diff"])
+
+
+def _worst_diff(row: pd.Series, level: float) -> float:
+    """The one-sided (1 - level) lower bound of the mean difference (Student's t). Pass/fail differences get a
+    variance of at least 3 / n, so identical answers bound the drop as the rule of three does (about 3 / n)."""
+    n = int(row["n"])
+    if n < 2:
+        return -np.inf
+    variance = row["sd_diff"] ** 2
+    if row["test"] == "mcnemar":
+        variance = max(variance, 3 / n)
+    return float(row["diff"] - stats.t.ppf(1 - level, n - 1) * np.sqrt(variance / n))
+
+
+def _cases_needed(row: pd.Series, level: float, power: float) -> float:
+    """The cases at which this scorer's MDE would be its min_effect, with the noise observed here."""
+    effect = float(row["min_effect"])
+    if row["test"] == "mcnemar":
+        discordance = discordance_under_drop(row["discordant"] / row["n"], effect, row["baseline"]) if row["n"] else 1.0
+        return cases_needed(lambda n: mcnemar_power(n, discordance, effect, level), power)
+    if not np.isfinite(row["sd_diff"]):
+        return np.inf
+    return cases_needed(lambda n: paired_power(n, float(row["sd_diff"]), effect, level), power)
 
 
 def _test(b: np.ndarray, c: np.ndarray, binary: bool) -> dict[str, float | str]:

@@ -99,6 +99,8 @@ class RuleOutcome:
     test: str | None = None
     n: int | None = None  # cases (scorers) or paired calls (cost, latency)
     degraded: int | None = None
+    worst_diff: float | None = None  # critical: the lowest difference still plausible (one-sided bound)
+    cases_needed: float | None = None  # critical: the cases at which a drop of min_effect would be seen
     note: str = ""
 
     def message(self) -> str:
@@ -118,11 +120,11 @@ class RuleOutcome:
             if self.verdict == INCONCLUSIVE:
                 return (
                     f"{name} inconclusive: {detectable(self.mde, self.min_effect)} ({self.baseline:.3f} -> "  # type: ignore[arg-type]
-                    f"{self.candidate:.3f}, {detail}, {self.n} cases)"
+                    f"{self.candidate:.3f}, {detail}, {self.n} cases); {deciding(self.cases_needed, self.n)}"
                 )
             return (
                 f"{name} {self.verdict}: {self.baseline:.3f} -> {self.candidate:.3f} ({detail}, "
-                f"{self.degraded} case(s) degraded)"
+                f"{self.degraded} case(s) degraded){at_most_worse(self.worst_diff)}"
             )
         if self.rule == "guardrail":
             word = "dropped" if self.verdict == REGRESSED else "held"
@@ -253,6 +255,8 @@ def check_gate(
                     test=row["test"],
                     n=int(row["n"]),
                     degraded=int(row["degraded"]),
+                    worst_diff=float(row["worst_diff"]),
+                    cases_needed=float(row["cases_needed"]),
                 )
             )
         if name in policy.guardrails:
@@ -272,6 +276,8 @@ def check_gate(
         ("cost", "cost", policy.max_cost_increase, 0.0),
         ("latency", "latency_s", policy.max_latency_increase, policy.min_latency_increase_s),
     ]:
+        if measure == "cost" and not (base_calls["cost"].notna().any() or cand_calls["cost"].notna().any()):
+            continue  # an unpriced model: the run summary says "cost unknown"; no rule to apply
         if limit is not None:
             outcomes.append(
                 _calls_outcome(rule, compare_calls(base_calls, cand_calls, measure), limit, comparison.alpha, floor)
@@ -326,6 +332,20 @@ def detectable(mde: float | None, min_effect: float) -> str:
     if mde is None or not np.isfinite(mde):
         return f"this dataset cannot detect any drop; the policy cares about {min_effect:.2f}"
     return f"this dataset can detect drops of {mde:.2f} or more; the policy cares about {min_effect:.2f}"
+
+
+def deciding(cases_needed: float | None, cases: int | None) -> str:
+    """'about 240 cases (this comparison had 100) would decide it': what turns an inconclusive into a verdict."""
+    if cases_needed is None or not np.isfinite(cases_needed):
+        return "no number of cases would decide it at this noise: lower the noise (repeats) or raise min_effect"
+    return f"about {int(cases_needed):,} cases (this comparison had {cases}) would decide it"
+
+
+def at_most_worse(worst_diff: float | None) -> str:
+    """'; at most 0.041 worse (one-sided bound)', or nothing when there is no bound."""
+    if worst_diff is None or not np.isfinite(worst_diff):
+        return ""
+    return f"; at most {max(0.0, -worst_diff):.3f} worse (one-sided bound)"
 
 
 def sequential_outcome(

@@ -251,26 +251,27 @@ def fold(frame: pd.DataFrame) -> pd.DataFrame:
         if column not in frame:
             frame[column] = _DEFAULTS.get(column)
     frame["repeat"] = frame["repeat"].fillna(0)
+    groups: dict[tuple, list[dict]] = {}  # per call, in order of first appearance (plain dicts: fast)
+    for row in frame.to_dict("records"):
+        if isinstance(row["case_id"], str):
+            groups.setdefault((row["case_id"], row["repeat"]), []).append(row)
     rows = []
-    for _, group in frame.groupby(["case_id", "repeat"], sort=False):
-        first = group.iloc[0]
+    for group in groups.values():
+        first = group[0]
         scores, call_error = [], None
-        for row in group.itertuples(index=False):
-            error = row.error if isinstance(row.error, str) else None
-            own = (
-                error
-                if error and isinstance(row.scorer, str) and error.startswith(f"{SCORER_ERROR}{row.scorer}:")
-                else None
-            )
+        for row in group:
+            error = row["error"] if isinstance(row["error"], str) else None
+            scorer = row["scorer"] if isinstance(row["scorer"], str) else None
+            own = error if error and scorer and error.startswith(f"{SCORER_ERROR}{scorer}:") else None
             call_error = call_error or (None if own else error)
-            if isinstance(row.scorer, str):
+            if scorer:
                 scores.append(
                     {
-                        "scorer": row.scorer,
-                        "value": _none(row.value),
-                        "passed": _none(row.passed),
-                        "label": _none(row.label),
-                        "reason": _none(row.reason),
+                        "scorer": scorer,
+                        "value": _none(row["value"]),
+                        "passed": _none(row["passed"]),
+                        "label": _none(row["label"]),
+                        "reason": _none(row["reason"]),
                         "error": own,
                     }
                 )

@@ -3,16 +3,22 @@
 Effects are drops in a score (positive numbers: 0.05 is five points). The MDE is the smallest drop a test at
 `alpha` detects with probability `power` (80% by default) on this many cases, given the observed noise:
 the discordance of pass/fail pairs (exact, McNemar) or the spread of paired differences (Student's t).
+
+A drop in a pass rate adds discordant pairs: the candidate fails cases the baseline passes. So the power to
+detect a drop uses the discordance under that drop (`discordance_under_drop`), not the one measured between
+equal versions; planning from the latter promised 80% power and delivered 46-77%.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy import optimize, stats
 
 POWER = 0.8
+MAX_CASES = 100_000
 
 
 def mcnemar_pvalue(worse: np.ndarray | int, better: np.ndarray | int) -> np.ndarray:
@@ -49,9 +55,38 @@ def mcnemar_power(n: int, discordance: float, drop: float, alpha: float) -> floa
     return float(np.sum(stats.binom.pmf(d, n, psi) * stats.binom.sf(mcnemar_critical(d, alpha) - 1, d, q)))
 
 
-def mcnemar_mde(n: int, discordance: float, alpha: float, power: float = POWER) -> float:
-    """The smallest drop in pass rate McNemar's exact test detects with `power` (inf: none can be)."""
-    return _smallest(lambda drop: mcnemar_power(n, discordance, drop, alpha), power, upper=1.0)
+def discordance_under_drop(discordance: float, drop: float, pass_rate: float) -> float:
+    """The discordance when the candidate's pass rate falls by `drop` below the baseline's `pass_rate`, from
+    `discordance` between versions without the drop: the drop fails a share drop / pass_rate of the candidate's
+    passes, on any case. Exact for independent answers (2p(1-p) + drop (2p - 1)) and for identical ones (drop)."""
+    if pass_rate <= 0:
+        return 1.0
+    return min(1.0, max(float(drop), float(discordance) + float(drop) * (1 - float(discordance) / float(pass_rate))))
+
+
+def mcnemar_mde(n: int, discordance: float, pass_rate: float, alpha: float, power: float = POWER) -> float:
+    """The smallest drop in pass rate McNemar's exact test detects with `power` (inf: none can be), from the
+    discordance of versions without that drop and the baseline's `pass_rate`."""
+    return _smallest(
+        lambda drop: mcnemar_power(n, discordance_under_drop(discordance, drop, pass_rate), drop, alpha),
+        power,
+        upper=min(1.0, pass_rate),
+    )
+
+
+def cases_needed(power_at: Callable[[int], float], power: float = POWER) -> float:
+    """The smallest number of cases whose `power_at(n)` reaches `power` (doubling, then bisection; power grows
+    with n); inf beyond MAX_CASES."""
+    high = 2
+    while power_at(high) < power:
+        high *= 2
+        if high > MAX_CASES:
+            return math.inf
+    low = high // 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if power_at(middle) >= power else (middle, high)
+    return float(high)
 
 
 def paired_power(n: int, sd: float, drop: float, alpha: float) -> float:

@@ -6,9 +6,9 @@ give a confidence sequence: an interval that holds at every look at once with pr
 batch and stopping at the first certain verdict therefore keeps the false alarm rate at alpha. The variance
 is the observed one (with a floor, see `variance_floor`, and a minimum number of cases before any verdict).
 
-Verdicts: `regressed` (the interval is below 0 and the estimate below -min_effect), `improved` (the mirror
-image), `no regression` (the interval's lower end is above -min_effect: no drop the policy cares about is
-left plausible), `continue` (none yet).
+Verdicts: `regressed` (the interval is below 0 and reaches -min_effect: a certain drop that may be as large as
+the policy cares about), `improved` (above 0, the estimate above min_effect), `no regression` (the interval's
+lower end is above -min_effect: no drop the policy cares about is left plausible), `continue` (none yet).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def decide(low, high, estimate, min_effect: float, enough) -> np.ndarray:
     verdict = np.select(
         [high < 0, low > 0],
         [
-            np.where(estimate < -min_effect, REGRESSED, CONTINUE),
+            np.where(low <= -min_effect, REGRESSED, NO_REGRESSION),  # a certain drop that may reach min_effect
             np.where(estimate > min_effect, IMPROVED, NO_REGRESSION),
         ],
         CONTINUE,
