@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from workbench.stats.power import mcnemar_mde, mcnemar_pvalue
+from workbench.stats.power import mcnemar_mde, mcnemar_pvalue, worst_diff
 from workbench.stats.sequential import NO_REGRESSION, REGRESSED, first_stop, paired_looks
 
 SCENARIOS = [  # name, baseline pass rate, candidate pass rate, shared difficulty (0: independent answers)
@@ -61,7 +61,9 @@ def main() -> None:
     for name, p_base, p_cand, shared in SCENARIOS:
         base, cand = simulate(rng, args.sims, args.cases, p_base, p_cand, shared)
         worse, better = ((base == 1) & (cand == 0)).sum(1), ((base == 0) & (cand == 1)).sum(1)
-        fixed = (mcnemar_pvalue(worse, better) < args.alpha) & ((better - worse) / args.cases < -args.min_effect)
+        diff = cand - base  # the gate's rule (compare._verdicts): a significant drop whose bound reaches -min_effect
+        bound = worst_diff(diff.mean(1), diff.std(1, ddof=1), args.cases, args.alpha, pass_fail=True)
+        fixed = (mcnemar_pvalue(worse, better) < args.alpha) & (worse > better) & (bound <= -args.min_effect)
         result = paired_looks(cand - base, looks, args.alpha, args.min_effect)
         index, verdict = first_stop(result["verdict"])
         used = looks[index]

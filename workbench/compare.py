@@ -19,6 +19,7 @@ from .stats.power import (
     mcnemar_pvalue,
     paired_mde,
     paired_power,
+    worst_diff,
 )
 
 RESAMPLES = 4999
@@ -179,7 +180,10 @@ def _verdicts(table: pd.DataFrame, members: list[str], alpha: float, power: floa
         else np.inf
         for n, r in table.iterrows()
     ]
-    table["worst_diff"] = [_worst_diff(r, level[n]) for n, r in table.iterrows()]
+    table["worst_diff"] = [
+        float(worst_diff(r["diff"], r["sd_diff"], r["n"], level[n], pass_fail=r["test"] == "mcnemar"))
+        for n, r in table.iterrows()
+    ]
     significant = table["p_adjusted"] < alpha
     effect = table["min_effect"]
     ruled_out = (effect > 0) & (table["worst_diff"] > -effect)  # no drop of min_effect is left plausible
@@ -198,18 +202,6 @@ def _verdicts(table: pd.DataFrame, members: list[str], alpha: float, power: floa
         _cases_needed(r, level[n], power) if r["verdict"] == "inconclusive" else np.nan for n, r in table.iterrows()
     ]
     return table.drop(columns=["discordant", "sd_diff"])
-
-
-def _worst_diff(row: pd.Series, level: float) -> float:
-    """The one-sided (1 - level) lower bound of the mean difference (Student's t). Pass/fail differences get a
-    variance of at least 3 / n, so identical answers bound the drop as the rule of three does (about 3 / n)."""
-    n = int(row["n"])
-    if n < 2:
-        return -np.inf
-    variance = row["sd_diff"] ** 2
-    if row["test"] == "mcnemar":
-        variance = max(variance, 3 / n)
-    return float(row["diff"] - stats.t.ppf(1 - level, n - 1) * np.sqrt(variance / n))
 
 
 def _cases_needed(row: pd.Series, level: float, power: float) -> float:

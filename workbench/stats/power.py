@@ -74,6 +74,17 @@ def mcnemar_mde(n: int, discordance: float, pass_rate: float, alpha: float, powe
     )
 
 
+def worst_diff(mean, sd, n, level: float, pass_fail: bool):
+    """The one-sided (1 - level) lower bound of a mean paired difference (Student's t; vectorised): the lowest
+    difference still plausible. Pass/fail differences get a variance of at least 3 / n, so identical answers
+    bound a drop as the rule of three does (about 3 / n). -inf below two cases."""
+    mean, sd, n = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float), np.asarray(n, dtype=float)
+    safe = np.maximum(n, 2)
+    variance = np.maximum(sd**2, 3 / safe) if pass_fail else sd**2
+    bound = mean - stats.t.ppf(1 - level, safe - 1) * np.sqrt(variance / safe)
+    return np.where(n >= 2, bound, -np.inf)
+
+
 def cases_needed(power_at: Callable[[int], float], power: float = POWER) -> float:
     """The smallest number of cases whose `power_at(n)` reaches `power` (doubling, then bisection; power grows
     with n); inf beyond MAX_CASES."""
