@@ -13,9 +13,8 @@ from .stats.multiplicity import holm
 from .stats.power import (
     POWER,
     cases_needed,
-    discordance_under_drop,
+    mcnemar_drop_power,
     mcnemar_mde,
-    mcnemar_power,
     mcnemar_pvalue,
     paired_mde,
     paired_power,
@@ -208,8 +207,8 @@ def _cases_needed(row: pd.Series, level: float, power: float) -> float:
     """The cases at which this scorer's MDE would be its min_effect, with the noise observed here."""
     effect = float(row["min_effect"])
     if row["test"] == "mcnemar":
-        discordance = discordance_under_drop(row["discordant"] / row["n"], effect, row["baseline"]) if row["n"] else 1.0
-        return cases_needed(lambda n: mcnemar_power(n, discordance, effect, level), power)
+        discordance, rate = row["discordant"] / row["n"], float(row["baseline"])
+        return cases_needed(lambda n: mcnemar_drop_power(n, discordance, rate, effect, level), power)
     if not np.isfinite(row["sd_diff"]):
         return np.inf
     return cases_needed(lambda n: paired_power(n, float(row["sd_diff"]), effect, level), power)

@@ -64,13 +64,16 @@ def discordance_under_drop(discordance: float, drop: float, pass_rate: float) ->
     return min(1.0, max(float(drop), float(discordance) + float(drop) * (1 - float(discordance) / float(pass_rate))))
 
 
+def mcnemar_drop_power(n: int, discordance: float, pass_rate: float, drop: float, alpha: float) -> float:
+    """McNemar's power to see `drop` below the baseline's `pass_rate`, from the discordance of versions without it."""
+    return mcnemar_power(n, discordance_under_drop(discordance, drop, pass_rate), drop, alpha)
+
+
 def mcnemar_mde(n: int, discordance: float, pass_rate: float, alpha: float, power: float = POWER) -> float:
     """The smallest drop in pass rate McNemar's exact test detects with `power` (inf: none can be), from the
     discordance of versions without that drop and the baseline's `pass_rate`."""
     return _smallest(
-        lambda drop: mcnemar_power(n, discordance_under_drop(discordance, drop, pass_rate), drop, alpha),
-        power,
-        upper=min(1.0, pass_rate),
+        lambda drop: mcnemar_drop_power(n, discordance, pass_rate, drop, alpha), power, upper=min(1.0, pass_rate)
     )
 
 
