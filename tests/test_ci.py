@@ -259,7 +259,16 @@ def test_ci_passes_writes_the_report_and_logs_it_to_the_candidate_run(facts, cap
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.startswith("PASSED    facts-gate")
-    summary = json.loads((facts / "reports" / "summary.json").read_text())[0]
+    record = json.loads((facts / "reports" / "summary.json").read_text())
+    assert record["status"] == "passed" and record["exit_code"] == 0
+    (summary,) = record["notebooks"]
+    markdown = (facts / "reports" / "summary.md").read_text()
+    assert (
+        "## ✅ workbench ci: passed (exit 0)" in markdown
+        and "### ✅ facts-gate: facts@1.0.0 against facts@1.1.0" in markdown
+    )
+    assert "- every rule of the gate passed" in markdown and "| case\\_checks |" in markdown
+    assert "Report: [facts-gate.html](facts-gate.html)" in markdown
     html = Path(summary["report"]).read_text()
     assert "GATE PASSED: facts@1.0.0 against facts@1.1.0 on facts@1" in html
     assert html.index("GATE PASSED") < html.index("Cases that got worse") < html.index("Paired differences")
@@ -300,8 +309,16 @@ def test_ci_fails_on_a_regression_and_the_report_lists_the_failing_cases(facts, 
     out = capsys.readouterr().out
     assert code == 1, out
     assert out.startswith("REGRESSED facts-gate") and "failing cases: fact-" in out
-    summary = json.loads((facts / "regressed" / "summary.json").read_text())[0]
+    record = json.loads((facts / "regressed" / "summary.json").read_text())
+    assert record["status"] == "regressed" and record["exit_code"] == 1
+    (summary,) = record["notebooks"]
     failing = summary["verdict"]["failing_cases"]
+    markdown = (facts / "regressed" / "summary.md").read_text()
+    assert (
+        "## ❌ workbench ci: regression (exit 1)" in markdown
+        and "- **regressed**: case\\_checks regressed: " in markdown
+    )
+    assert f"Cases that got worse: `{failing[0]}`" in markdown
     assert len(failing) >= 3 and summary["verdict"]["candidate_run_id"] is None  # --no-log: nothing logged
     html = (facts / "regressed" / "facts-gate.html").read_text()
     assert "GATE FAILED: facts@1.1.0 against facts@1.0.0" in html and "case_checks regressed" in html

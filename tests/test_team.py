@@ -165,7 +165,7 @@ def test_ci_logs_its_report_to_the_server(stack, tmp_path):
     root = write_facts_project(tmp_path)
     done = cli("ci", cwd=root, env=stack.env(), timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
-    summary = json.loads((root / "reports" / "summary.json").read_text())[0]
+    summary = json.loads((root / "reports" / "summary.json").read_text())["notebooks"][0]
     run_id = summary["logged_to"]
     assert {a.path for a in client(stack).list_artifacts(run_id, "reports")} == {
         "reports/facts-gate.html",

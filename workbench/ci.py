@@ -9,13 +9,14 @@ from __future__ import annotations
 import ast
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from .ci_summary import overall, write_summary
 from .errors import Exit, WorkbenchError
 from .mlflow_store import client
 from .settings import Settings
@@ -322,8 +323,10 @@ def run_ci(
     log: bool = True,
     show_code: bool = False,
     shared: dict[str, Any] | None = None,
+    report_url: str | None = None,
 ) -> list[NotebookRun]:
-    """Execute each selected notebook, render its report, log it; a summary goes to `<output>/summary.json`.
+    """Execute each selected notebook, render its report, log it; the summary goes to `<output>/summary.json` and
+    `summary.md` (`ci_summary`), whose report links are `report_url` when given (the CI job's artifacts page).
 
     `overrides` must each be declared by some selected notebook; `shared` (such as `tracking_uri`) go to those
     notebooks that declare them."""
@@ -360,18 +363,11 @@ def run_ci(
             except Exception as exc:  # the report exists either way; say why it is not in MLflow
                 run.error = (run.error + "; " if run.error else "") + f"report not logged to MLflow: {exc}"
         runs.append(run)
-    (out_dir / "summary.json").write_text(json.dumps([asdict(r) for r in runs], indent=2, default=str))
+    write_summary(runs, exit_code(runs), out_dir, report_url)
     return runs
 
 
 def exit_code(runs: list[NotebookRun]) -> int:
-    statuses = {r.status for r in runs}
-    return (
-        EXIT_ERROR
-        if "error" in statuses
-        else EXIT_REGRESSION
-        if "regressed" in statuses
-        else EXIT_INCONCLUSIVE
-        if "inconclusive" in statuses
-        else EXIT_OK
-    )
+    """The worst status decides: error 3, regressed 1, inconclusive 4, else 0."""
+    codes = {"error": EXIT_ERROR, "regressed": EXIT_REGRESSION, "inconclusive": EXIT_INCONCLUSIVE}
+    return codes.get(overall({r.status for r in runs}), EXIT_OK)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -216,11 +217,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", type=Path, help="folder for executed notebooks and reports (default: from ci.yaml, reports/)"
     )
     ci.add_argument("--show-code", action="store_true", help="include the code cells in the reports")
+    ci.add_argument(
+        "--report-url",
+        type=_report_url,
+        help="where reviewers find the reports (e.g. the CI job's artifacts page), linked from summary.md",
+    )
     ci.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or a local SQLite store)")
     ci.add_argument("--no-log", action="store_true", help="log nothing to MLflow (the notebooks' runs nor the reports)")
     for module in (cli_ops, cli_stats, cli_review):
         module.add_commands(commands, command)
     return parser
+
+
+def _report_url(text: str) -> str:
+    if not re.fullmatch(r"https?://[^\s()<>]+", text):
+        raise argparse.ArgumentTypeError("give an http(s) URL without spaces, parentheses or angle brackets")
+    return text
 
 
 def _traces(text: str) -> int | None:
@@ -373,9 +385,12 @@ def _ci(args) -> int:
         log=not args.no_log,
         show_code=args.show_code,
         shared=shared,
+        report_url=args.report_url,
     )
     for run in runs:
         print(run.line())
+    if runs:
+        print(f"summary: {Path(runs[0].report).parent / 'summary.md'} (and summary.json)")
     return exit_code(runs)
 
 
