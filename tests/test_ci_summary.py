@@ -84,3 +84,14 @@ def test_markdown_text_is_literal():
     assert md("**bold** [x](javascript:alert(1)) <script>\n# head") == (
         r"\*\*bold\*\* \[x\](javascript:alert(1)) \<script\> # head"
     )
+
+
+def test_a_report_url_that_would_break_the_link_is_bad_input(tmp_path, capsys):
+    import pytest
+
+    from workbench.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--root", str(tmp_path), "ci", "--report-url", "https://x.example/a) [y](javascript:1"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "--report-url" in err and "http(s) URL" in err and "Traceback" not in err
