@@ -153,8 +153,12 @@ class RunResult:
         return [s["name"] for s in self.scorers] or list(dict.fromkeys(self.score_rows()["scorer"].dropna()))
 
     def summary(self) -> pd.DataFrame:
-        """Per scorer: cases scored, mean, std, 95% confidence interval over cases, pass rate, errors."""
+        """Per scorer: cases scored, mean, std, 95% confidence interval over cases, pass rate, errors; with
+        repeats also `pass@k` and `pass^k` at k = repeats (`stats.repeats`: a case passes at least once / every
+        time in k tries), means over cases."""
         from scipy import stats
+
+        from .stats.repeats import pass_all_k, pass_at_k
 
         means = self.case_scores()
         frame = self.score_rows()
@@ -169,18 +173,23 @@ class RunResult:
             else:
                 half = stats.t.ppf(0.975, n - 1) * std / np.sqrt(n) if n > 1 else np.nan
                 low, high = mean - half, mean + half
-            return pd.Series(
-                {
-                    "n": n,
-                    "mean": mean,
-                    "std": std,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "pass_rate": judged.astype(float).mean() if len(judged) else np.nan,
-                    "errors": int(rows["error"].notna().sum()),
-                },
-                name=name,
-            )
+            row = {
+                "n": n,
+                "mean": mean,
+                "std": std,
+                "ci_low": low,
+                "ci_high": high,
+                "pass_rate": judged.astype(float).mean() if len(judged) else np.nan,
+                "errors": int(rows["error"].notna().sum()),
+            }
+            if k > 1:
+                tries = rows[rows["passed"].notna() & rows["error"].isna()].groupby("case_id")["passed"]
+                counts, passes = tries.count().to_numpy(), tries.sum().to_numpy()
+                row[f"pass@{k}"] = np.nanmean(pass_at_k(counts, passes, k)) if (counts >= k).any() else np.nan
+                row[f"pass^{k}"] = np.nanmean(pass_all_k(counts, passes, k)) if (counts >= k).any() else np.nan
+            return pd.Series(row, name=name)
+
+        k = self.repeats
 
         table = pd.DataFrame([one(name) for name in self.scorer_names])
         table.index.name = "scorer"
@@ -216,12 +225,16 @@ class RunResult:
         }
 
     def metrics(self) -> dict[str, float]:
-        """Flat numbers for MLflow: `<scorer>.mean`, `<scorer>.pass_rate`, and the totals."""
+        """Flat numbers for MLflow: `<scorer>.mean`, `<scorer>.pass_rate` (with repeats `<scorer>.pass_at_k` and
+        `<scorer>.pass_all_k`), and the totals."""
         out = {k: float(v) for k, v in self.totals().items()}
         for name, row in self.summary().iterrows():
             for column in ("mean", "ci_low", "ci_high", "pass_rate"):
                 if pd.notna(row[column]):
                     out[f"{name}.{column}"] = float(row[column])
+            for column in (f"pass@{self.repeats}", f"pass^{self.repeats}"):  # MLflow: pass_at_3, pass_all_3
+                if column in row and pd.notna(row[column]):
+                    out[f"{name}.{column.replace('@', '_at_').replace('^', '_all_')}"] = float(row[column])
         return out
 
     def report(self) -> str:
