@@ -158,7 +158,7 @@ class RunResult:
         time in k tries), means over cases."""
         from scipy import stats
 
-        from .stats.repeats import pass_all_k, pass_at_k
+        from .stats.repeats import pass_all_k, pass_at_k  # scipy, loaded when used
 
         means = self.case_scores()
         frame = self.score_rows()
