@@ -1,4 +1,4 @@
-# Two entry points, both idempotent: the first run installs (about 8 minutes: llama-cpp-python compiles), later runs reuse .venv.
+# Two entry points, both idempotent: the first run installs (a few minutes: prebuilt wheels only), later runs reuse .venv.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed

@@ -1,5 +1,5 @@
 """The team setups, with real server processes on loopback: an OpenAI-compatible model server
-(llama-cpp-python's own, serving the local GGUF) and an MLflow tracking server."""
+(llama.cpp's own, `tests/llama_server.py`, serving the local GGUF) and an MLflow tracking server."""
 
 from __future__ import annotations
 
@@ -28,16 +28,14 @@ def llama_server(tmp_path):
         [
             sys.executable,
             "-m",
-            "llama_cpp.server",
+            "tests.llama_server",
             "--model",
             str(model_path("smollm2-135m")),
-            "--model_alias",
+            "--alias",
             "smollm2-served",
-            "--host",
-            "127.0.0.1",
             "--port",
             str(port),
-            "--n_ctx",
+            "--n-ctx",
             "2048",
         ],
         f"http://127.0.0.1:{port}/v1/models",
@@ -87,7 +85,8 @@ def test_openai_compatible_server_over_real_http(tmp_path, llama_server, monkeyp
 
 
 def test_max_tokens_bounds_a_compatible_servers_answer(llama_server):
-    """llama-cpp-python's server reads only `max_tokens`; it used to write up to 1,397 tokens for max_tokens: 96."""
+    """A compatible server that reads only `max_tokens` (llama-cpp-python's wrote up to 1,397 tokens for
+    max_tokens: 96 when only max_completion_tokens was sent) still bounds the answer."""
     import asyncio
 
     from workbench.models import ModelClient
