@@ -269,8 +269,7 @@ def compare_sequential(
             state = states.setdefault(name, SequentialState(design))
             if state.decided is not None:
                 continue  # decided at an earlier look: its verdict stands
-            state.looked = k  # a scorer first scored at a later look still looks at this look's level
-            look = dict(state.add(b_scores[name].reindex(ids).to_numpy(), c_scores[name].reindex(ids).to_numpy()))
+            look = dict(state.add(b_scores[name].reindex(ids).to_numpy(), c_scores[name].reindex(ids).to_numpy(), k))
             look.update(scorer=name, cases=end)
             looks.append(look)
             if on_look:

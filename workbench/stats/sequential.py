@@ -137,15 +137,8 @@ def paired_looks(diffs, design: Design, pass_fail: bool = True) -> dict[str, np.
     worse, better = np.cumsum(d < 0, axis=-1)[..., n - 1], np.cumsum(d > 0, axis=-1)[..., n - 1]
     mean = s1 / n
     sd = np.sqrt(np.maximum(s2 - n * mean**2, 0) / np.maximum(n - 1, 1))
-    if pass_fail:
-        p = mcnemar_pvalue(worse, better)
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            score = np.where(sd > 0, np.abs(mean) * np.sqrt(n) / sd, np.where(mean == 0, 0.0, np.inf))
-        p = 2 * stats.t.sf(score, np.maximum(n - 1, 1))
-    bound = worst_diff(mean, sd, n, design.bound_levels, pass_fail=pass_fail)
     last = np.arange(len(n)) == len(n) - 1
-    verdict = decide(p, mean, bound, design.drop_levels, design.min_effect, last)
+    p, bound, verdict = _test(mean, sd, n, worse, better, design, np.arange(len(n)), last, pass_fail)
     return {
         "n": np.broadcast_to(n, mean.shape),
         "estimate": mean,
@@ -156,6 +149,18 @@ def paired_looks(diffs, design: Design, pass_fail: bool = True) -> dict[str, np.
         "bound": bound,
         "verdict": verdict,
     }
+
+
+def _test(mean, sd, n, worse, better, design: Design, look, last, pass_fail: bool):
+    """p-value of no change, the lower bound of the difference and the verdict at look index `look` (vectorised)."""
+    if pass_fail:
+        p = mcnemar_pvalue(worse, better)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(sd > 0, np.abs(mean) * np.sqrt(n) / sd, np.where(mean == 0, 0.0, np.inf))
+        p = 2 * stats.t.sf(score, np.maximum(n - 1, 1))
+    bound = worst_diff(mean, sd, n, design.bound_levels[look], pass_fail=pass_fail)
+    return p, bound, decide(p, mean, bound, design.drop_levels[look], design.min_effect, last)
 
 
 def first_stop(verdicts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -192,57 +197,43 @@ class SequentialState:
     looked: int = 0
     decided: dict | None = None
 
-    def add(self, baseline, candidate) -> dict:
-        """Add one look's scores (NaN on either side: a case without a pair, skipped) and look."""
+    def add(self, baseline, candidate, look: int | None = None) -> dict:
+        """Add one look's scores (NaN on either side: a case without a pair, skipped) and look; `look`: its index
+        in the design (default: the next; a scorer first scored late still looks at that look's levels)."""
         b, c = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
         keep = np.isfinite(b) & np.isfinite(c)
         self.baseline.extend(b[keep].tolist())
         self.candidate.extend(c[keep].tolist())
-        self.looked += 1
+        self.looked = self.looked + 1 if look is None else look + 1
         return self.look()
 
     def look(self) -> dict:
         """This look's numbers and verdict (the decided look's once there is one)."""
         if self.decided is not None:
             return self.decided
-        k, design = self.looked - 1, self.design
-        last = k >= len(design.looks) - 1
+        design = self.design
+        k = min(max(self.looked, 1), len(design.looks)) - 1
         b, c = np.asarray(self.baseline), np.asarray(self.candidate)
-        n = len(b)
+        n, d = len(b), c - b
         pass_fail = bool(np.isin(np.concatenate([b, c]), (0.0, 1.0)).all())
-        d = c - b
-        mean = float(d.mean()) if n else math.nan
-        sd = float(d.std(ddof=1)) if n > 1 else math.nan
+        mean, sd = (float(d.mean()) if n else 0.0), (float(d.std(ddof=1)) if n > 1 else 0.0)
         worse, better = int((d < 0).sum()), int((d > 0).sum())
-        level, drop_level = (
-            design.bound_levels[min(k, len(design.looks) - 1)],
-            design.drop_levels[min(k, len(design.looks) - 1)],
-        )
-        if pass_fail:
-            p = float(mcnemar_pvalue(worse, better))
-        elif n > 1 and sd > 0:
-            p = float(2 * stats.t.sf(abs(mean) * math.sqrt(n) / sd, n - 1))
-        else:
-            p = 1.0 if n < 2 or mean == 0 else 0.0
-        bound = float(worst_diff(mean, sd if n > 1 else 0.0, n, level, pass_fail)) if n else -math.inf
-        verdict = str(decide(p, mean, bound, drop_level, design.min_effect, last)) if n else CONTINUE
-        if not n and last:
-            verdict = INCONCLUSIVE if design.min_effect > 0 else NO_REGRESSION
+        p, bound, verdict = _test(mean, sd, n, worse, better, design, k, k == len(design.looks) - 1, pass_fail)
         row = {
             "look": k + 1,
             "n": n,
-            "estimate": mean,
-            "bound": bound,
-            "p": p,
-            "level": float(drop_level),
-            "verdict": verdict,
+            "estimate": mean if n else math.nan,
+            "bound": float(bound),
+            "p": float(p),
+            "level": float(design.drop_levels[k]),
+            "verdict": str(verdict),
             "baseline": float(b.mean()) if n else math.nan,
             "candidate": float(c.mean()) if n else math.nan,
             "cases_needed": math.nan,
         }
-        if verdict == INCONCLUSIVE:
+        if row["verdict"] == INCONCLUSIVE:
             rate = float(b.mean()) if n else math.nan
             row["cases_needed"] = cases_to_decide(n, worse + better, rate, sd, design, pass_fail)
-        if verdict != CONTINUE:
+        if row["verdict"] != CONTINUE:
             self.decided = row
         return row
