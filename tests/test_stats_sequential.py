@@ -94,9 +94,33 @@ def test_the_streaming_state_agrees_with_the_vectorised_looks_and_keeps_its_verd
     decided = SequentialState(DESIGN)
     assert decided.add(np.ones(100), np.ones(100))["verdict"] == NO_REGRESSION
     assert decided.add(np.ones(50), np.zeros(50))["n"] == 100  # later cases do not undo a verdict
-    inconclusive = paired_looks(cand - base, design)["verdict"][-1]
-    if inconclusive == INCONCLUSIVE:
-        assert state.look()["cases_needed"] > 400
+    assert now["verdict"] == INCONCLUSIVE and now["cases_needed"] > 400  # 400 cases cannot rule out 0.05 here
+
+
+def test_scores_other_than_pass_fail_use_the_paired_t_test():
+    rng = np.random.default_rng(8)
+    base = rng.random(400)
+    design = Design(100, 50, 400, ALPHA, 0.05)
+    worse = SequentialState(design).add(base[:100], base[:100] - 0.15 + 0.05 * rng.standard_normal(100))
+    assert worse["verdict"] == REGRESSED and worse["p"] < worse["level"] < 1e-4
+    same = SequentialState(design).add(base[:100], base[:100] + 0.02 * rng.standard_normal(100))
+    assert same["verdict"] == NO_REGRESSION and same["bound"] > -0.05
+    vectorised = paired_looks(0.02 * rng.standard_normal((3, 400)), design, pass_fail=False)
+    assert (vectorised["verdict"][:, 0] == NO_REGRESSION).all()
+
+
+def test_the_gate_reads_the_deciding_look():
+    from workbench.gate import INCONCLUSIVE as GATE_INCONCLUSIVE
+    from workbench.gate import PASSED, sequential_outcome
+
+    state = SequentialState(Design(100, 50, 100, ALPHA, MIN_EFFECT))
+    rng = np.random.default_rng(2)
+    look = state.add((rng.random(100) < 0.5).astype(float), (rng.random(100) < 0.5).astype(float))
+    assert look["verdict"] == INCONCLUSIVE
+    outcome = sequential_outcome("s", look, ALPHA, 1, MIN_EFFECT)
+    assert outcome.verdict == GATE_INCONCLUSIVE and outcome.cases_needed == look["cases_needed"] > 100
+    assert "more cases would decide it" in outcome.message()
+    assert sequential_outcome("s", look, ALPHA, 1, MIN_EFFECT, possible=False).verdict == PASSED
 
 
 def acceptance(p: float, drop: float, shared: float, seed: int, family: int = 1):
