@@ -240,7 +240,9 @@ def test_compare_sequential_passes_identical_answers_early_and_says_inconclusive
     small = sequential_project(tmp_path / "small", cases=40)
     assert main(small + ["sim@1.0.0", "sim@1.0.1", "--batch", "20"]) == 4  # 40 cases: one look, the fixed design
     out = capsys.readouterr().out
-    assert "GATE INCONCLUSIVE" in out and "the budget of 40 cases is spent" in out and "more cases would decide" in out
+    assert (
+        "GATE INCONCLUSIVE" in out and "the budget is spent after 40 cases" in out and "more cases would decide" in out
+    )
 
 
 @pytest.mark.parametrize(

@@ -115,9 +115,11 @@ class RuleOutcome:
                 detail = (
                     f"diff {self.diff:+.3f}, p={self.p_value:.4f} (this look's level {self.limit:.2g}), {self.n} cases"
                 )
+                if self.verdict == INCONCLUSIVE and not self.n:
+                    return f"{name} inconclusive: no case has a score from both versions"
                 if self.verdict == INCONCLUSIVE:
                     return (
-                        f"{name} inconclusive: the budget of {self.n} cases is spent with no significant drop and a "
+                        f"{name} inconclusive: the budget is spent after {self.n} cases with no significant drop and a "
                         f"drop of up to {-self.worst_diff:.3f} still plausible; the policy cares about "  # type: ignore[operator]
                         f"{self.min_effect:.2f} ({self.baseline:.3f} -> {self.candidate:.3f}, {detail}); "
                         f"{more_cases(self.cases_needed, self.n)}"
