@@ -104,7 +104,7 @@ def test_the_sequential_readout_keeps_false_alarms_at_alpha_on_aa_tests():
     sims, days, per_day = 500, 14, 60
     x = rng.random((sims, days * per_day)) < 0.7
     y = rng.random((sims, days * per_day)) < 0.7
-    from workbench.stats.sequential import confidence_sequence
+    from workbench.stats.anytime import confidence_sequence
 
     n = np.arange(1, days + 1) * per_day
     mx, my = np.cumsum(x, 1)[:, n - 1] / n, np.cumsum(y, 1)[:, n - 1] / n

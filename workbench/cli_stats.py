@@ -1,5 +1,5 @@
 """The statistics commands of `workbench`: `plan` (cases and repeats a comparison needs), `compare --sequential`
-(cases in batches, both versions, stopping at the first certain verdict) and `ab` (an A/B test on logged traffic)."""
+(a group-sequential design: start cases, then batches of new ones until a verdict or the budget) and `ab` (an A/B test on logged traffic)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .settings import Settings
 
 
 def add_commands(commands: argparse._SubParsersAction, command: Command) -> None:
-    """Register `plan`, and `--sequential` / `--batch` on `compare`."""
+    """Register `plan`, and `--sequential` / `--start` / `--batch` / `--max-cases` on `compare`."""
     plan = command(
         "plan",
         _plan,
@@ -56,17 +56,32 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     compare.add_argument(
         "--sequential",
         action="store_true",
-        help="evaluate cases in batches (both versions) and stop at the first certain verdict "
-        "(anytime-valid test; fewer model calls; the batches are not logged to MLflow)",
+        help="group-sequential: evaluate --start cases with both versions, then --batch new ones per look, until "
+        "a verdict or --max-cases (fewer model calls, the fixed test's power at the budget; not logged to MLflow)",
     )
     compare.add_argument(
-        "--batch",
+        "--start", type=int, default=None, help="cases of the first look with --sequential (default 100)"
+    )
+    compare.add_argument("--batch", type=int, default=None, help="new cases per look with --sequential (default 50)")
+    compare.add_argument(
+        "--max-cases",
         type=int,
         default=None,
-        help="cases per batch with --sequential (default 10, experiment.DEFAULT_BATCH)",
+        help="the budget of cases with --sequential (default 4 x --start; at most the dataset's)",
     )
     whole = compare.get_default("handler")
-    compare.set_defaults(handler=lambda args: _compare_sequential(args) if args.sequential else whole(args))
+    compare.set_defaults(handler=lambda args: _compare_sequential(args) if args.sequential else _whole(args, whole))
+
+
+def _whole(args, whole) -> int:
+    given = [
+        f
+        for f, v in (("--start", args.start), ("--batch", args.batch), ("--max-cases", args.max_cases))
+        if v is not None
+    ]
+    if given:
+        raise WorkbenchError(f"{', '.join(given)}: only with --sequential (a fixed comparison uses every case)")
+    return whole(args)
 
 
 def _policy(args, settings: Settings):
@@ -135,8 +150,8 @@ def _compare_sequential(args) -> int:
 
     def show(look: dict) -> None:
         print(
-            f"  {look['cases']:>5} cases  {look['scorer']:<16} diff {look['estimate']:+.3f}  anytime CI "
-            f"[{look['low']:+.3f}, {look['high']:+.3f}]  {look['verdict']}",
+            f"  {look['cases']:>5} cases  {look['scorer']:<16} diff {look['estimate']:+.3f}  p {look['p']:.2g} "
+            f"(level {look['level']:.2g})  bound {look['bound']:+.3f}  {look['verdict']}",
             file=sys.stderr,
         )
 
@@ -148,7 +163,11 @@ def _compare_sequential(args) -> int:
         args.dataset,
         _policy(args, settings),
         settings,
-        **({"batch": args.batch} if args.batch is not None else {}),
+        **{
+            k: v
+            for k, v in (("batch", args.batch), ("start", args.start), ("max_cases", args.max_cases))
+            if v is not None
+        },
         scorers=args.scorers,
         concurrency=args.concurrency,
         progress=not args.quiet,

@@ -164,7 +164,7 @@ def calibrate_judges(run: RunResult, policy: GatePolicy, settings: Settings) -> 
     return kappas
 
 
-DEFAULT_BATCH = 10
+DEFAULT_START, DEFAULT_BATCH = 100, 50  # the budget: 4 x start unless given
 
 
 @dataclass
@@ -173,8 +173,9 @@ class SequentialComparison:
 
     comparison: Any
     gate: Any
-    looks: pd.DataFrame  # one row per batch x critical scorer
-    cases_total: int
+    looks: pd.DataFrame  # one row per look x critical scorer
+    cases_total: int  # in the dataset
+    budget: int = 0  # the most cases the design could evaluate (its max_cases, at most the dataset's)
     model_calls: int = 0
     stopped_early: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -182,11 +183,13 @@ class SequentialComparison:
     def report(self) -> str:
         used = int(self.looks["cases"].max()) if len(self.looks) else 0
         head = (
-            f"sequential: {used} of {self.cases_total} cases evaluated with both versions"
-            f"{' (stopped early: the verdict was certain)' if self.stopped_early else ''}; "
+            f"sequential: {used} of {self.budget} cases (the budget; the dataset has {self.cases_total}) evaluated "
+            f"with both versions{' (stopped early: every critical scorer decided)' if self.stopped_early else ''}; "
             f"{self.model_calls} model calls"
         )
-        table = self.looks.to_string(index=False, float_format=lambda x: f"{x:+.3f}")
+        table = self.looks.to_string(
+            index=False, formatters={"p": "{:.2g}".format, "level": "{:.2g}".format}, float_format=lambda x: f"{x:+.3f}"
+        )
         return f"{head}\n{table}"
 
 
@@ -197,18 +200,27 @@ def compare_sequential(
     policy: Any,
     settings: Settings,
     batch: int = DEFAULT_BATCH,
+    start: int = DEFAULT_START,
+    max_cases: int | None = None,
     scorers: list | None = None,
     seed: int = 0,
     concurrency: int | None = None,
     progress: bool = False,
     on_look: Callable[[dict], None] | None = None,
 ) -> SequentialComparison:
-    """Evaluate the dataset's cases in a seeded random order, `batch` at a time with both versions, and stop when
-    every critical scorer is decided (or one regressed); the anytime-valid test keeps the false alarm rate at alpha."""
-    from .stats.sequential import CONTINUE, REGRESSED, SequentialState  # scipy, loaded when used
+    """A group-sequential comparison (`stats.sequential.Design`): `start` cases of the dataset (in a seeded random
+    order) with both versions, then `batch` new ones per look, until every critical scorer is decided (or one
+    regressed) or `max_cases` (default 4 x start; at most the dataset) are spent; undecided is inconclusive."""
+    from .stats.sequential import CONTINUE, REGRESSED, Design, SequentialState  # scipy, loaded when used
 
-    if batch < 1:
-        raise WorkbenchError(f"--batch: {batch} is not a batch size; give a positive number of cases")
+    max_cases = 4 * start if max_cases is None else max_cases
+    for name, value in (("--start", start), ("--batch", batch), ("--max-cases", max_cases)):
+        if value < 1:
+            raise WorkbenchError(f"{value} is not a number of cases; give a positive number", field=name)
+    if max_cases < start:
+        raise WorkbenchError(
+            f"{max_cases} is below --start {start}", field="--max-cases", fix="give a budget of at least the start"
+        )
     baseline = baseline_or_production(baseline, candidate, settings)
     for ref in (baseline, candidate):
         if ref.startswith("run:") or ref.endswith(".parquet"):
@@ -217,13 +229,17 @@ def compare_sequential(
                 "configuration versions (name@version) batch by batch"
             )
     dataset = load_dataset(dataset_ref, settings.datasets_dir)
+    if not dataset.cases:
+        raise WorkbenchError(f"--sequential: the dataset {dataset_ref} has no cases", field="--dataset")
     order = [c.id for c in dataset.cases]
     random.Random(seed).shuffle(order)
+    budget = min(max_cases, len(order))
+    ends = Design(start, batch, budget).looks.tolist()
     runs: dict[str, list] = {"baseline": [], "candidate": []}
     states: dict[str, SequentialState] = {}
-    looks, stopped = [], False
-    for start in range(0, len(order), batch):
-        ids = order[start : start + batch]
+    looks, stopped, done = [], False, 0
+    for k, end in enumerate(ends):
+        ids = order[done:end]
         for side, ref in (("baseline", baseline), ("candidate", candidate)):
             runs[side].append(
                 evaluate(
@@ -237,38 +253,37 @@ def compare_sequential(
                     cases=ids,
                 )
             )
+        done = end
         base, cand = (merge_runs(runs[side], dataset.hash) for side in ("baseline", "candidate"))
         b_scores, c_scores = base.case_scores(), cand.case_scores()
         critical = [s for s in cand.scorer_names if s in b_scores and (policy.critical is None or s in policy.critical)]
-        family = max(len(critical), 1)
         for name in critical:
-            effect = policy.min_effect_by_scorer.get(name, policy.min_effect)
-            state = states.setdefault(name, SequentialState(policy.alpha / family, effect))
-            pair = pd.concat([b_scores[name].reindex(ids), c_scores[name].reindex(ids)], axis=1)
-            look = state.add((pair.iloc[:, 1] - pair.iloc[:, 0]).to_numpy())
-            done = pd.concat([b_scores[name], c_scores[name]], axis=1, join="inner").dropna()
-            look.update(
-                scorer=name,
-                cases=start + len(ids),
-                baseline=float(done.iloc[:, 0].mean()),
-                candidate=float(done.iloc[:, 1].mean()),
+            design = Design(
+                start,
+                batch,
+                budget,
+                policy.alpha,
+                policy.min_effect_by_scorer.get(name, policy.min_effect),
+                len(critical),
             )
+            state = states.setdefault(name, SequentialState(design))
+            if state.decided is not None:
+                continue  # decided at an earlier look: its verdict stands
+            look = dict(state.add(b_scores[name].reindex(ids).to_numpy(), c_scores[name].reindex(ids).to_numpy(), k))
+            look.update(scorer=name, cases=end)
             looks.append(look)
             if on_look:
                 on_look(look)
-        latest = {look["scorer"]: look for look in looks}
-        verdicts = [latest[n]["verdict"] for n in critical]
-        if start + batch < len(order) and critical and (REGRESSED in verdicts or CONTINUE not in verdicts):
+        verdicts = [states[n].look()["verdict"] for n in critical]
+        if end < budget and critical and (REGRESSED in verdicts or CONTINUE not in verdicts):
             stopped = True
             break
     comparison = policy.compare(base, cand)
-    latest = {str(look["scorer"]): look for look in looks}
+    latest = {name: dict(state.look()) for name, state in states.items()}
     for scorer, look in latest.items():
-        look["degraded"] = int(comparison.table.loc[scorer, "degraded"]) if scorer in comparison.table.index else None  # type: ignore[assignment]
-    gate = check_gate(comparison, policy, sequential=latest)  # type: ignore[arg-type]
-    frame = (
-        pd.DataFrame(looks)[["cases", "scorer", "n", "estimate", "low", "high", "p", "verdict"]]
-        if looks
-        else pd.DataFrame(columns=["cases", "scorer", "n", "estimate", "low", "high", "p", "verdict"])
-    )
-    return SequentialComparison(comparison, gate, frame, len(order), base.model_calls + cand.model_calls, stopped)
+        look["degraded"] = int(comparison.table.loc[scorer, "degraded"]) if scorer in comparison.table.index else None
+    gate = check_gate(comparison, policy, sequential=latest)
+    columns = ["cases", "scorer", "n", "estimate", "bound", "p", "level", "verdict"]
+    frame = pd.DataFrame(looks)[columns] if looks else pd.DataFrame(columns=columns)
+    calls = base.model_calls + cand.model_calls
+    return SequentialComparison(comparison, gate, frame, len(order), budget, calls, stopped)

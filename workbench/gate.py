@@ -111,11 +111,22 @@ class RuleOutcome:
                 f"diff {self.diff:+.3f}, 95% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}], p={self.p_value:.4f}, "
                 f"Holm p={self.p_adjusted:.4f}"
             )
-            if self.verdict == INCONCLUSIVE and self.test == "mSPRT":
+            if self.test == "group-sequential":
+                detail = (
+                    f"diff {self.diff:+.3f}, p={self.p_value:.4f} (this look's level {self.limit:.2g}), {self.n} cases"
+                )
+                if self.verdict == INCONCLUSIVE and not self.n:
+                    return f"{name} inconclusive: no case has a score from both versions"
+                if self.verdict == INCONCLUSIVE:
+                    return (
+                        f"{name} inconclusive: the budget is spent after {self.n} cases with no significant drop and a "
+                        f"drop of up to {-self.worst_diff:.3f} still plausible; the policy cares about "  # type: ignore[operator]
+                        f"{self.min_effect:.2f} ({self.baseline:.3f} -> {self.candidate:.3f}, {detail}); "
+                        f"{more_cases(self.cases_needed, self.n)}"
+                    )
                 return (
-                    f"{name} inconclusive: after {self.n} cases a drop of up to {-self.ci_low:.2f} is still plausible; "  # type: ignore[operator]
-                    f"the policy cares about {self.min_effect:.2f} ({self.baseline:.3f} -> {self.candidate:.3f}, "
-                    f"{detail.replace('95% CI', 'anytime CI').replace('Holm p', 'family p')})"
+                    f"{name} {self.verdict}: {self.baseline:.3f} -> {self.candidate:.3f} (sequential, {detail})"
+                    f"{at_most_worse(self.worst_diff)}"
                 )
             if self.verdict == INCONCLUSIVE:
                 return (
@@ -341,6 +352,14 @@ def deciding(cases_needed: float | None, cases: int | None) -> str:
     return f"about {int(cases_needed):,} cases (this comparison had {cases}) would decide it"
 
 
+def more_cases(cases_needed: float | None, cases: int | None) -> str:
+    """'about 1,200 more cases would decide it (1,600 in all)': what a spent sequential budget lacked."""
+    if cases_needed is None or not np.isfinite(cases_needed):
+        return "no number of cases would decide it at this noise: lower the noise (repeats) or raise min_effect"
+    more = max(int(cases_needed) - int(cases or 0), 1)
+    return f"about {more:,} more cases would decide it ({max(int(cases_needed), int(cases or 0) + 1):,} in all)"
+
+
 def at_most_worse(worst_diff: float | None) -> str:
     """'; at most 0.041 worse (one-sided bound)', or nothing when there is no bound."""
     if worst_diff is None or not np.isfinite(worst_diff):
@@ -351,27 +370,31 @@ def at_most_worse(worst_diff: float | None) -> str:
 def sequential_outcome(
     scorer: str, look: dict[str, Any], alpha: float, family: int, min_effect: float, possible: bool = True
 ) -> RuleOutcome:
-    """A critical scorer decided by the sequential test (`stats.sequential`) at its last look: regressed, passed
-    (no regression of min_effect or more is left plausible, or an improvement), or inconclusive when the cases ran
-    out first (and a drop of min_effect is `possible`). The interval is the anytime-valid one at alpha / family
-    (Bonferroni across the family)."""
-    verdict = {"regressed": REGRESSED, "no regression": PASSED, "improved": PASSED}.get(look["verdict"])
-    if verdict is None:
-        verdict = INCONCLUSIVE if possible and min_effect > 0 and look["low"] <= -min_effect else PASSED
+    """A critical scorer decided by the group-sequential design (`stats.sequential`) at its deciding look (or its
+    last): regressed; passed (a drop of min_effect ruled out, an improvement, or no significant drop where no
+    min_effect is set or a drop of min_effect is not `possible`); inconclusive when the budget ran out first.
+    p_adjusted is Bonferroni's over the family, the design's split of alpha."""
+    verdict = {"regressed": REGRESSED, "inconclusive": INCONCLUSIVE}.get(look["verdict"], PASSED)
+    if verdict == INCONCLUSIVE and not possible:
+        verdict = PASSED
+    estimate, bound = float(look["estimate"]), float(look["bound"])
     return RuleOutcome(
         "critical",
         verdict,
         scorer,
         look["baseline"],
         look["candidate"],
-        look["estimate"],
-        look["low"],
-        look["high"],
+        estimate,
+        bound,
+        estimate + (estimate - bound) if np.isfinite(bound) else math.inf,  # the bound's two-sided mirror
         look["p"],
         min(1.0, look["p"] * family),
         None,
         min_effect,
-        test="mSPRT",
+        limit=look["level"],
+        test="group-sequential",
         n=int(look["n"]),
         degraded=look.get("degraded"),
+        worst_diff=bound,
+        cases_needed=look.get("cases_needed"),
     )

@@ -20,9 +20,9 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import WorkbenchError
+from .anytime import confidence_sequence, decide
 from .multiplicity import holm
 from .power import POWER, two_sample_mde
-from .sequential import confidence_sequence, decide
 
 RESAMPLES = 1999
 
@@ -130,7 +130,7 @@ def sequential_readout(
     traffic: pd.DataFrame, control: str = "A", treatment: str = "B", kpis=KPIS, alpha: float = 0.05, freq: str = "D"
 ) -> pd.DataFrame:
     """After each period (a day by default) of the test, each KPI's difference with its anytime-valid interval
-    (normal-mixture mSPRT, as `compare --sequential`), and the verdict that is certain by then."""
+    (normal-mixture mSPRT, `stats.anytime`), and the verdict that is certain by then."""
     a_all, b_all = _arms(traffic, control, treatment)
     periods = sorted(pd.concat([a_all, b_all])["ts"].dt.floor(freq).unique())
     rows = []

@@ -77,7 +77,7 @@ def mcnemar_mde(n: int, discordance: float, pass_rate: float, alpha: float, powe
     )
 
 
-def worst_diff(mean, sd, n, level: float, pass_fail: bool):
+def worst_diff(mean, sd, n, level, pass_fail: bool):
     """The one-sided (1 - level) lower bound of a mean paired difference (Student's t; vectorised): the lowest
     difference still plausible. Pass/fail differences get a variance of at least 3 / n, so identical answers
     bound a drop as the rule of three does (about 3 / n). -inf below two cases."""
