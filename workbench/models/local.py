@@ -4,7 +4,9 @@ langchain-community's ChatLlamaCpp falls short here: it fixes the seed when the 
 (not per request), reports usage only in `llm_output` (not `usage_metadata`), loads one copy of
 the weights per instance and has no lock, so concurrent calls from the runner would crash it.
 This thin model shares one loaded model per file, serialises calls on it, and passes the
-request's own seed, stop sequences and sampling parameters.
+request's own seed, stop sequences and sampling parameters, and a call's own options (a JSON-schema
+`response_format`, `logprobs`). Token log probabilities need the logits of every position
+(`logits_all`), so a call that asks for them runs on a second copy loaded that way.
 """
 
 from __future__ import annotations
@@ -47,13 +49,15 @@ def model_path(name: str) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _loaded(path: str, n_ctx: int, chat_format: str | None) -> tuple[Any, threading.Lock]:
+def _loaded(path: str, n_ctx: int, chat_format: str | None, logits_all: bool = False) -> tuple[Any, threading.Lock]:
     import llama_cpp
 
     # the cores this process may use: a worker pinned to one core (`shards.run_local`) runs one thread
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = max(1, min(4, cores or 1))
-    llama = llama_cpp.Llama(path, n_ctx=n_ctx, n_threads=threads, chat_format=chat_format, verbose=False)
+    llama = llama_cpp.Llama(
+        path, n_ctx=n_ctx, n_threads=threads, chat_format=chat_format, logits_all=logits_all, verbose=False
+    )
     return llama, threading.Lock()
 
 
@@ -87,8 +91,9 @@ class LocalChatModel(BaseChatModel):
     def _generate(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None, **kwargs: Any
     ) -> ChatResult:
-        llama, lock = _loaded(str(model_path(self.model_name)), self.n_ctx, CHAT_FORMAT.get(self.model_name))
         params = {**self._params(), **kwargs}
+        path = str(model_path(self.model_name))
+        llama, lock = _loaded(path, self.n_ctx, CHAT_FORMAT.get(self.model_name), bool(params.get("logprobs")))
         if stop:
             params["stop"] = stop
         chat = [{"role": ROLE.get(m.type, m.type), "content": m.content} for m in messages]
@@ -103,6 +108,19 @@ class LocalChatModel(BaseChatModel):
                 "output_tokens": usage["completion_tokens"],
                 "total_tokens": usage["total_tokens"],
             },
-            response_metadata={"model_name": self.model_name, "finish_reason": choice.get("finish_reason")},
+            response_metadata={
+                "model_name": self.model_name,
+                "finish_reason": choice.get("finish_reason"),
+                **({"logprobs": _plain(choice["logprobs"])} if choice.get("logprobs") else {}),
+            },
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def _plain(value: Any) -> Any:
+    """llama-cpp-python's logprobs as plain JSON (it gives numpy floats)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return float(value) if hasattr(value, "dtype") else value
