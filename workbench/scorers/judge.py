@@ -52,7 +52,8 @@ def llm_judge(
         messages = grader.prompt.render({v: values[v] for v in grader.prompt.variables})
         response = await grader.client.acall(messages, schema=schema, logprobs=logprobs)
         if response.error:
-            raise RuntimeError(f"judge {judge} failed: {response.error}")
+            hint = "; if its endpoint refuses the verdict schema, pass constrained: false" if schema else ""
+            raise RuntimeError(f"judge {judge} failed: {response.error}{hint}")
         grade, reason = parse_verdict(response.text or "", low, high)
         probabilities = weighted_grade(response.logprobs, low, high) if weighted else None
         if probabilities:
