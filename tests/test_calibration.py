@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.calibration import calibrate, load_labels
+from workbench.calibration import calibrate, kappa_interval, load_labels
 from workbench.errors import WorkbenchError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +54,23 @@ def test_pass_fail_agreement_matches_hand_computation(tmp_path):
     assert report.by_reviewer.loc["ana", "agreement"] == pytest.approx(4 / 5)
     assert report.by_reviewer.loc["bo", "agreement"] == pytest.approx(3 / 5)
     assert "grade_exact" not in m  # pass/fail labels: no grade comparison
+    assert m["kappa_low"] < m["kappa"] < m["kappa_high"]
+    assert f"Cohen's kappa 0.400 [95% CI {m['kappa_low']:.3f}, {m['kappa_high']:.3f}]" in report.report()
+
+
+def test_kappa_interval_holds_the_point_kappa_narrows_with_n_and_is_seeded():
+    """The 10 decisions above (kappa 0.4), then the same pattern 4 and 16 times: the interval narrows about as 1/sqrt(n)."""
+    human = np.array([True] * 5 + [False] * 5)
+    judge = np.array([True] * 4 + [False] + [True] * 2 + [False] * 3)
+    widths = []
+    for copies in (1, 4, 16):
+        low, high = kappa_interval(np.tile(human, copies), np.tile(judge, copies))
+        assert low < 0.4 < high
+        widths.append(high - low)
+    assert widths[0] > widths[1] > widths[2] and widths[1] / widths[2] == pytest.approx(2, rel=0.25)
+    assert kappa_interval(human, judge) == kappa_interval(human, judge)  # seeded
+    assert kappa_interval(human, judge, seed=1) != kappa_interval(human, judge)
+    assert kappa_interval(human, human)[0] == 1.0 and np.isnan(kappa_interval(human[:0], judge[:0])[0])
 
 
 JUDGE = """\
@@ -102,6 +119,33 @@ def test_graded_labels_against_a_grading_judge(project, monkeypatch):
     assert report.thresholds["threshold"].tolist() == [0.25, 0.5, 0.75, 1.0]
     assert report.thresholds.set_index("threshold").loc[0.25, "judge_pass_rate"] == 1.0
     assert "WARNING" not in report.report()
+
+
+def test_the_gate_trusts_a_judge_on_its_kappa_lower_bound():
+    """A point kappa of 0.55 passes a minimum of 0.4, but its interval [0.21, 0.80] does not: refused, with both."""
+    from tests.test_compare import run
+    from workbench.compare import compare
+    from workbench.gate import REGRESSED, GatePolicy, check_gate
+
+    base = run({"judge": [True] * 10})
+    policy = GatePolicy(judges={"judge": {"labels": "labels.jsonl", "min_kappa": 0.4}})
+    gate = check_gate(compare(base, base), policy, judge_kappa={"judge": (0.55, 0.21, 0.80)})
+    (rule,) = [o for o in gate.outcomes if o.rule == "judge"]
+    assert (
+        not gate.passed
+        and rule.verdict == REGRESSED
+        and (rule.candidate, rule.ci_low, rule.ci_high) == (0.55, 0.21, 0.8)
+    )
+    assert (
+        "judge judge refused: Cohen's kappa with human labels 0.550 [95% CI 0.210, 0.800]; its lower bound is below 0.4"
+        in gate.report()
+    )
+    trusted = check_gate(compare(base, base), policy, judge_kappa={"judge": (0.7, 0.45, 0.9)})
+    assert (
+        trusted.passed
+        and "its lower bound reaches 0.4" in [o for o in trusted.outcomes if o.rule == "judge"][0].message()
+    )
+    assert not check_gate(compare(base, base), policy, judge_kappa={"judge": (np.nan, np.nan, np.nan)}).passed
 
 
 def test_label_file_errors_name_line_and_field(tmp_path):
@@ -200,4 +244,5 @@ def test_the_gate_calibrates_the_policy_judges_on_real_labels(project):
     kappas = calibrate_judges(
         result, GatePolicy(judges={"semantic_similarity": {"labels": "labels.jsonl", "threshold": 0.7}}), project
     )
-    assert 0.2 < kappas["semantic_similarity"] < 0.6  # 0.376 measured at threshold 0.7
+    kappa, low, high = kappas["semantic_similarity"]
+    assert 0.2 < kappa < 0.6 and low < kappa < high  # 0.376 measured at threshold 0.7

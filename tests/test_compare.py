@@ -157,7 +157,10 @@ def test_gate_refuses_a_judge_below_its_agreement():
     policy = GatePolicy(judges={"judge": {"labels": "labels.jsonl", "min_kappa": 0.4}})
     gate = check_gate(compare(base, base), policy, judge_kappa={"judge": 0.12})
     assert (
-        not gate.passed and "judge judge refused: Cohen's kappa 0.120 with human labels is below 0.4" in gate.report()
+        not gate.passed
+        and "judge judge refused: Cohen's kappa with human labels 0.120 [95% CI 0.120, 0.120]; "
+        "its lower bound is below 0.4"
+        in gate.report()
     )
     assert check_gate(compare(base, base), policy, judge_kappa={"judge": 0.55}).passed
     assert not check_gate(compare(base, base), policy, judge_kappa={"judge": float("nan")}).passed

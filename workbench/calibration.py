@@ -4,7 +4,9 @@ A labeled set is JSONL, one human decision a line: id, input, output, expected (
 human_label ("pass"/"fail" or a 1-5 grade), reviewer, notes (optional). Grades count as a pass at
 `pass_at` (4 by default). The scorer grades every item; agreement is measured on the items it graded
 (accuracy, Cohen's kappa and the confusion matrix from scikit-learn, plus how many failures it
-catches); items it could not grade are counted as coverage, never as agreement. With 1-5 labels and a
+catches); items it could not grade are counted as coverage, never as agreement. Kappa comes with a
+percentile bootstrap interval over the graded items (`kappa_low`, `kappa_high`: 2,000 seeded resamples,
+95%); the gate trusts a judge on the interval's lower bound. With 1-5 labels and a
 judge that grades on a scale (`low`/`high` arguments, as `llm_judge`), grades are also compared
 directly (exact, within one, quadratic-weighted kappa).
 A threshold sweep shows where a numeric judge's pass line agrees best with people.
@@ -36,6 +38,8 @@ from .settings import Settings
 from .tracking import experiment_id
 
 LABELS = ["pass", "fail"]
+#: the bootstrap of kappa's interval: resamples, confidence, seed (the same items give the same interval)
+RESAMPLES, CONFIDENCE, SEED = 2000, 0.95, 0
 
 
 class LabeledItem(BaseModel):
@@ -86,7 +90,8 @@ class CalibrationReport:
         lines = [
             f"{self.scorer['name']} {json.dumps(self.scorer.get('args', {}))} on {self.labels_path}",
             f"items {m['n']:.0f}  graded {m['graded']:.0f} (coverage {m['coverage']:.2f})  "
-            f"accuracy {m['accuracy']:.3f}  Cohen's kappa {m['kappa']:.3f}",
+            f"accuracy {m['accuracy']:.3f}  Cohen's kappa {m['kappa']:.3f} "
+            f"[{CONFIDENCE:.0%} CI {m['kappa_low']:.3f}, {m['kappa_high']:.3f}]",
             f"judge pass rate {m['judge_pass_rate']:.2f} vs human {m['human_pass_rate']:.2f}  "
             f"failures caught {m['fail_recall']:.2f}  fail precision {m['fail_precision']:.2f}",
         ]
@@ -118,6 +123,7 @@ class CalibrationReport:
                 "labels.hash": self.labels_hash,
                 "labels.items": len(self.frame),
                 "pass_at": self.pass_at,
+                "kappa.interval": f"{CONFIDENCE:.0%} percentile bootstrap, {RESAMPLES} resamples, seed {SEED}",
             }
             tags = {"workbench.calibration": self.scorer["name"], "workbench.labels_hash": self.labels_hash}
             now = int(time.time() * 1000)
@@ -158,7 +164,10 @@ class CalibrationReport:
         ax.set_yticks(range(len(self.confusion.index)), [f"human {i}" for i in self.confusion.index])
         for (i, j), value in np.ndenumerate(self.confusion.to_numpy()):
             ax.text(j, i, str(value), ha="center", va="center")
-        ax.set_title(f"{self.scorer['name']}: kappa {self.metrics['kappa']:.2f}", fontsize=10)
+        m = self.metrics
+        ax.set_title(
+            f"{self.scorer['name']}: kappa {m['kappa']:.2f} [{m['kappa_low']:.2f}, {m['kappa_high']:.2f}]", fontsize=10
+        )
         return figure
 
 
@@ -231,6 +240,7 @@ def _measure(report: CalibrationReport, scorer: Any) -> None:
         "coverage": len(graded) / len(frame),
         "accuracy": accuracy_score(human, judge) if judge else np.nan,
         "kappa": _kappa(cohen_kappa_score, human, judge),
+        **dict(zip(("kappa_low", "kappa_high"), kappa_interval(_passes(human), _passes(judge)))),
         "human_pass_rate": float(frame["human_pass"].mean()),
         "judge_pass_rate": float(np.mean([j == "pass" for j in judge])) if judge else np.nan,
     }
@@ -284,6 +294,36 @@ def _kappa(function: Any, a: list, b: list, **kwargs: Any) -> float:
         return float(
             function(a, b, **({"labels": LABELS} if "labels" not in kwargs and isinstance(a[0], str) else {}), **kwargs)
         )
+
+
+def _passes(labels: list[str]) -> np.ndarray:
+    return np.array([label == "pass" for label in labels], bool)
+
+
+def kappa_interval(
+    human: np.ndarray, judge: np.ndarray, resamples: int = RESAMPLES, confidence: float = CONFIDENCE, seed: int = SEED
+) -> tuple[float, float]:
+    """Cohen's kappa's percentile bootstrap interval for pass/fail decisions (bool arrays, one pair per item).
+
+    Items are resampled with replacement; a resample where kappa is undefined (both sides all pass or all fail)
+    is left out. NaN for no items or when no resample defines kappa.
+    """
+    human, judge = np.asarray(human, bool), np.asarray(judge, bool)
+    if not len(human):
+        return np.nan, np.nan
+    picks = np.random.default_rng(seed).integers(0, len(human), size=(resamples, len(human)))
+    h, j = human[picks], judge[picks]
+    agree = (h == j).mean(axis=1)
+    ph, pj = h.mean(axis=1), j.mean(axis=1)
+    chance = ph * pj + (1 - ph) * (1 - pj)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappas = np.where(chance < 1, (agree - chance) / (1 - chance), np.nan)
+    kappas = kappas[np.isfinite(kappas)]
+    if not len(kappas):
+        return np.nan, np.nan
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(kappas, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def _sweep(human_pass: np.ndarray, values: np.ndarray) -> pd.DataFrame:

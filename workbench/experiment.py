@@ -147,8 +147,9 @@ def compare_refs(
     return comparison, gate
 
 
-def calibrate_judges(run: RunResult, policy: GatePolicy, settings: Settings) -> dict[str, float]:
-    """Cohen's kappa of each judge the policy names and the run used, on the policy's labeled set."""
+def calibrate_judges(run: RunResult, policy: GatePolicy, settings: Settings) -> dict[str, tuple[float, float, float]]:
+    """Cohen's kappa and its 95% bootstrap interval (kappa, low, high) of each judge the policy names and the run
+    used, on the policy's labeled set."""
     kappas = {}
     for spec in run.scorers:
         requirement = policy.judges.get(spec["name"])
@@ -160,7 +161,8 @@ def calibrate_judges(run: RunResult, policy: GatePolicy, settings: Settings) -> 
                 threshold=requirement.threshold,
                 settings=settings,
             )
-            kappas[spec["name"]] = float(report.metrics["kappa"])
+            m = report.metrics
+            kappas[spec["name"]] = (float(m["kappa"]), float(m["kappa_low"]), float(m["kappa_high"]))
     return kappas
 
 

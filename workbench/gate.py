@@ -8,6 +8,7 @@ format these outcomes; they never apply the rules again.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +28,8 @@ PASSED, REGRESSED, INCONCLUSIVE, NOT_COMPARABLE = "passed", "regressed", "inconc
 
 
 class JudgeRequirement(BaseModel):
-    """A judge scorer is trusted only when it agrees with people: Cohen's kappa on a labeled set."""
+    """A judge scorer is trusted only when it agrees with people: the lower bound of Cohen's kappa's 95% interval
+    on a labeled set reaches `min_kappa`."""
 
     model_config = ConfigDict(extra="forbid")
     labels: str  # a labeled JSONL (see workbench/calibration.py), relative to the project root
@@ -159,7 +161,10 @@ class RuleOutcome:
         if self.rule == "judge":
             word = "refused" if self.verdict == REGRESSED else "trusted"
             side = "is below" if self.verdict == REGRESSED else "reaches"
-            return f"judge {name} {word}: Cohen's kappa {self.candidate:.3f} with human labels {side} {self.limit}"
+            return (
+                f"judge {name} {word}: Cohen's kappa with human labels {self.candidate:.3f} "
+                f"[95% CI {self.ci_low:.3f}, {self.ci_high:.3f}]; its lower bound {side} {self.limit}"
+            )
         return (
             f"error rate {self.candidate:.1%} is {'above' if self.verdict == REGRESSED else 'within'} {self.limit:.0%}"
         )
@@ -219,11 +224,12 @@ class GateResult:
 def check_gate(
     comparison: Comparison,
     policy: GatePolicy,
-    judge_kappa: dict[str, float] | None = None,
+    judge_kappa: Mapping[str, tuple[float, float, float] | float] | None = None,
     sequential: dict[str, dict[str, Any]] | None = None,
 ) -> GateResult:
     """Every rule applied to the comparison, each outcome with its numbers. `judge_kappa`: measured agreement of
-    the policy's judges (see `experiment.calibrate_judges`); a judge below its minimum fails the gate.
+    the policy's judges, (kappa, CI low, CI high) each (see `experiment.calibrate_judges`; a bare kappa is its own
+    bound); a judge whose lower bound is below its minimum fails the gate.
     `sequential`: the last look of the sequential test per critical scorer, which then decides those scorers."""
     table = comparison.table
     known = set(table.index)
@@ -293,11 +299,20 @@ def check_gate(
             outcomes.append(
                 _calls_outcome(rule, compare_calls(base_calls, cand_calls, measure), limit, comparison.alpha, floor)
             )
-    for name, kappa in (judge_kappa or {}).items():
+    for name, measured in (judge_kappa or {}).items():
+        kappa, low, high = (measured,) * 3 if isinstance(measured, float | int) else measured
         need = policy.judges[name].min_kappa
         outcomes.append(
-            RuleOutcome("judge", PASSED if kappa >= need else REGRESSED, name, candidate=float(kappa), limit=need)
-        )  # NaN (no gradeable labels) is refused too
+            RuleOutcome(
+                "judge",
+                PASSED if low >= need else REGRESSED,  # NaN (no gradeable labels) is refused too
+                name,
+                candidate=float(kappa),
+                ci_low=float(low),
+                ci_high=float(high),
+                limit=need,
+            )
+        )
     if policy.max_error_rate is not None:
         rate = comparison.candidate.totals()["error_rate"]
         outcomes.append(

@@ -37,6 +37,10 @@ def _unconstrained(response_model: type) -> dict[str, Any]:
     return {}
 
 
+def _no_logprobs(top: int) -> dict[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Provider:
     """Everything the workbench knows of one model provider, in one place."""
@@ -52,6 +56,9 @@ class Provider:
     priced: bool = True
     #: request options that make the model answer JSON of a pydantic class (judges), where it can enforce it
     structured_output: Callable[[type], dict[str, Any]] = _unconstrained
+    #: request options that make the model return each generated token's `top` likeliest alternatives with
+    #: their log probabilities (OpenAI's `logprobs` format in `response_metadata`), where it can
+    token_logprobs: Callable[[int], dict[str, Any]] = _no_logprobs
 
 
 @cache

@@ -1,5 +1,9 @@
 """Call a configuration's model: cache, concurrency bound, retries and fallbacks, usage, latency and cost
-per call; known secrets are hidden from answers and errors before they are cached or returned."""
+per call; known secrets are hidden from answers and errors before they are cached or returned.
+
+A call may also ask for JSON of a pydantic class (`schema`) and for token log probabilities (`logprobs`):
+each model of the chain gets them in its provider's own request options (`Provider.structured_output`,
+`Provider.token_logprobs`), a provider that cannot enforce them gets none, and both are in the cache key."""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import partial
 from typing import Any
+
+from pydantic import BaseModel
 
 from .. import secrets
 from ..plugins import provider
@@ -36,6 +42,8 @@ class Response:
     cached: bool = False
     error: str | None = None
     redactions: int = 0  # personal data found and redacted from the text before it was cached or returned
+    #: per generated token, when asked and given: {"token": text, "top": {alternative: log probability}}
+    logprobs: list[dict[str, Any]] | None = None
 
 
 class ModelClient:
@@ -71,17 +79,39 @@ class ModelClient:
         """What a call of the primary model with this usage costs (None when the pricing table lacks it)."""
         return cost(self.spec.model.provider, self.spec.model.name, input_tokens, output_tokens, self.pricing)
 
-    def request(self, messages: list[dict[str, str]], seed: int | None = None) -> dict[str, Any]:
+    def request(
+        self,
+        messages: list[dict[str, str]],
+        seed: int | None = None,
+        schema: type[BaseModel] | None = None,
+        logprobs: int | None = None,
+    ) -> dict[str, Any]:
         """The fully resolved request, as the cache keys it."""
-        request = {**self._models, "messages": messages}
-        return request if seed is None else {**request, "seed": seed}
+        request: dict[str, Any] = {**self._models, "messages": messages}
+        if seed is not None:
+            request["seed"] = seed
+        if schema is not None:
+            request["output_schema"] = schema.model_json_schema()
+        if logprobs:
+            request["top_logprobs"] = logprobs
+        return request
 
-    async def acall(self, messages: list[dict[str, str]], seed: int | None = None, use_cache: bool = True) -> Response:
-        """One answer. `seed` overrides the configuration's; `use_cache=False` neither reads nor writes the cache."""
-        key = request_key(self.request(messages, seed)) if self.cache is not None and use_cache else None
+    async def acall(
+        self,
+        messages: list[dict[str, str]],
+        seed: int | None = None,
+        use_cache: bool = True,
+        schema: type[BaseModel] | None = None,
+        logprobs: int | None = None,
+    ) -> Response:
+        """One answer. `seed` overrides the configuration's; `use_cache=False` neither reads nor writes the cache;
+        `schema`: ask for JSON of this class where the provider can enforce it; `logprobs`: ask for each token's
+        that many likeliest alternatives where the provider gives them."""
+        request = self.request(messages, seed, schema, logprobs)
+        key = request_key(request) if self.cache is not None and use_cache else None
         if key and self.cache is not None and (hit := self.cache.get(key)):
             return self._hit(hit)
-        return await self._call(messages, seed, key)
+        return await self._call(messages, seed, key, schema, logprobs)
 
     def cached(self, messages: list[dict[str, str]]) -> Response | None:
         """The cached answer to this request, if there is one (no model call)."""
@@ -93,18 +123,25 @@ class ModelClient:
         text = hit.get("text")
         return Response(**{**hit, "text": secrets.hide(text) if text is not None else None, "cached": True})
 
-    async def _call(self, messages: list[dict[str, str]], seed: int | None, key: str | None) -> Response:
+    async def _call(
+        self,
+        messages: list[dict[str, str]],
+        seed: int | None,
+        key: str | None,
+        schema: type[BaseModel] | None = None,
+        logprobs: int | None = None,
+    ) -> Response:
         loop = asyncio.get_running_loop()
         semaphore = self._semaphores.get(loop) or self._semaphores.setdefault(loop, asyncio.Semaphore(self.concurrency))
         async with semaphore:
             self.calls += 1
             start = time.perf_counter()
             chat = [(m["role"], m["content"]) for m in messages]
-            options = {} if seed is None else {"seed": seed}
             errors = []
             for spec, model in self.chain:
+                options = _options(spec, seed, schema, logprobs)
                 try:
-                    message = await call(partial(model.ainvoke, chat, **options), Policy.of(spec))  # type: ignore[arg-type]
+                    message = await call(partial(model.ainvoke, chat, **options), Policy.of(spec))
                     break
                 except Failed as exc:  # recorded per case; the next model is tried, the run goes on
                     errors.append(f"{spec.name}: {exc}" if len(self.chain) > 1 else str(exc))
@@ -125,7 +162,10 @@ class ModelClient:
         usage = message.usage_metadata or {}
         tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
         text = secrets.hide(message.content if isinstance(message.content, str) else message.text)
+        hidden = text != (message.content if isinstance(message.content, str) else message.text)
         text, redactions = self.redact(text) if self.redact else (text, 0)
+        # tokens would spell out what was hidden or redacted: an answer that had any keeps none
+        logprobs = None if hidden or redactions else _token_logprobs(message.response_metadata.get("logprobs"))
         return Response(
             text=text,
             model=spec.name,
@@ -134,7 +174,34 @@ class ModelClient:
             output_tokens=tokens_out,
             redactions=redactions,
             cost=cost(spec.provider, spec.name, tokens_in, tokens_out, self.pricing),
+            logprobs=logprobs,
         )
+
+
+def _options(spec: ModelSpec, seed: int | None, schema: type[BaseModel] | None, logprobs: int | None) -> dict[str, Any]:
+    """One model's request options for a call, in its provider's terms."""
+    kind = provider(spec.provider)
+    return {
+        **({} if seed is None else {"seed": seed}),
+        **(kind.structured_output(schema) if schema is not None else {}),
+        **(kind.token_logprobs(logprobs) if logprobs else {}),
+    }
+
+
+def _token_logprobs(given: Any) -> list[dict[str, Any]] | None:
+    """OpenAI's chat `logprobs` ({"content": [{"token", "logprob", "top_logprobs": [...]}]}) made compact;
+    None when the answer has none or they are not of that shape (a provider's reply is untrusted)."""
+    try:
+        return [
+            {
+                "token": str(t["token"]),
+                "top": {str(a["token"]): float(a["logprob"]) for a in t.get("top_logprobs") or []}
+                | {str(t["token"]): float(t["logprob"])},
+            }
+            for t in given["content"]
+        ]
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _keyed(model: ModelSpec) -> dict[str, Any]:

@@ -122,6 +122,10 @@ class LocalChatModel(BaseChatModel):
                 "output_tokens": usage["completion_tokens"],
                 "total_tokens": usage["total_tokens"],
             },
-            response_metadata={"model_name": self.model_name, "finish_reason": choice.get("finish_reason")},
+            response_metadata={
+                "model_name": self.model_name,
+                "finish_reason": choice.get("finish_reason"),
+                **({"logprobs": choice["logprobs"]} if choice.get("logprobs") else {}),  # OpenAI's format
+            },
         )
         return ChatResult(generations=[ChatGeneration(message=message)])

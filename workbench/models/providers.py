@@ -102,6 +102,11 @@ def _json_schema(response_model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
+def _logprobs(top: int) -> dict[str, Any]:
+    """OpenAI's chat `logprobs` (llama-cpp-python's chat completion and OpenAI-compatible servers take the same)."""
+    return {"logprobs": True, "top_logprobs": top}
+
+
 def _chat_model(name: str) -> Any:
     """The factory's `name`, imported when a model is built (LangChain's imports take a second; lint needs none)."""
 
@@ -115,7 +120,19 @@ def _chat_model(name: str) -> Any:
 
 
 LOCAL = Provider(
-    "local", _chat_model("local_chat_model"), _check_local, concurrency=1, priced=False, structured_output=_grammar
+    "local",
+    _chat_model("local_chat_model"),
+    _check_local,
+    concurrency=1,
+    priced=False,
+    structured_output=_grammar,
+    token_logprobs=_logprobs,
 )
-OPENAI = Provider("openai", _chat_model("openai_chat_model"), _check_openai, structured_output=_json_schema)
+OPENAI = Provider(
+    "openai",
+    _chat_model("openai_chat_model"),
+    _check_openai,
+    structured_output=_json_schema,
+    token_logprobs=_logprobs,
+)
 LANGCHAIN = Provider("langchain", _chat_model("langchain_chat_model"), _check_langchain)
