@@ -216,16 +216,29 @@ def test_semantic_similarity_as_a_judge_on_the_demo_labels():
 
 
 @pytest.mark.slow
-def test_local_judge_rarely_follows_the_format_and_errors_say_so(tmp_path, monkeypatch):
-    """The shipped rubric judge on the 135M model: most answers carry no grade; they are coverage, not agreement."""
+def test_local_judge_unconstrained_rarely_follows_the_format_and_errors_say_so(tmp_path, monkeypatch):
+    """The shipped rubric judge on the 135M model, free text: most answers carry no grade; they are coverage."""
     subset = write(tmp_path / "labels.jsonl", [json.loads(line) for line in DEMO.read_text().splitlines()[:8]])
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
-    report = calibrate({"name": "llm_judge", "args": {"judge": "rubric-judge@1.0.0"}}, subset)
+    args = {"judge": "rubric-judge@1.0.0", "constrained": False, "weighted": False}
+    report = calibrate({"name": "llm_judge", "args": args}, subset)
     errors = report.frame["error"].dropna()
     assert report.metrics["coverage"] < 0.5 and len(errors) == 8 - report.metrics["graded"]
     assert errors.str.contains("no score from 1 to 5 in the judge's answer: '").all()
     assert "WARNING: the judge graded only" in report.report()
+
+
+@pytest.mark.slow
+def test_the_constrained_local_judge_grades_every_labelled_case(tmp_path, monkeypatch):
+    """Constrained to the verdict schema, the 135M judge parses all 64 grades; kappa comes with its interval."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    report = calibrate({"name": "llm_judge", "args": {"judge": "rubric-judge@1.0.0"}}, DEMO)
+    m = report.metrics
+    assert m["n"] == 64 and m["graded"] == 64 and m["coverage"] == 1.0, report.frame["error"].dropna().head()
+    assert m["kappa_low"] <= m["kappa"] <= m["kappa_high"]
+    assert report.frame["reason"].str.contains("expected").mean() > 0.9  # graded by the weighted grade
 
 
 @pytest.mark.slow
