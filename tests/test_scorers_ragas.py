@@ -92,7 +92,10 @@ def test_parse_json_is_lenient_about_wrapping_but_not_content():
 
 
 def test_response_format_per_provider():
-    assert response_format("local", Verdicts)["response_format"]["schema"] == Verdicts.model_json_schema()
+    grammar = response_format("local", Verdicts)["grammar"]  # llguidance: the schema, compact, no extra keys
+    assert grammar.startswith("%llguidance {}\nstart: %json ")
+    schema = json.loads(grammar.split("%json ", 1)[1])
+    assert schema["properties"] == Verdicts.model_json_schema()["properties"] and not schema["additionalProperties"]
     assert response_format("openai", Verdicts)["response_format"]["type"] == "json_schema"
     assert response_format("langchain", Verdicts) == {}
 
