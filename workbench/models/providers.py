@@ -90,12 +90,13 @@ def _check_langchain(spec: ModelSpec) -> list[tuple[str, str]]:
 
 def _grammar(response_model: type[BaseModel]) -> dict[str, Any]:
     """A llama.cpp sampling grammar (llguidance) for the JSON Schema: even a small model emits JSON of the right
-    shape. Compact JSON with no extra keys: with the flexible whitespace of `response_format`, Gemma 3 270M wrote
-    tabs until max_tokens cut the grade off, and added keys of its own."""
+    shape. No extra keys, and at most four spaces or newlines between tokens: with the free whitespace of
+    `response_format`, Gemma 3 270M wrote tabs until max_tokens cut the grade off, and added keys of its own;
+    with none at all, SmolLM2's answers changed for the worse (ragas answer relevancy 0.11 against 0.3+)."""
     schema = {
         **response_model.model_json_schema(),
         "additionalProperties": False,
-        "x-guidance": {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "},
+        "x-guidance": {"whitespace_pattern": "[ \\n]{0,4}"},
     }
     return {"grammar": "%llguidance {}\nstart: %json " + json.dumps(schema)}
 
