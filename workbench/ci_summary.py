@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from .files import atomic_write
 from .secrets import hide
@@ -113,7 +113,7 @@ def _scorer_table(scorers: list[dict[str, Any]]) -> list[str]:
     ]
     for s in scorers:
         worst = s.get("worst_diff")
-        bound = f"{max(0.0, -worst):.3f}" if isinstance(worst, (int, float)) and math.isfinite(worst) else "n/a"
+        bound = f"{max(0.0, -worst):.3f}" if _finite(worst) else "n/a"
         interval = f"[{s['ci_low']:+.3f}, {s['ci_high']:+.3f}]" if _finite(s.get("ci_low")) else "n/a"
         verdict = s.get("verdict") or ""
         if verdict == "inconclusive" and _finite(s.get("cases_needed")):
@@ -148,7 +148,7 @@ def code(text: Any) -> str:
     return " ".join(str(text).split()).replace("`", "'")
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
