@@ -104,11 +104,14 @@ def test_the_same_version_with_other_seeds_is_not_a_regression(facts_project):
         log=False,
         progress=False,
     )
-    # Not a regression; and 16 cases cannot see the 5-point drop the policy cares about, which the gate says
-    # (unless the pass rate is already below 0.05 and cannot drop that much).
+    # Not a regression. Whether 16 cases settle it depends on the draw: inconclusive when a 5-point drop is still
+    # plausible and too small to see; "no significant change" when the one-sided bound rules it out (a run whose
+    # other seeds happened to pass more cases) or the pass rate is already below 0.05 and cannot drop that much.
     row = comparison.table.loc["case_checks"]
-    assert row["verdict"] == ("inconclusive" if row["baseline"] >= 0.05 else "no significant change"), gate.report()
-    assert gate.verdict == ("inconclusive" if row["verdict"] == "inconclusive" else "passed") and row["mde"] > 0.05
+    settled = row["worst_diff"] > -0.05 or row["baseline"] < 0.05
+    assert row["mde"] > 0.05 and row["p_adjusted"] >= 0.05, gate.report()
+    assert row["verdict"] == ("no significant change" if settled else "inconclusive"), gate.report()
+    assert gate.verdict == ("inconclusive" if row["verdict"] == "inconclusive" else "passed")
     if gate.verdict == "inconclusive":
         assert gate.exit_code == 4 and "case_checks inconclusive: this dataset can detect drops of" in gate.report()
     base, cand = comparison.baseline, comparison.candidate

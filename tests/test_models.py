@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import sqlite3
 import subprocess
 import sys
@@ -90,6 +91,8 @@ def test_request_key_covers_messages_model_parameters_and_seed():
     assert key != request_key(other_seed.request(MESSAGES))
     assert key != request_key(client.request([{"role": "user", "content": "Say bye."}]))
     assert key == request_key(operational.request(MESSAGES))
+    # the local model's runtime is in the key: answers cached from another llama.cpp build are not served
+    assert client.request(MESSAGES)["model"]["runtime"] == f"xllamacpp {importlib.metadata.version('xllamacpp')}"
 
 
 def test_local_model_reports_usage_and_zero_cost(tmp_path):

@@ -22,6 +22,7 @@ from ..plugins import provider
 from ..prompts import ModelSpec, PromptSpec
 from .cache import ResponseCache, request_key
 from .factory import chat_model
+from .local import runtime
 from .pricing import cost
 from .retry import Failed, Policy, call
 
@@ -205,5 +206,7 @@ def _token_logprobs(given: Any) -> list[dict[str, Any]] | None:
 
 
 def _keyed(model: ModelSpec) -> dict[str, Any]:
-    """What of a model spec a request's cache key covers: all but the operational fields."""
-    return {k: v for k, v in model.model_dump(mode="json", exclude_none=True).items() if k not in OPERATIONAL}
+    """What of a model spec a request's cache key covers: all but the operational fields, and a local model's
+    runtime (an answer cached from another llama.cpp is not this one's)."""
+    keyed = {k: v for k, v in model.model_dump(mode="json", exclude_none=True).items() if k not in OPERATIONAL}
+    return {**keyed, "runtime": runtime()} if model.provider == "local" else keyed

@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,12 @@ DEFAULTS = {"temperature": 0.2, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repe
 #: The GGUF of Gemma 3 270M is the pre-trained (not instruction-tuned) model and carries no chat
 #: template, so its turn format is named here; expect weak chat answers from it.
 CHAT_TEMPLATE = {"gemma3-270m": "gemma"}
+
+
+@cache
+def runtime() -> str:
+    """What runs the GGUF, in every local request's cache key: another llama.cpp answers the same request otherwise."""
+    return f"xllamacpp {version('xllamacpp')}"
 
 
 def model_path(name: str) -> Path:
