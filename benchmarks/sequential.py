@@ -9,6 +9,11 @@ adds `--batch` new cases per look and stops at the first verdict or at `--max-ca
 are cases x 2 (both versions); "saved" is against the fixed design at the budget.
 
     .venv/bin/python benchmarks/sequential.py      # --sims 2000 --start 100 --batch 50 --max-cases 400 --min-effect 0.1
+    .venv/bin/python benchmarks/sequential.py --family 3   # three independent critical scorers, the first dropped
+
+With `--family K`, each pair has K critical scorers with independent answers (the first carries the drop, the
+others are equal), and the comparison stops as `compare --sequential` does (`family_stop`): at the first
+regression of any scorer, or once every scorer has passed; "regressed" is family-wise.
 """
 
 from __future__ import annotations
@@ -54,17 +59,32 @@ def simulate(rng: np.random.Generator, sims: int, cases: int, p_base: float, p_c
 
 
 def fixed_regressed(base: np.ndarray, cand: np.ndarray, alpha: float, min_effect: float, family: int = 1):
-    """The fixed gate's verdict on every case given (Bonferroni over `family`, the first step of Holm's)."""
+    """The fixed gate's "regressed" on the cases given (Bonferroni over `family`, Holm's first step; the bound at alpha)."""
     worse, better = ((base == 1) & (cand == 0)).sum(-1), ((base == 0) & (cand == 1)).sum(-1)
     diff = cand - base
     level = alpha / family
-    bound = worst_diff(diff.mean(-1), diff.std(-1, ddof=1), diff.shape[-1], level, pass_fail=True)
+    bound = worst_diff(diff.mean(-1), diff.std(-1, ddof=1), diff.shape[-1], alpha, pass_fail=True)  # the gate's
     return (mcnemar_pvalue(worse, better) < level) & (worse > better) & (bound <= -min_effect)
 
 
 def sequential(base: np.ndarray, cand: np.ndarray, design: Design) -> tuple[np.ndarray, np.ndarray]:
     """Each simulated pair's verdict and the cases it used."""
     index, verdict = first_stop(paired_looks(cand - base, design)["verdict"])
+    return verdict, design.looks[index]
+
+
+def family_stop(verdicts: list[np.ndarray], design: Design) -> tuple[np.ndarray, np.ndarray]:
+    """The gate's verdict and cases per pair over several critical scorers, as `compare --sequential` stops: at
+    the first look where any scorer has regressed (regressed) or every one has passed; at the budget, any scorer
+    still undecided makes it inconclusive. `verdicts`: each scorer's per-look verdicts, (pairs, looks)."""
+    stops = [first_stop(v) for v in verdicts]  # a scorer's verdict stands from its first decided look on
+    looks = np.arange(len(design.looks))
+    regressed = np.any([(v == REGRESSED)[:, None] & (looks >= i[:, None]) for i, v in stops], axis=0)
+    passed = np.all([np.isin(v, [NO_REGRESSION, IMPROVED])[:, None] & (looks >= i[:, None]) for i, v in stops], axis=0)
+    done = regressed | passed
+    index = np.where(done.any(axis=1), done.argmax(axis=1), len(looks) - 1)
+    at = np.arange(len(index))
+    verdict = np.where(regressed[at, index], REGRESSED, np.where(passed[at, index], NO_REGRESSION, INCONCLUSIVE))
     return verdict, design.looks[index]
 
 
@@ -76,14 +96,15 @@ def main() -> None:
     parser.add_argument("--max-cases", type=int, default=400)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--min-effect", type=float, default=0.10)
+    parser.add_argument("--family", type=int, default=1)
     args = parser.parse_args()
     rng = np.random.default_rng(11)
-    design = Design(args.start, args.batch, args.max_cases, args.alpha, args.min_effect)
+    design = Design(args.start, args.batch, args.max_cases, args.alpha, args.min_effect, args.family)
     started = time.perf_counter()
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.2f}; {args.sims} simulated pairs "
         f"per scenario; start {args.start}, batches of {args.batch}, budget {args.max_cases} cases; alpha "
-        f"{args.alpha}, min_effect {args.min_effect}"
+        f"{args.alpha}, min_effect {args.min_effect}, {args.family} critical scorer(s)"
     )
     top, low = args.max_cases, args.start
     print(
@@ -92,14 +113,18 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, p, drop, shared in SCENARIOS:
-        base, cand = simulate(rng, args.sims, top, p, p - drop, shared)
-        verdict, used = sequential(base, cand, design)
-        regressed = (verdict == REGRESSED).mean()
+        looks, fixed_top, fixed_low = [], [], []
+        for scorer in range(args.family):
+            base, cand = simulate(rng, args.sims, top, p, p - (drop if scorer == 0 else 0.0), shared)
+            looks.append(paired_looks(cand - base, design)["verdict"])
+            fixed_top.append(fixed_regressed(base, cand, args.alpha, args.min_effect, args.family))
+            fixed_low.append(fixed_regressed(base[:, :low], cand[:, :low], args.alpha, args.min_effect, args.family))
+        verdict, used = family_stop(looks, design)
+        undecided = (verdict == INCONCLUSIVE).mean()
         print(
-            f"| {name} | {fixed_regressed(base, cand, args.alpha, args.min_effect).mean():.1%} "
-            f"| {fixed_regressed(base[:, :low], cand[:, :low], args.alpha, args.min_effect).mean():.1%} "
-            f"| {1 - (verdict == INCONCLUSIVE).mean():.1%} | {regressed:.1%} | {np.isin(verdict, [NO_REGRESSION, IMPROVED]).mean():.1%} "
-            f"| {(verdict == INCONCLUSIVE).mean():.1%} | {used.mean():.0f} | {1 - used.mean() / top:.0%} |"
+            f"| {name} | {np.any(fixed_top, axis=0).mean():.1%} | {np.any(fixed_low, axis=0).mean():.1%} "
+            f"| {1 - undecided:.1%} | {(verdict == REGRESSED).mean():.1%} | {(verdict == NO_REGRESSION).mean():.1%} "
+            f"| {undecided:.1%} | {used.mean():.0f} | {1 - used.mean() / top:.0%} |"
         )
     print(f"\n{time.perf_counter() - started:.1f} s, load average {os.getloadavg()[0]:.2f}")
 

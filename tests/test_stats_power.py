@@ -15,7 +15,9 @@ from workbench.stats.power import (
     mcnemar_pvalue,
     paired_mde,
     paired_power,
+    paired_rate_bound,
     two_sample_mde,
+    worst_diff,
 )
 
 
@@ -68,3 +70,27 @@ def test_simulated_power_matches_the_exact_power_within_five_points(n, p_base, p
     caught = ((mcnemar_pvalue(worse, better) < 0.05) & (worse > better)).mean()
     discordance = p_base * (1 - p_cand) + p_cand * (1 - p_base)
     assert caught == pytest.approx(mcnemar_power(n, discordance, p_base - p_cand, 0.05), abs=0.05)
+
+
+@pytest.mark.parametrize("n", [40, 100])
+@pytest.mark.parametrize(("p_base", "shared"), [(0.7, 0.0), (0.7, 0.8), (0.9, 0.8)])
+def test_the_pass_fail_bound_lets_at_most_alpha_of_exact_drops_pass(n, p_base, shared):
+    """The gate's "ruled out" on pass/fail scores: when the candidate really is down by exactly min_effect, the
+    one-sided 95% bound clears -min_effect in about 5% of pairs; a t bound on the -1/0/1 differences let 6-9%
+    through with correlated answers (few discordant cases)."""
+    sims, drop, rng = 20_000, 0.10, np.random.default_rng(n + int(10 * shared))
+    u_base = rng.random((sims, n))
+    u_cand = np.where(rng.random((sims, n)) < shared, u_base, rng.random((sims, n)))
+    d = (u_cand < p_base - drop).astype(float) - (u_base < p_base).astype(float)
+    bound = worst_diff(d.mean(-1), d.std(-1, ddof=1), n, 0.05, pass_fail=True)
+    assert np.mean(bound > -drop) <= 0.057  # nominal 0.05: the score bound gave 0.041-0.055 here, a t bound 0.047-0.094
+
+
+def test_the_pass_fail_bound_of_identical_answers_is_the_rule_of_three_and_agrees_with_its_counts():
+    z2 = 1.6448536269514722**2
+    for n in (10, 100, 400):
+        assert worst_diff(0.0, 0.0, n, 0.05, pass_fail=True) == pytest.approx(-z2 / (n + z2))
+    # 10 worse and 5 better of 100: the counts that a mean of -0.05 and its sd imply
+    sd = math.sqrt((15 - 100 * 0.05**2) / 99)
+    assert worst_diff(-0.05, sd, 100, 0.05, pass_fail=True) == pytest.approx(paired_rate_bound(10, 5, 100, 0.05))
+    assert -0.13 < paired_rate_bound(10, 5, 100, 0.05) < -0.05 < paired_rate_bound(0, 5, 100, 0.05) < 0.05

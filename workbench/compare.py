@@ -67,7 +67,7 @@ class Comparison:
         head = (
             f"{self.baseline.prompt_ref} -> {self.candidate.prompt_ref} on {self.candidate.dataset_ref} "
             f"(alpha {self.alpha}, Holm over {len(self.family)} scorer(s); mde: the smallest drop detected with "
-            f"{POWER:.0%} power; worst_diff: the lowest difference still plausible, one-sided at the scorer's alpha; "
+            f"{POWER:.0%} power; worst_diff: the lowest difference still plausible, one-sided at alpha; "
             f"cases_needed: the cases that would decide an inconclusive)"
         )
         return head + "\n" + shown.to_string(float_format=lambda x: f"{x:.3f}")
@@ -90,13 +90,17 @@ def compare(
     of any false alarm among them stays at alpha. Each scorer's `min_effect` is the drop the policy cares about:
 
     - `regressed`: a significant drop (adjusted p < alpha) that may be as large as min_effect (`worst_diff`, the
-      one-sided bound at Holm's first-step alpha, is at or below -min_effect);
+      one-sided (1 - alpha) lower bound of the difference, is at or below -min_effect);
     - `negligible`: a significant drop that is certainly smaller than min_effect;
     - `improved`: a significant rise larger than min_effect;
     - `inconclusive`: neither a significant change nor a drop of min_effect ruled out, on too few cases to see
       it (the minimum detectable effect at `power` exceeds min_effect; unless no such drop is possible: a pass
       rate already below min_effect). `cases_needed` says how many cases would see it;
     - `no significant change` otherwise: a drop of min_effect is ruled out by the bound or would have been seen.
+
+    The bound is at the full alpha for every scorer, family or not: the gate passes only when every critical
+    scorer rules its drop out, so the chance of passing with any scorer really down by min_effect is at most
+    alpha (an intersection-union test needs no split of alpha; false alarms, a union, are what Holm splits).
     """
     if baseline.dataset_hash != candidate.dataset_hash:
         raise ValueError(
@@ -179,8 +183,8 @@ def _verdicts(table: pd.DataFrame, members: list[str], alpha: float, power: floa
         else np.inf
         for n, r in table.iterrows()
     ]
-    table["worst_diff"] = [
-        float(worst_diff(r["diff"], r["sd_diff"], r["n"], level[n], pass_fail=r["test"] == "mcnemar"))
+    table["worst_diff"] = [  # at alpha for every scorer: passing is an intersection-union test (see `compare`)
+        float(worst_diff(r["diff"], r["sd_diff"], r["n"], alpha, pass_fail=r["test"] == "mcnemar"))
         for n, r in table.iterrows()
     ]
     significant = table["p_adjusted"] < alpha

@@ -78,14 +78,43 @@ def mcnemar_mde(n: int, discordance: float, pass_rate: float, alpha: float, powe
 
 
 def worst_diff(mean, sd, n, level, pass_fail: bool):
-    """The one-sided (1 - level) lower bound of a mean paired difference (Student's t; vectorised): the lowest
-    difference still plausible. Pass/fail differences get a variance of at least 3 / n, so identical answers
-    bound a drop as the rule of three does (about 3 / n). -inf below two cases."""
+    """The one-sided (1 - level) lower bound of a mean paired difference (vectorised): the lowest difference still
+    plausible; -inf below two cases. Scores: Student's t. Pass/fail: the score bound of a difference of paired
+    proportions (`paired_rate_bound`, from the discordant counts that `mean` and `sd` imply), whose error stays
+    at `level` where a t bound lets 6-9% of exact drops of the bound pass (few discordant cases, correlated
+    answers); identical answers bound a drop at z^2 / (n + z^2), about 2.7 / n, as the rule of three does."""
     mean, sd, n = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float), np.asarray(n, dtype=float)
     safe = np.maximum(n, 2)
-    variance = np.maximum(sd**2, 3 / safe) if pass_fail else sd**2
-    bound = mean - stats.t.ppf(1 - level, safe - 1) * np.sqrt(variance / safe)
+    if pass_fail:
+        discordant = np.round(sd**2 * (safe - 1) + safe * mean**2)  # each discordant case is a difference of +-1
+        better = np.round((discordant + safe * mean) / 2)
+        bound = paired_rate_bound(discordant - better, better, safe, level)
+    else:
+        bound = mean - stats.t.ppf(1 - level, safe - 1) * np.sqrt(sd**2 / safe)
     return np.where(n >= 2, bound, -np.inf)
+
+
+def paired_rate_bound(worse, better, n, level, steps: int = 50):
+    """The one-sided (1 - level) lower bound of p_candidate - p_baseline from `worse` (baseline passed, candidate
+    failed) and `better` discordant cases of `n` (vectorised): the lowest difference d0 that the score test of
+    d = d0 (Nam 1997, Tango 1998: the variance at the restricted maximum likelihood) does not reject. Bisection:
+    the statistic falls as d0 rises."""
+    worse, better, n = (np.asarray(x, dtype=float) for x in (worse, better, n))
+    critical, estimate = stats.norm.isf(level), (better - worse) / n
+
+    def rejected(d0):
+        # the restricted MLE of P(worse) under d = d0: the positive root of 2n q^2 - B q - C = 0
+        b = worse + better + d0 * (better - worse - 2 * n)
+        q = (b + np.sqrt(np.maximum(b * b + 8 * n * worse * d0 * (1 - d0), 0.0))) / (4 * n)
+        variance = np.maximum(2 * q + d0 - d0 * d0, 1e-15) / n
+        return estimate - d0 > critical * np.sqrt(variance)
+
+    low, high = np.full(np.broadcast(estimate).shape, -1.0), np.minimum(estimate, 1.0) + 0.0
+    for _ in range(steps):
+        middle = (low + high) / 2
+        below = rejected(middle)
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+    return high
 
 
 def cases_needed(power_at: Callable[[int], float], power: float = POWER) -> float:

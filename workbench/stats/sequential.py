@@ -8,14 +8,16 @@ is nearly the fixed test at max_cases (its recall is kept) while clear cases sto
 - regression: the gate's test of "no change" (exact McNemar on pass/fail scores, a paired t-test on others),
   two-sided at alpha / family as the fixed gate is, so alpha / (2 family) is spent on the drop's side;
 - no regression: the one-sided lower bound of the mean difference (`power.worst_diff`, the gate's "ruled out")
-  above -min_effect, a non-inferiority test of a drop of min_effect, spending alpha / family.
+  above -min_effect, a non-inferiority test of a drop of min_effect, spending alpha for each scorer: the gate
+  passes only when every critical scorer does, an intersection-union test, so no split is needed.
 
 The verdicts are the fixed gate's (`compare._verdicts`) at each look's nominal levels: `regressed` (a
 significant drop not ruled out), `no regression` (a drop of min_effect ruled out, a negligible significant drop
 included), `improved` (a significant gain), else `continue`, which is `inconclusive` at the last look (without
 a min_effect: `no regression`, the fixed gate's "no significant change"). Each boundary ignores the other
 (non-binding), so stopping for one verdict only lowers the other's error rate. Bonferroni across `family`
-critical scorers keeps the family-wise false alarm rate at alpha / 2 (a drop's side of a two-sided alpha).
+critical scorers keeps the family-wise false alarm rate at alpha / 2 (a drop's side of a two-sided alpha); the
+chance of passing while any one scorer is down by min_effect stays at alpha.
 """
 
 from __future__ import annotations
@@ -107,8 +109,8 @@ class Design:
 
     @cached_property
     def bound_levels(self) -> np.ndarray:
-        """The one-sided level of each look's lower bound of the difference: alpha / family spent."""
-        return stats.norm.sf(boundaries(self.looks / self.max_cases, self.alpha / self.family))
+        """The one-sided level of each look's lower bound of the difference: alpha spent (per scorer: see the module)."""
+        return stats.norm.sf(boundaries(self.looks / self.max_cases, self.alpha))
 
 
 def decide(p, estimate, bound, drop_level, min_effect: float, last) -> np.ndarray:
