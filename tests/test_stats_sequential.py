@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -285,4 +286,38 @@ def test_sequential_options_without_sequential_are_bad_input(tmp_path, capsys):
 
     args = [a for a in sequential_project(tmp_path, cases=40) if a != "--sequential"]
     assert main(args + ["sim@1.0.0", "sim@1.0.1", "--max-cases", "100"]) == 2
+    assert main(args + ["sim@1.0.0", "sim@1.0.1", "--max-calls", "100"]) == 2
     assert "only with --sequential" in capsys.readouterr().err
+
+
+def test_compare_sequential_with_repeats_spends_a_budget_of_calls(tmp_path, capsys):
+    """Repeats average per case (the case stays the unit); --max-calls is the budget: 2 x repeats calls a case."""
+    from workbench.cli import main
+
+    args = sequential_project(tmp_path, cases=200)
+    code = main(
+        args + ["sim@1.0.0", "sim@2.0.0", "--start", "20", "--batch", "20", "--repeats", "3", "--max-calls", "480"]
+    )
+    out = capsys.readouterr().out
+    assert code == 1 and "GATE FAILED" in out and "case_checks regressed" in out, out
+    used = int(out.split("sequential: ")[1].split(" of ")[0])
+    calls = int(re.search(r"(\d+) model calls", out).group(1))
+    assert "of 80 cases (the budget" in out and "(3 repeats per case)" in out  # 480 calls / (2 x 3)
+    assert used <= 80 and calls == 6 * used
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--max-calls", "100", "--max-cases", "50"], "--max-calls: a budget of cases and one of calls"),
+        (["--max-calls", "100", "--repeats", "2", "--start", "40"], "100 calls pay for 25 cases (2 x 2 calls each)"),
+        (["--max-calls", "0"], "--max-calls: 0 is not a number of calls"),
+    ],
+)
+def test_a_budget_of_calls_that_cannot_pay_is_bad_input(tmp_path, capsys, extra, message):
+    from workbench.cli import main
+
+    args = sequential_project(tmp_path, cases=40)
+    assert main(args + ["sim@1.0.0", "sim@1.0.1", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and message in err, err

@@ -13,7 +13,7 @@ from .settings import Settings
 
 
 def add_commands(commands: argparse._SubParsersAction, command: Command) -> None:
-    """Register `plan`, and `--sequential` / `--start` / `--batch` / `--max-cases` on `compare`."""
+    """Register `plan`, and `--sequential` / `--start` / `--batch` / `--max-cases` / `--max-calls` on `compare`."""
     plan = command(
         "plan",
         _plan,
@@ -69,6 +69,12 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
         default=None,
         help="the budget of cases with --sequential (default 4 x --start; at most the dataset's)",
     )
+    compare.add_argument(
+        "--max-calls",
+        type=int,
+        default=None,
+        help="the budget as model calls with --sequential, instead of --max-cases (a case costs 2 x --repeats)",
+    )
     whole = compare.get_default("handler")
     compare.set_defaults(handler=lambda args: _compare_sequential(args) if args.sequential else _whole(args, whole))
 
@@ -76,7 +82,12 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
 def _whole(args, whole) -> int:
     given = [
         f
-        for f, v in (("--start", args.start), ("--batch", args.batch), ("--max-cases", args.max_cases))
+        for f, v in (
+            ("--start", args.start),
+            ("--batch", args.batch),
+            ("--max-cases", args.max_cases),
+            ("--max-calls", args.max_calls),
+        )
         if v is not None
     ]
     if given:
@@ -143,8 +154,6 @@ def _ab(args) -> int:
 def _compare_sequential(args) -> int:
     if len(args.refs) > 2:
         raise WorkbenchError("compare takes [BASELINE] CANDIDATE: at most two references")
-    if args.repeats != 1:
-        raise WorkbenchError("--sequential: --repeats is not supported; a sequential comparison asks each case once")
     baseline, candidate = (None, args.refs[0]) if len(args.refs) == 1 else args.refs
     settings = project_settings(args)
 
@@ -165,9 +174,15 @@ def _compare_sequential(args) -> int:
         settings,
         **{
             k: v
-            for k, v in (("batch", args.batch), ("start", args.start), ("max_cases", args.max_cases))
+            for k, v in (
+                ("batch", args.batch),
+                ("start", args.start),
+                ("max_cases", args.max_cases),
+                ("max_calls", args.max_calls),
+            )
             if v is not None
         },
+        repeats=args.repeats,
         scorers=args.scorers,
         concurrency=args.concurrency,
         progress=not args.quiet,

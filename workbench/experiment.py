@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -180,14 +180,14 @@ class SequentialComparison:
     budget: int = 0  # the most cases the design could evaluate (its max_cases, at most the dataset's)
     model_calls: int = 0
     stopped_early: bool = False
-    history: list[dict[str, Any]] = field(default_factory=list)
+    repeats: int = 1  # per case and version
 
     def report(self) -> str:
         used = int(self.looks["cases"].max()) if len(self.looks) else 0
         head = (
             f"sequential: {used} of {self.budget} cases (the budget; the dataset has {self.cases_total}) evaluated "
             f"with both versions{' (stopped early: every critical scorer decided)' if self.stopped_early else ''}; "
-            f"{self.model_calls} model calls"
+            f"{self.model_calls} model calls{f' ({self.repeats} repeats per case)' if self.repeats > 1 else ''}"
         )
         table = self.looks.to_string(
             index=False, formatters={"p": "{:.2g}".format, "level": "{:.2g}".format}, float_format=lambda x: f"{x:+.3f}"
@@ -209,16 +209,34 @@ def compare_sequential(
     concurrency: int | None = None,
     progress: bool = False,
     on_look: Callable[[dict], None] | None = None,
+    repeats: int = 1,
+    max_calls: int | None = None,
 ) -> SequentialComparison:
     """A group-sequential comparison (`stats.sequential.Design`): `start` cases of the dataset (in a seeded random
     order) with both versions, then `batch` new ones per look, until every critical scorer is decided (or one
-    regressed) or `max_cases` (default 4 x start; at most the dataset) are spent; undecided is inconclusive."""
+    regressed) or the budget is spent; undecided is inconclusive. The budget: `max_cases` (default 4 x start;
+    at most the dataset), or `max_calls` model calls (each case costs 2 x `repeats`: both versions, every
+    repeat). With repeats, a case's score is the mean of its repeats, so the case stays the unit of every test."""
     from .stats.sequential import CONTINUE, REGRESSED, Design, SequentialState  # scipy, loaded when used
 
+    if max_calls is not None:
+        if max_cases is not None:
+            raise WorkbenchError(
+                "a budget of cases and one of calls", field="--max-calls", fix="give --max-cases or --max-calls"
+            )
+        if max_calls < 1:
+            raise WorkbenchError(f"{max_calls} is not a number of calls; give a positive number", field="--max-calls")
+        max_cases = max_calls // (2 * repeats)
+        if max_cases < start:
+            raise WorkbenchError(
+                f"{max_calls} calls pay for {max_cases} cases (2 x {repeats} calls each), fewer than --start {start}",
+                field="--max-calls",
+                fix=f"give at least {2 * repeats * start} calls, or a smaller --start",
+            )
     max_cases = 4 * start if max_cases is None else max_cases
-    for name, value in (("--start", start), ("--batch", batch), ("--max-cases", max_cases)):
+    for name, value in (("--start", start), ("--batch", batch), ("--max-cases", max_cases), ("--repeats", repeats)):
         if value < 1:
-            raise WorkbenchError(f"{value} is not a number of cases; give a positive number", field=name)
+            raise WorkbenchError(f"{value} is not a positive number", field=name, fix="give a positive number")
     if max_cases < start:
         raise WorkbenchError(
             f"{max_cases} is below --start {start}", field="--max-cases", fix="give a budget of at least the start"
@@ -253,6 +271,8 @@ def compare_sequential(
                     progress=progress,
                     concurrency=concurrency,
                     cases=ids,
+                    repeats=repeats,
+                    seed_offset=repeats if side == "candidate" and repeats > 1 else 0,  # as compare_refs does
                 )
             )
         done = end
@@ -288,4 +308,4 @@ def compare_sequential(
     columns = ["cases", "scorer", "n", "estimate", "bound", "p", "level", "verdict"]
     frame = pd.DataFrame(looks)[columns] if looks else pd.DataFrame(columns=columns)
     calls = base.model_calls + cand.model_calls
-    return SequentialComparison(comparison, gate, frame, len(order), budget, calls, stopped)
+    return SequentialComparison(comparison, gate, frame, len(order), budget, calls, stopped, repeats)
