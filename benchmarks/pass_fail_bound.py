@@ -34,7 +34,9 @@ def main() -> None:
     args = parser.parse_args()
     rng, started = np.random.default_rng(1), time.perf_counter()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.2f}; {args.sims} pairs per row")
-    print("| cases | pass rate | shared difficulty | drop = min_effect | t bound (replaced): passes | score bound: passes |")
+    print(
+        "| cases | pass rate | shared difficulty | drop = min_effect | t bound (replaced): passes | score bound: passes |"
+    )
     print("|---|---|---|---|---|---|")
     for n in (40, 100, 400):
         for p in (0.7, 0.9):

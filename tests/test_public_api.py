@@ -1,4 +1,4 @@
-"""The public face of `import workbench`: lazy at run time, fully visible to type checkers."""
+"""The public face of `import workbench`: lazy at run time, declared to type checkers by `__init__.pyi`."""
 
 from __future__ import annotations
 
@@ -9,25 +9,26 @@ from pathlib import Path
 
 import workbench
 
-INIT = Path(workbench.__file__)
+STUB = Path(workbench.__file__).with_suffix(".pyi")
 
 
-def _type_checking_imports() -> dict[str, str]:
-    """Name -> module of the imports under `if TYPE_CHECKING:` in workbench/__init__.py."""
-    tree = ast.parse(INIT.read_text())
-    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", None) == "TYPE_CHECKING")
+def _stub_imports() -> dict[str, str]:
+    """Name -> module of the imports in workbench/__init__.pyi (what type checkers see)."""
     names = {}
-    for node in block.body:
-        assert isinstance(node, ast.ImportFrom) and node.level == 1
-        for alias in node.names:
-            names[alias.name] = node.module or alias.name  # `from . import ci`: the module itself
+    for node in ast.parse(STUB.read_text()).body:
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 1
+            for alias in node.names:
+                names[alias.name] = node.module or alias.name  # `from . import ci`: the module itself
     return names
 
 
-def test_the_type_checking_block_the_lazy_table_and_all_name_the_same_things():
+def test_the_stub_the_lazy_table_and_all_name_the_same_things():
     exports = workbench._EXPORTS
-    assert _type_checking_imports() == exports
+    assert _stub_imports() == exports
     assert workbench.__all__ == sorted(exports)
+    stub_all = next(n for n in ast.parse(STUB.read_text()).body if isinstance(n, ast.Assign))
+    assert ast.literal_eval(stub_all.value) == workbench.__all__
 
 
 def test_every_public_name_resolves_to_what_the_type_checker_is_told():

@@ -163,3 +163,26 @@ def test_a_run_over_a_large_dataset_streams_both_ends(sim, monkeypatch):
     streamed = _run(sim)
     assert streamed.dataset_hash == in_memory.dataset_hash
     pd.testing.assert_frame_equal(streamed.summary(), in_memory.summary())
+
+
+def test_the_record_is_declared_once_and_every_derived_form_agrees():
+    """A column added in one place only fails here: `Call` (what writers build), the dtypes, the Parquet schema
+    and the tidy view all come from `RECORD_COLUMNS` and `SCORE_RECORD`."""
+    import pyarrow as pa
+
+    from workbench.record import COLUMNS, RECORD, RECORD_COLUMNS, SCORE_RECORD, Call, arrow_types, tidy_dtypes
+
+    assert list(Call.__annotations__) == list(RECORD_COLUMNS) == list(RECORD)
+    free_form = {n for n, c in RECORD_COLUMNS.items() if c.arrow is None}
+    assert set(arrow_types()) == set(RECORD_COLUMNS) - free_form == set(RECORD) - {"inputs", "chunks"}
+    assert [f.name for f in arrow_types()["scores"].value_type] == list(SCORE_RECORD)
+    # the tidy view: every record column but the score list, and every score part
+    assert set(COLUMNS) == (set(RECORD_COLUMNS) - {"scores"}) | set(SCORE_RECORD)
+    assert set(tidy_dtypes()) <= set(COLUMNS) and tidy_dtypes()["passed"] == "boolean"
+    # a row of each declared default writes and reads back with the declared types
+    writer = RecordWriter(group_rows=1)
+    writer.add({"case_id": "c", "output": "x", "scores": [dict.fromkeys(SCORE_RECORD) | {"scorer": "s", "value": 1.0}]})
+    frame, spool = writer.close()
+    assert frame is None and spool is not None
+    table = spool.read()
+    assert table.schema.field("repeat").type == pa.int64() and table.column("blocked").to_pylist() == [False]

@@ -12,7 +12,7 @@ from workbench.cli import main
 from workbench.errors import WorkbenchError
 from workbench.experiment import evaluate
 from workbench.feedback import FeedbackStore, feedback_path
-from workbench.record import SCORE_FIELDS, record_frame
+from workbench.record import SCORE_RECORD, record_frame
 from workbench.results import RunResult
 from workbench.review import ReviewQueue, labeled_items, queue, queue_path, route
 from workbench.widgets import ReviewQueue as ReviewQueueView
@@ -86,7 +86,7 @@ def test_rules_route_cases_with_why(project, run):
 
 def test_judge_errors_and_low_feedback_route(project):
     def row(case_id, judge, checks=True):
-        empty = dict.fromkeys(SCORE_FIELDS)
+        empty = dict.fromkeys(SCORE_RECORD)
         return {
             "case_id": case_id,
             "inputs": {"question": "q"},

@@ -153,7 +153,7 @@ def test_the_wheel_carries_what_a_project_needs(tmp_path):
     for path in templates.ROOT.rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
             assert f"workbench/templates/{path.relative_to(templates.ROOT)}" in names
-    assert {"workbench/py.typed", "workbench/pricing.yaml"} <= names
+    assert {"workbench/py.typed", "workbench/__init__.pyi", "workbench/pricing.yaml"} <= names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert not [n for n in names if ".ipynb_checkpoints" in n or n.endswith(".pyc")]
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))

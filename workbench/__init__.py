@@ -1,33 +1,14 @@
 """workbench: evaluate pinned LLM configurations on golden datasets, compare them with statistics, gate regressions.
 
-Public names are imported lazily, so `import workbench` (and the CLI) stays fast. Modules listed here
+Public names are imported lazily, so `import workbench` (and the CLI) stays fast; `__init__.pyi` declares the
+same names for type checkers and editors. Modules listed here
 (`compare`, `plots`, `rag`, `widgets`, `ci`) are returned as modules: `workbench.compare.compare(a, b)`.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # the lazy names, for type checkers and editors; never imported at run time
-    from . import ci, compare, plots, rag, replay, widgets
-    from .budget import Budget
-    from .calibration import calibrate
-    from .compare import Comparison
-    from .datasets import Case, Dataset, add_cases, load_dataset
-    from .errors import WorkbenchError
-    from .experiment import compare_refs, compare_sequential, evaluate
-    from .export import export_finetune
-    from .gate import GatePolicy, GateResult, check_gate
-    from .metrics import RunMetrics
-    from .models import ModelClient, chat_model
-    from .plugins import Provider
-    from .prompts import GuardrailPolicy, Prompt, resolve
-    from .results import RunResult
-    from .review import route
-    from .run_context import RunContext
-    from .scorers import Sample, Score, get_scorer, scorer
-    from .settings import Settings
+from typing import Any
 
 #: public name -> the module that defines it (a module's own name: the module itself)
 _EXPORTS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,7 +38,7 @@ def evaluate(
     budget: Budget | None = None,
     progress: bool = True,
     cases: list[str] | None = None,
-    on_call: Callable[[dict[str, Any]], None] | None = None,
+    on_call: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> RunResult:
     """Run `name@version` over a dataset with the given scorers (the defaults when None); `cases`: only these
     case ids (a sequential comparison's batch); `on_call`: called with each call's record row as it is made.

@@ -17,7 +17,7 @@ import numbers
 import re
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,7 +128,7 @@ class RunMetrics:
             probe.observe(row, "probe@1")
         return {sample.name for family in probe.registry.collect() for sample in family.samples}
 
-    def observe(self, row: dict[str, Any], ref: str, source: str = "evaluation") -> None:
+    def observe(self, row: Mapping[str, Any], ref: str, source: str = "evaluation") -> None:
         """Count one call (a run record row, see `record.RECORD`) of configuration `ref` (`name@version`);
         `source` tells an evaluation from a shadow replay and from production traffic."""
         labels = (*split_ref(ref), source)
@@ -157,7 +157,7 @@ class RunMetrics:
         if row.get("blocked"):
             self.guardrail_blocks.labels(*labels).inc()
 
-    def recorder(self, ref: str, source: str = "evaluation") -> Callable[[dict[str, Any]], None]:
+    def recorder(self, ref: str, source: str = "evaluation") -> Callable[[Mapping[str, Any]], None]:
         """The runner's `on_call` hook for configuration `ref`: each call is counted as soon as it is recorded."""
         return lambda row: self.observe(row, ref, source)
 

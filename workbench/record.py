@@ -11,34 +11,79 @@ import json
 import os
 import tempfile
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
 
+
+@dataclass(frozen=True)
+class Column:
+    """One column, declared once: its pandas dtype, its Parquet type (a `pyarrow` factory's name; None: the
+    free-form values' own) and the value a row without it takes."""
+
+    dtype: str
+    arrow: str | None
+    default: Any = None
+
+
 #: The run record: one row per call (a case, or a case's repeat); nested values are native structures.
-RECORD: dict[str, str] = {
-    "case_id": "object",
-    "repeat": "int64",
-    "inputs": "object",
-    "output": "object",
-    "error": "object",
-    "latency_s": "float64",
-    "input_tokens": "Int64",
-    "output_tokens": "Int64",
-    "cost": "float64",
-    "cached": "bool",
-    "model": "object",
-    "tags": "object",
-    "chunks": "object",
-    "guardrails": "object",
-    "blocked": "bool",
-    "scores": "object",
+#: Everything else about a column (the dtypes, the Parquet schema, the defaults, `Call`) is derived from here.
+RECORD_COLUMNS: dict[str, Column] = {
+    "case_id": Column("object", "string"),
+    "repeat": Column("int64", "int64", 0),
+    "inputs": Column("object", None),  # free-form: a struct of the case's variables
+    "output": Column("object", "string"),
+    "error": Column("object", "string"),
+    "latency_s": Column("float64", "float64"),
+    "input_tokens": Column("Int64", "int64"),
+    "output_tokens": Column("Int64", "int64"),
+    "cost": Column("float64", "float64"),
+    "cached": Column("bool", "bool_", False),
+    "model": Column("object", "string"),
+    "tags": Column("object", "string"),
+    "chunks": Column("object", None),  # free-form: the retrieved chunks
+    "guardrails": Column("object", "string"),
+    "blocked": Column("bool", "bool_", False),
+    "scores": Column("object", "scores"),  # a list of SCORE_COLUMNS structs
 }
-#: One score in a record row's `scores` list.
-SCORE_FIELDS = ("scorer", "value", "passed", "label", "reason", "error")
+#: One score in a record row's `scores` list; its tidy-view dtype and Parquet type.
+SCORE_RECORD: dict[str, Column] = {
+    "scorer": Column("object", "string"),
+    "value": Column("float64", "float64"),
+    "passed": Column("boolean", "bool_"),
+    "label": Column("object", "string"),
+    "reason": Column("object", "string"),
+    "error": Column("object", "string"),
+}
+RECORD: dict[str, str] = {name: column.dtype for name, column in RECORD_COLUMNS.items()}
+
+
+class Call(TypedDict, total=False):
+    """A record row as the runner, replay and shards build it (a key not in `RECORD_COLUMNS` is a type error;
+    a test holds the two together); missing keys take their column's default."""
+
+    case_id: str
+    repeat: int
+    inputs: dict[str, Any] | None
+    output: str | None
+    error: str | None
+    latency_s: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost: float | None
+    cached: bool
+    model: str | None
+    tags: str
+    chunks: list[dict[str, Any]] | None
+    guardrails: str | None
+    blocked: bool
+    scores: list[dict[str, Any]]
+
+
 #: The tidy view, `RunResult.frame`: one row per call x scorer, what statistics, plots and widgets read.
 COLUMNS = [
     "case_id",
@@ -63,46 +108,31 @@ COLUMNS = [
     "blocked",
 ]
 _NESTED = ("inputs", "chunks", "scores")
-_DEFAULTS = {
-    "repeat": 0,
-    "blocked": False,
-    "cached": False,
-    "scores": None,
-    "inputs": None,
-    "chunks": None,
-    "guardrails": None,
-}
+_DEFAULTS = {name: column.default for name, column in RECORD_COLUMNS.items() if column.default is not None}
 
 
-#: The Parquet types of the record's columns; `inputs` and `chunks` (free-form) take the types of their values.
 def arrow_types() -> dict[str, Any]:
+    """The Parquet types of the record's columns; `inputs` and `chunks` (free-form) take the types of their values."""
     import pyarrow as pa  # pyarrow loads only where Parquet is read or written
 
-    score = pa.struct(
-        [
-            ("scorer", pa.string()),
-            ("value", pa.float64()),
-            ("passed", pa.bool_()),
-            ("label", pa.string()),
-            ("reason", pa.string()),
-            ("error", pa.string()),
-        ]
-    )
-    strings = ("case_id", "output", "error", "model", "tags", "guardrails")
-    return {
-        **{c: pa.string() for c in strings},
-        "repeat": pa.int64(),
-        "latency_s": pa.float64(),
-        "input_tokens": pa.int64(),
-        "output_tokens": pa.int64(),
-        "cost": pa.float64(),
-        "cached": pa.bool_(),
-        "blocked": pa.bool_(),
-        "scores": pa.list_(score),
+    def arrow(column: Column) -> Any:
+        return getattr(pa, str(column.arrow))()
+
+    score = pa.struct([(name, arrow(column)) for name, column in SCORE_RECORD.items()])
+    typed = {name: arrow(c) for name, c in RECORD_COLUMNS.items() if c.arrow not in (None, "scores")}
+    return {**typed, "scores": pa.list_(score)}
+
+
+def tidy_dtypes() -> dict[str, str]:
+    """The dtypes of the tidy view's typed columns (`COLUMNS`): the record's and the score's, object left as is."""
+    declared = {
+        **{n: c.dtype for n, c in RECORD_COLUMNS.items()},
+        **{n: c.dtype for n, c in SCORE_RECORD.items()},
     }
+    return {name: declared[name] for name in COLUMNS if declared.get(name, "object") != "object"}
 
 
-def record_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def record_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The run record from one dict per call (the keys of `RECORD`), with the declared dtypes."""
     frame = pd.DataFrame(rows, columns=list(RECORD))
     for column, default in _DEFAULTS.items():
@@ -145,16 +175,16 @@ class RecordWriter:
 
     def __init__(self, folder: Path | None = None, group_rows: int | None = None):
         self.folder, self.group_rows = folder, group_rows or GROUP_ROWS
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[Mapping[str, Any]] = []
         self.spool: Spool | None = None
         self._writer: Any = None
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: Mapping[str, Any]) -> None:
         self.rows.append(row)
         if len(self.rows) >= self.group_rows:
             self.flush()
 
-    def extend(self, rows: Iterable[dict[str, Any]]) -> None:
+    def extend(self, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
             self.add(row)
 
@@ -205,7 +235,7 @@ class RecordWriter:
         return None, self.spool
 
 
-def _arrow(rows: list[dict[str, Any]]) -> Any:
+def _arrow(rows: Sequence[Mapping[str, Any]]) -> Any:
     """Record rows as an Arrow table: the declared types, `inputs` and `chunks` as their values make them."""
     import pyarrow as pa  # pyarrow loads only where Parquet is read or written
 
@@ -297,19 +327,7 @@ def unfold(record: pd.DataFrame) -> pd.DataFrame:
             rows.append({**call, **score, "error": score["error"] or call["error"]})
         if not scores:
             rows.append({**call, "scorer": None, "value": None, "passed": None, "label": None, "reason": None})
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.astype(
-        {
-            "repeat": "int64",
-            "value": "float64",
-            "passed": "boolean",
-            "input_tokens": "Int64",
-            "output_tokens": "Int64",
-            "cost": "float64",
-            "cached": "bool",
-            "blocked": "bool",
-        }
-    )
+    return pd.DataFrame(rows, columns=COLUMNS).astype(tidy_dtypes())
 
 
 def _missing(value: Any) -> bool:

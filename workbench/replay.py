@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from .datasets import Case, Dataset
 from .errors import WorkbenchError
 from .guardrails.policy import GuardrailPolicy, aapply_output_guardrails
 from .prompts import lock_hash
-from .record import record_frame
+from .record import Call, record_frame
 from .results import RunResult
 from .run_context import RunContext, build_scorers
 from .runner import score_case
@@ -101,7 +101,7 @@ def replay(
     log: bool = False,
     concurrency: int | None = None,
     progress: bool = True,
-    on_call: Callable[[dict[str, Any]], None] | None = None,
+    on_call: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> ReplayResult:
     """Replay `candidate` (`name@version`) over logged traffic (a file from `load_traffic`, or its frame,
     already windowed with `drift.window` if wanted). `limit` keeps the first n requests, `sample` a seeded
@@ -137,7 +137,7 @@ async def production_run(
     traffic: pd.DataFrame, dataset: Dataset, scorers: list[Scorer], output_schema: dict[str, Any] | None = None
 ) -> RunResult:
     """What production answered, scored like a run, on the same dataset identity as the candidate's."""
-    rows = [
+    rows: list[Call] = [
         {
             "case_id": case.id,
             "repeat": 0,

@@ -8,7 +8,7 @@ it closes the cache.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,7 @@ class RunContext:
     retriever: Retriever | None = None
     budget: Budget | None = None
     cache: ResponseCache | None = None
-    on_call: Callable[[dict[str, Any]], None] | None = None  # sees each record row as it is made (live metrics)
+    on_call: Callable[[Mapping[str, Any]], None] | None = None  # sees each record row as it is made (live metrics)
 
     @classmethod
     def build(
@@ -47,7 +47,7 @@ class RunContext:
         scorers: Sequence[ScorerLike] | None = None,
         concurrency: int | None = None,
         budget: Budget | None = None,
-        on_call: Callable[[dict[str, Any]], None] | None = None,
+        on_call: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> RunContext:
         """`prompt` is `name@version` (resolved in the project) or a loaded `Prompt`; scorers default to the built-ins."""
         prompt = resolve(prompt, settings.prompts_dir) if isinstance(prompt, str) else prompt

@@ -8,7 +8,7 @@ import inspect
 import math
 import numbers
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +21,7 @@ from .datasets import Case, Dataset
 from .guardrails.policy import aapply_input_guardrails, aapply_output_guardrails
 from .models import ModelClient, Response
 from .prompts import Prompt
-from .record import SCORER_ERROR, RecordWriter
+from .record import SCORER_ERROR, Call, RecordWriter
 from .results import RunResult
 from .scorers import Sample, Score, Scorer
 
@@ -56,7 +56,7 @@ async def arun(
     seed_offset: int = 0,
     budget: Budget | None = None,
     progress: bool = True,
-    on_call: Callable[[dict[str, Any]], None] | None = None,
+    on_call: Callable[[Mapping[str, Any]], None] | None = None,
     spool: Path | None = None,
 ) -> RunResult:
     """Evaluate every case `repeats` times; a model or scorer error is recorded on its case and the run completes.
@@ -77,7 +77,7 @@ async def arun(
     total = len(dataset) * repeats
     work = enumerate((case, r) for case in dataset.cases for r in range(repeats))
     writer = RecordWriter(spool)
-    done: dict[int, dict[str, Any] | None] = {}  # finished calls waiting for an earlier one; None: not made
+    done: dict[int, Call | None] = {}  # finished calls waiting for an earlier one; None: not made
     order = {"next": 0, "made": 0, "kept": 0, "flagged": 0}
     waiting: dict[int, asyncio.Future] = {}  # by the number of written calls a worker waits for
     calls: dict[tuple[str, int], dict[str, Any]] = {}
@@ -90,7 +90,7 @@ async def arun(
     if retrieval and retriever is None:
         raise ValueError(f"{prompt.ref} has a retrieval block; pass a retriever")
 
-    async def one(case: Case, repeat: int) -> dict[str, Any] | None:
+    async def one(case: Case, repeat: int) -> Call | None:
         """One call's record row; None when the budget stopped it before it was made."""
         inputs, triggered = case.inputs, []
         if policy:
@@ -146,9 +146,9 @@ async def arun(
         inputs: dict,
         triggered: list[str],
         blocked: bool = False,
-    ) -> dict[str, Any]:
+    ) -> Call:
         sample = Sample(response.text or "", case, chunks, schema)
-        row = {
+        row: Call = {
             "case_id": case.id,
             "repeat": repeat,
             "inputs": inputs,
@@ -170,7 +170,7 @@ async def arun(
             on_call(row)
         return row
 
-    def keep_call(row: dict[str, Any]) -> None:
+    def keep_call(row: Call) -> None:
         """Forget the messages of a call that traces will not need (bounded: `TRACEABLE` of each kind)."""
         key = (row["case_id"], row["repeat"])
         flagged = row["error"] is not None or any(s["passed"] is False or s["error"] for s in row["scores"])
@@ -180,7 +180,7 @@ async def arun(
         else:
             calls.pop(key, None)
 
-    def finished(index: int, row: dict[str, Any] | None) -> None:
+    def finished(index: int, row: Call | None) -> None:
         """Write the rows that no earlier call is waiting for, in dataset order."""
         done[index] = row
         while order["next"] in done:
