@@ -340,3 +340,34 @@ def test_ci_exits_3_on_a_notebook_error_and_still_writes_the_report(facts, capsy
     assert out.startswith("ERROR     facts-gate") and "WorkbenchError" in out
     html = (facts / "broken" / "facts-gate.html").read_text()
     assert "no dataset named" in html and "notebook failed" in html
+
+
+def test_the_status_comes_from_the_verdict_record_not_from_an_exception_name():
+    from workbench.ci import notebook_status
+    from workbench.widgets.verdict import VerdictRecord
+
+    failed = VerdictRecord(verdict="regressed", passed=False, exit_code=1)
+    lenient = VerdictRecord(verdict="inconclusive", passed=True, exit_code=0)
+    assert notebook_status("completed", failed) == ("regressed", None)  # recorded without assert_gate: still fails
+    assert notebook_status("gate", failed) == ("regressed", None)
+    assert notebook_status("completed", lenient) == ("passed", None)  # inconclusive that the policy lets pass
+    assert notebook_status("completed", None) == ("passed", None)  # a notebook without a gate passes by running
+    assert (
+        notebook_status("gate", None)[0] == "error"
+        and "without recording a verdict" in notebook_status("gate", None)[1]
+    )
+    assert notebook_status("gate", lenient)[0] == "error"  # the two disagree: never a verdict
+    assert notebook_status("error", failed) == ("error", None)
+
+
+def test_a_verdict_record_that_is_not_one_is_an_error(tmp_path):
+    from workbench.ci import read_verdict
+    from workbench.widgets.verdict import VERDICT_MIME
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={VERDICT_MIME: {"verdict": "great", "passed": True}})]
+    nb.cells.append(cell)
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    with pytest.raises(ValueError, match="the notebook's verdict record is not one"):
+        read_verdict(tmp_path / "n.ipynb")

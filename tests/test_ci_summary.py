@@ -34,7 +34,7 @@ def test_an_inconclusive_summary_says_what_would_decide_it(tmp_path):
     runs = [notebook_run(tmp_path, "gate", "inconclusive", record)]
     summary, markdown = write_summary(runs, exit_code(runs), tmp_path)
     assert markdown.startswith(MARKER + "\n## ⚠️ workbench ci: inconclusive (exit 4)")
-    cases = int(record["scorers"][0]["cases_needed"])
+    cases = int(record.scorers[0]["cases_needed"])
     assert "- **inconclusive**: ok inconclusive: this dataset can detect drops of" in markdown
     assert f"about {cases:,} cases (this comparison had 20) would decide it" in markdown
     assert "| ok | 0.500 | 0.500 | +0.000 |" in markdown and f"inconclusive (about {cases:,} cases" in markdown

@@ -135,7 +135,7 @@ def test_the_verdict_record_and_banner_format_the_outcomes():
     base, cand = flips(20, worse=1, better=1)
     comparison = compare(run({"ok": base}), run({"ok": cand}), min_effect=0.05)
     gate = check_gate(comparison, GatePolicy(min_effect=0.05))
-    record = verdict_record(comparison, gate)
+    record = verdict_record(comparison, gate).model_dump(mode="json")  # the JSON a notebook stores
     json.dumps(record)
     assert record["verdict"] == "inconclusive" and record["exit_code"] == 4 and record["passed"] is False
     assert record["inconclusive"] == ["ok"] and record["messages"]["inconclusive"][0].startswith("ok inconclusive")
@@ -162,7 +162,7 @@ def test_the_report_header_states_an_inconclusive_verdict_with_its_mde(tmp_path)
 
     base, cand = flips(20, worse=1, better=1)
     comparison = compare(run({"ok": base}), run({"ok": cand}), min_effect=0.05)
-    record = verdict_record(comparison, check_gate(comparison, GatePolicy(min_effect=0.05)))
+    record = verdict_record(comparison, check_gate(comparison, GatePolicy(min_effect=0.05))).model_dump(mode="json")
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell(
         "record_verdict()",

@@ -100,7 +100,7 @@ def test_verdict_record_names_failing_scorers_and_their_cases(comparison):
     assert not gate.passed
     assert failing_scorers(gate) == ["checks"]
     assert list(failing_cases(comparison, ["checks"])["case_id"]) == [f"case-{i:02d}" for i in range(8)]
-    record = verdict_record(comparison, gate, policy)
+    record = verdict_record(comparison, gate, policy).model_dump(mode="json")  # the JSON a notebook stores
     assert record["passed"] is False and record["candidate_run_id"] == "cand01" and record["regressed"] == ["checks"]
     assert record["failing_cases"] == [f"case-{i:02d}" for i in range(8)]
     import json

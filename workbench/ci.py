@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .ci_summary import overall, write_summary
 from .errors import Exit, WorkbenchError
 from .mlflow_store import client
 from .settings import Settings
 from .templates import NBCONVERT_CONFIG
-from .widgets.verdict import VERDICT_MIME, render_verdict, verdict_record
+from .widgets.verdict import VERDICT_MIME, VerdictRecord, render_verdict, verdict_record
 from .yamlfiles import load_model
 
 CONFIG_FILE = "ci.yaml"
@@ -42,12 +42,17 @@ class GateInconclusive(AssertionError):
     """Raised by a gate notebook when the comparison is inconclusive and the policy fails it; `workbench ci` exits 4."""
 
 
-def record_verdict(comparison: Any, gate: Any, policy: Any = None) -> dict[str, Any]:
+def record_verdict(comparison: Any, gate: Any, policy: Any = None) -> VerdictRecord:
     """In a notebook: show the verdict banner and store the verdict record in the output, for `workbench ci`."""
     from IPython.display import display
 
     record = verdict_record(comparison, gate, policy)
-    display({VERDICT_MIME: record, "text/html": render_verdict(record), "text/plain": gate.report()}, raw=True)
+    data = {
+        VERDICT_MIME: record.model_dump(mode="json"),
+        "text/html": render_verdict(record),
+        "text/plain": gate.report(),
+    }
+    display(data, raw=True)
     return record
 
 
@@ -94,7 +99,7 @@ class NotebookRun:
     report: str
     status: str  # passed | regressed | inconclusive | error
     seconds: float
-    verdict: dict[str, Any] | None = None
+    verdict: VerdictRecord | None = None
     error: str | None = None
     logged_to: str | None = None  # the MLflow run the report was attached to
 
@@ -103,8 +108,8 @@ class NotebookRun:
             self.status
         ]
         extra = f": {self.error}" if self.error else ""
-        if self.verdict and self.verdict.get("failing_cases"):
-            extra += f" (failing cases: {', '.join(self.verdict['failing_cases'][:10])})"
+        if self.verdict and self.verdict.failing_cases:
+            extra += f" (failing cases: {', '.join(self.verdict.failing_cases[:10])})"
         return f"{head:<9} {self.name}  {self.seconds:.1f}s  report {self.report}{extra}"
 
 
@@ -225,7 +230,7 @@ def plan(
 def execute(spec: NotebookSpec, parameters: dict[str, Any], root: Path, out_dir: Path) -> tuple[Path, str, str | None]:
     """Run one notebook with papermill; the executed notebook is written even when a cell fails.
 
-    Returns its path, the status (passed, regressed or error) and the error text.
+    Returns its path, how it ended (`completed`; `gate`: stopped by `assert_gate`; `error`) and the error text.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -243,8 +248,8 @@ def execute(spec: NotebookSpec, parameters: dict[str, Any], root: Path, out_dir:
             kernel_name="python3",
         )
     except PapermillExecutionError as exc:
-        status = {GateFailed.__name__: "regressed", GateInconclusive.__name__: "inconclusive"}.get(exc.ename, "error")
-        return executed, status, f"{exc.ename}: {exc.evalue.splitlines()[0] if exc.evalue else ''}".strip()
+        ended = "gate" if exc.ename in (GateFailed.__name__, GateInconclusive.__name__) else "error"
+        return executed, ended, f"{exc.ename}: {exc.evalue.splitlines()[0] if exc.evalue else ''}".strip()
     except Exception as exc:  # kernel died, timed out, could not start: still leave a notebook that says so
         if not executed.exists():
             import nbformat
@@ -257,18 +262,41 @@ def execute(spec: NotebookSpec, parameters: dict[str, Any], root: Path, out_dir:
             nb.metadata["papermill"] = {"parameters": parameters, "exception": True, "input_path": spec.path}
             nbformat.write(nb, executed)
         return executed, "error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    return executed, "passed", None
+    return executed, "completed", None
 
 
-def read_verdict(executed: Path) -> dict[str, Any] | None:
-    """The verdict record a gate notebook displayed (the last one), or None."""
+def notebook_status(ended: str, verdict: VerdictRecord | None) -> tuple[str, str | None]:
+    """A notebook's status from its verdict record (the gate's own decision), never from an exception's name:
+    passed, regressed, inconclusive or error, and why when the two disagree."""
+    if ended == "error":
+        return "error", None
+    if verdict is None:  # a notebook without a gate passes by running; one stopped by the gate must say why
+        return (
+            ("error", "the notebook failed the gate without recording a verdict")
+            if ended == "gate"
+            else ("passed", None)
+        )
+    if ended == "gate" and verdict.status == "passed":
+        return "error", "the notebook failed the gate but its verdict record says passed"
+    return verdict.status, None
+
+
+def read_verdict(executed: Path) -> VerdictRecord | None:
+    """The verdict record a gate notebook displayed (the last one), or None; ValueError when it is not one."""
     nb = json.loads(executed.read_text())
     found = None
     for cell in nb.get("cells", []):
         for output in cell.get("outputs", []):
             if VERDICT_MIME in output.get("data", {}):
                 found = output["data"][VERDICT_MIME]
-    return found
+    if found is None:
+        return None
+    try:
+        return VerdictRecord.of(found)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "record"
+        raise ValueError(f"{executed}: the notebook's verdict record is not one: {where}: {first['msg']}") from None
 
 
 def report_config_dir(root: Path, named: str | None) -> Path:
@@ -304,7 +332,7 @@ def render_report(executed: Path, html: Path, config_dir: Path, show_code: bool 
 
 def log_report(run: NotebookRun, settings: Settings) -> str | None:
     """Attach the report and the executed notebook to the candidate's MLflow run, under `reports/`."""
-    run_id = (run.verdict or {}).get("candidate_run_id")
+    run_id = run.verdict.candidate_run_id if run.verdict else None
     if not run_id:
         return None
     project = client(settings)
@@ -342,8 +370,13 @@ def run_ci(
     runs = []
     for spec, params in plan(config, root, overrides or {}, only, shared=shared or {}):
         started = time.perf_counter()
-        executed, status, error = execute(spec, params, root, out_dir)
-        verdict = read_verdict(executed)
+        executed, ended, error = execute(spec, params, root, out_dir)
+        try:
+            verdict = read_verdict(executed)
+        except ValueError as exc:
+            verdict, ended, error = None, "error", str(exc)
+        status, problem = notebook_status(ended, verdict)
+        error = f"{problem} ({error})" if problem and error else problem or error
         report = render_report(executed, out_dir / f"{spec.label}.html", config_dir, show_code)
         run = NotebookRun(
             name=spec.label,
@@ -355,8 +388,6 @@ def run_ci(
             verdict=verdict,
             error=error,
         )
-        if status in ("regressed", "inconclusive") and not verdict:
-            run.status, run.error = "error", f"the notebook raised GateFailed without recording a verdict ({error})"
         if log:
             try:
                 run.logged_to = log_report(run, settings)

@@ -19,6 +19,7 @@ from typing import Any, TypeGuard
 
 from .files import atomic_write
 from .secrets import hide
+from .widgets.verdict import VerdictRecord
 
 #: The first line of the Markdown: the workflow finds (and updates) its own pull-request comment by it.
 MARKER = "<!-- workbench-ci -->"
@@ -43,6 +44,7 @@ def summary_record(runs: list[Any], exit_code: int, report_url: str | None = Non
     for run in runs:
         entry = asdict(run)
         entry["error"] = hide(run.error) if run.error else None
+        entry["verdict"] = run.verdict.model_dump(mode="json") if run.verdict else None
         notebooks.append(entry)
     return {
         "status": overall({r.status for r in runs}),
@@ -80,21 +82,20 @@ def write_summary(
 
 def _notebook(entry: dict[str, Any], report_url: str | None, relative_to: Path | None) -> list[str]:
     icon, _ = STATUS[entry["status"]]
-    verdict = entry.get("verdict")
+    verdict = VerdictRecord.of(entry["verdict"]) if entry.get("verdict") else None
     head = f"### {icon} {md(entry['name'])}"
     if verdict:
-        head += f": {md(verdict['candidate'])} against {md(verdict['baseline'])} on {md(verdict['dataset'])}"
+        head += f": {md(verdict.candidate)} against {md(verdict.baseline)} on {md(verdict.dataset)}"
     lines = [head, ""]
     if entry.get("error") and entry["status"] == "error":
         lines += [f"The notebook failed: `{code(entry['error'])}`", ""]
     if verdict:
-        messages = verdict.get("messages", {})
         for kind in ("regressed", "inconclusive", "not comparable"):
-            lines += [f"- **{kind}**: {md(hide(m))}" for m in messages.get(kind, [])]
-        if not any(messages.get(k) for k in ("regressed", "inconclusive", "not comparable")):
+            lines += [f"- **{kind}**: {md(hide(m))}" for m in verdict.messages.get(kind, [])]
+        if not verdict.lines():
             lines.append("- every rule of the gate passed")
-        lines += ["", *_scorer_table(verdict.get("scorers", [])), ""]
-        failing = verdict.get("failing_cases") or []
+        lines += ["", *_scorer_table(verdict.scorers), ""]
+        failing = verdict.failing_cases
         if failing:
             shown = ", ".join(f"`{code(c)}`" for c in failing[:FAILING_CASES_SHOWN])
             more = f" and {len(failing) - FAILING_CASES_SHOWN} more" if len(failing) > FAILING_CASES_SHOWN else ""

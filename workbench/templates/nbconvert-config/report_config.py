@@ -6,7 +6,7 @@
 
 from nbconvert.preprocessors import Preprocessor
 
-from workbench.widgets.verdict import VERDICT_MIME, headline
+from workbench.widgets.verdict import VERDICT_MIME, VerdictRecord, headline
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
@@ -33,15 +33,11 @@ class ReportOrder(Preprocessor):
             if VERDICT_MIME in o.get("data", {})
         ]
         if records:  # the header states the gate's verdict, with what could not be decided and why
-            record = records[-1]
+            record = VerdictRecord.of(records[-1])
             nb.metadata["workbench_verdict"] = {
                 "headline": headline(record),
-                "verdict": record.get("verdict", ""),
-                "lines": [
-                    m
-                    for v in ("regressed", "inconclusive", "not comparable")
-                    for m in (record.get("messages") or {}).get(v, [])
-                ],
+                "verdict": record.verdict,
+                "lines": record.lines(),
             }
         params = nb.metadata.get("papermill", {}).get("parameters", {})
         name = resources.get("metadata", {}).get("name", "report")
