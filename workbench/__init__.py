@@ -50,44 +50,7 @@ _EXPORTS = {
     "export_finetune": "export",
 }
 
-__all__ = [  # the names of _EXPORTS (a test holds the three lists together)
-    "Budget",
-    "Case",
-    "Comparison",
-    "Dataset",
-    "GatePolicy",
-    "GateResult",
-    "GuardrailPolicy",
-    "ModelClient",
-    "Prompt",
-    "Provider",
-    "RunContext",
-    "RunMetrics",
-    "RunResult",
-    "Sample",
-    "Score",
-    "Settings",
-    "WorkbenchError",
-    "add_cases",
-    "calibrate",
-    "chat_model",
-    "check_gate",
-    "ci",
-    "compare",
-    "compare_refs",
-    "compare_sequential",
-    "evaluate",
-    "export_finetune",
-    "get_scorer",
-    "load_dataset",
-    "plots",
-    "rag",
-    "replay",
-    "resolve",
-    "route",
-    "scorer",
-    "widgets",
-]
+__all__ = sorted(_EXPORTS)  # `__init__.pyi` lists the same names (a test holds them together)
 
 
 def __getattr__(name: str) -> Any:
