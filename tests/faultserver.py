@@ -34,6 +34,10 @@ class Request:
     body: dict
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the stdlib's 5 drops connections when a run opens 20 at once
+
+
 class FaultServer:
     """`script`: behaviours for the first requests in order (a list), or per model name (a dict); then
     `fault_rate` of random `faults` (seeded), else `default`. `answer(model, question)` writes answers."""
@@ -60,7 +64,7 @@ class FaultServer:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -234,7 +234,7 @@ def test_twenty_percent_faults_with_a_fallback_leave_at_most_one_percent_of_erro
 
 def test_every_error_of_a_run_says_what_happened(tmp_path):
     with FaultServer(fault_rate=1.0, retry_after=0, seed=3) as server:
-        settings = flaky_project(tmp_path, server.url, 20, fallback=False, timeout=0.3, max_retries=0)
+        settings = flaky_project(tmp_path, server.url, 20, fallback=False, timeout=2.0, max_retries=0)
         result = evaluate(
             "tiny@1.0.0", "tiny", scorers=["contains"], settings=settings, concurrency=20, log=False, progress=False
         )
