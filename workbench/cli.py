@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import cli_assets, cli_ops, cli_review, cli_stats
 from .cli_args import fraction, positive, project_settings, shard, workers
-from .errors import Exit, WorkbenchError
+from .errors import Exit, Failure, WorkbenchError
 from .metrics import add_options, published
 from .settings import Settings
 
@@ -56,7 +56,7 @@ def _main(argv: list[str] | None) -> int:
             parser.print_help(sys.stderr)
             return Exit.BAD_INPUT
         return int(args.handler(args) or 0)
-    except WorkbenchError as exc:
+    except Failure as exc:  # bad input (2) or an infrastructure failure (3), as one line
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.code)
     except KeyboardInterrupt:
