@@ -272,6 +272,7 @@ def _run(args) -> int:
             field="--shard",
             fix=f"add --save shard-{args.shard.index}.parquet",
         )
+    from .datasets import load_dataset
     from .experiment import evaluate
     from .health import check_run
     from .shards import auto_workers, log_merged, run_local, run_shard
@@ -285,11 +286,12 @@ def _run(args) -> int:
         if args.shard:
             result = run_shard(args.ref, args.dataset, args.shard, settings, progress=not args.quiet, **options)
         elif args.workers > 1:
-            result = run_local(args.ref, args.dataset, args.workers, settings, **options)
+            dataset = load_dataset(args.dataset, settings.datasets_dir)  # validated once: the workers get it
+            result = run_local(args.ref, dataset, args.workers, settings, **options)
             for row in result.record.to_dict("records"):  # the workers' calls, counted once they are back
                 recorder(row)
             if not args.no_log:
-                log_merged(result, settings, args.traces)
+                log_merged(result, settings, args.traces, dataset)
         else:
             result = evaluate(
                 args.ref,

@@ -174,6 +174,11 @@ def dataset_file(ref: str, root: Path) -> tuple[str, int, Path]:
     return name, number, root / name / f"{number}.jsonl"
 
 
+def dataset_of(dataset: str | Dataset, root: Path) -> Dataset:
+    """A `Dataset` as given (validated once, by whoever loaded it), or the one a reference names, loaded."""
+    return dataset if isinstance(dataset, Dataset) else load_dataset(dataset, root)
+
+
 def load_dataset(ref: str, root: Path) -> Dataset:
     """`name@3` or a bare `name` (its newest version); the hash recorded with every run pins it."""
     name, number, path = dataset_file(ref, root)
