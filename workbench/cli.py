@@ -21,7 +21,7 @@ from . import cli_assets, cli_ops, cli_review, cli_stats
 from .cli_args import fraction, positive, project_settings, shard, workers
 from .errors import Exit, Failure, WorkbenchError
 from .metrics import add_options, published
-from .settings import Settings
+from .settings import Settings, is_project
 
 DEMO_BASELINE, DEMO_CANDIDATE = "support@1.0.0", "support@1.1.0"
 # The demo's scorers: the case's facts (the gate's critical scorer), meaning and words of the reference answer
@@ -83,7 +83,7 @@ def save_traceback(args: argparse.Namespace | None) -> Path:
     folders = []
     try:
         settings = Settings.load(root=getattr(args, "root", None))
-        if settings.prompts_dir.is_dir() or settings.datasets_dir.is_dir():  # a project: its own logs folder
+        if is_project(settings.root):  # a project: its own logs folder
             folders.append(settings.home / "logs")
     except Exception:  # the project itself is what is broken
         pass

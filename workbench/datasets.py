@@ -158,7 +158,9 @@ def versions(name: str, root: Path) -> list[int]:
 
 
 def names(root: Path) -> list[str]:
-    return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and versions(p.name, root))
+    """The datasets with at least one version; none while the folder is missing (a project just marked)."""
+    root = Path(root)
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and versions(p.name, root)) if root.is_dir() else []
 
 
 def dataset_file(ref: str, root: Path) -> tuple[str, int, Path]:
