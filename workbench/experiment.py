@@ -22,7 +22,7 @@ from .run_context import RunContext
 from .scorers import Scorer
 from .settings import Settings
 from .traces import DEFAULT_TRACES
-from .tracking import load_run, log_comparison
+from .tracking import load_run, log_comparison, log_run
 
 
 def evaluate(
@@ -66,9 +66,7 @@ def evaluate(
     ) as context:
         result = context.run(dataset, repeats=repeats, seed_offset=seed_offset, progress=progress)
     result.started_at, result.ended_at = started, time.time()  # the MLflow run spans the evaluation
-    if log:
-        from .tracking import log_run  # mlflow takes seconds to import: only runs that log pay for it
-
+    if log:  # mlflow itself is imported by tracking's functions: only runs that log pay for it
         log_run(result, context.prompt, dataset, settings, traces=traces)
     lock_hash(context.prompt, settings.prompts_dir)
     return result

@@ -31,6 +31,7 @@ from .prompts import resolve
 from .results import RunResult, merge_runs
 from .settings import Settings
 from .traces import DEFAULT_TRACES
+from .tracking import log_run
 
 #: A shard's params: which shard it is (`i/n`) and the hash of the whole dataset it is a part of.
 SHARD, WHOLE_HASH = "shard", "shard.dataset_hash"
@@ -153,8 +154,6 @@ def log_merged(
     """Log a merged run as one MLflow run (`tracking.log_run`); its configuration must still have the hash the
     shards ran with. `dataset`: the one `merge` checked the shards against (loaded again when None). Returns
     the run id (also set on `result`)."""
-    from .tracking import log_run  # mlflow takes seconds to import: only merges that log pay for it
-
     prompt = resolve(result.prompt_ref, settings.prompts_dir)
     if prompt.hash != result.prompt_hash:
         raise WorkbenchError(
