@@ -127,6 +127,18 @@ def test_usage_errors_exit_2_before_anything_runs(project, capsys):
     assert not project.home.exists()  # nothing was created
 
 
+def test_bad_input_exits_2_and_a_broken_store_exits_3(project, capsys):
+    """Siblings at the boundary: an `InfrastructureError` is not a bad input (it is not a `WorkbenchError`)."""
+    root = str(project.root)
+    code, _, err = run(capsys, "--root", root, "datasets", "show", "nope")
+    assert code == 2 and err.startswith("error: ") and "nope" in err
+    (project.home).mkdir(parents=True, exist_ok=True)
+    (project.home / "mlflow.db").write_bytes(b"this is not an SQLite file\x00\xff" * 100)
+    code, _, err = run(capsys, "--root", root, "runs", "list")
+    (error,) = [line for line in err.splitlines() if line.startswith("error: ")]  # (MLflow may warn first)
+    assert code == 3 and "the MLflow store cannot be opened" in error and "unexpected failure" not in error
+
+
 def test_root_must_be_a_project(tmp_path, capsys):
     code, _, err = run(capsys, "--root", str(tmp_path), "prompts", "list")
     assert code == 2 and "is not a workbench project" in err and "give the folder that holds prompts/" in err

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from workbench.errors import Exit, InfrastructureError, WorkbenchError
+from workbench.errors import Exit, Failure, InfrastructureError, WorkbenchError
+from workbench.metrics import PushFailed
 from workbench.record import COLUMNS
 from workbench.results import RunResult
 
@@ -136,7 +137,10 @@ def test_errors_carry_their_exit_code_and_structure():
     error = WorkbenchError("is not a number", file="gate.yaml", line=3, field="alpha", fix="write e.g. 0.05")
     assert str(error) == "gate.yaml:3: alpha: is not a number; write e.g. 0.05" and error.code == 2
     assert (error.file, error.line, error.field, error.fix) == ("gate.yaml", 3, "alpha", "write e.g. 0.05")
-    assert InfrastructureError("store down").code == 3 and isinstance(InfrastructureError("x"), WorkbenchError)
+    assert InfrastructureError("store down").code == 3 and str(InfrastructureError("x", file="f")) == "f: x"
+    assert not isinstance(InfrastructureError("x"), WorkbenchError)  # `except WorkbenchError` is bad input only
+    assert all(isinstance(e, Failure) for e in (WorkbenchError("x"), InfrastructureError("x"), PushFailed("x")))
+    assert PushFailed("gateway down").code == 3
     assert str(WorkbenchError("plain message")) == "plain message"
 
 

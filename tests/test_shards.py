@@ -199,6 +199,32 @@ def test_merge_checks_every_case_of_the_dataset(tmp_path):
     assert_same_run(merge(parts, [f"s{i}" for i in range(8)], dataset), unsharded(settings))
 
 
+def test_a_validated_dataset_is_passed_down_and_never_read_again(tmp_path):
+    """The dataset is validated once, by its caller: the shards, the merge and the log take the `Dataset`, so with
+    its file gone (a second validation would fail: no dataset named 'sim') they still run, merge and log."""
+    settings = simulated_project(tmp_path, cases=12)
+    whole = unsharded(settings)
+    dataset = load_dataset("sim", settings.datasets_dir)
+    dataset.path.unlink()
+    with pytest.raises(WorkbenchError, match="no dataset named .sim."):
+        load_dataset("sim", settings.datasets_dir)
+    parts = [run_shard("sim@1.0.0", dataset, Shard(i, 2), settings, progress=False) for i in (1, 2)]
+    merged = merge(parts, ["shard 1/2", "shard 2/2"], dataset)
+    assert_same_run(merged, whole)
+    run_id = shards.log_merged(merged, settings, 0, dataset)
+    assert list(find_runs(settings)["run_id"]) == [run_id]
+
+
+@pytest.mark.slow  # spawned processes import the stack: about 30 s on two busy cores
+def test_workers_get_the_dataset_their_parent_validated(tmp_path):
+    """`--workers N` validated the dataset 2 + 2N times; now once, in the parent: the workers run with its file gone."""
+    settings = simulated_project(tmp_path, cases=12)
+    whole = unsharded(settings)
+    dataset = load_dataset("sim", settings.datasets_dir)
+    dataset.path.unlink()
+    assert_same_run(shards.run_local("sim@1.0.0", dataset, 2, settings), whole)
+
+
 @pytest.mark.slow  # spawned processes import the stack: about 30 s on two busy cores
 def test_workers_run_shards_in_processes_and_log_one_run(tmp_path, capsys):
     settings = simulated_project(tmp_path)

@@ -14,6 +14,8 @@ from typing import Any
 _EXPORTS = {
     "Settings": "settings",
     "WorkbenchError": "errors",
+    "InfrastructureError": "errors",
+    "Failure": "errors",
     "evaluate": "experiment",
     "compare_refs": "experiment",
     "compare_sequential": "experiment",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from . import cli_assets, cli_ops, cli_review, cli_stats
 from .cli_args import fraction, positive, project_settings, shard, workers
-from .errors import Exit, WorkbenchError
+from .errors import Exit, Failure, WorkbenchError
 from .metrics import add_options, published
-from .settings import Settings
+from .settings import Settings, is_project
 
 DEMO_BASELINE, DEMO_CANDIDATE = "support@1.0.0", "support@1.1.0"
 # The demo's scorers: the case's facts (the gate's critical scorer), meaning and words of the reference answer
@@ -56,7 +56,7 @@ def _main(argv: list[str] | None) -> int:
             parser.print_help(sys.stderr)
             return Exit.BAD_INPUT
         return int(args.handler(args) or 0)
-    except WorkbenchError as exc:
+    except Failure as exc:  # bad input (2) or an infrastructure failure (3), as one line
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.code)
     except KeyboardInterrupt:
@@ -83,7 +83,7 @@ def save_traceback(args: argparse.Namespace | None) -> Path:
     folders = []
     try:
         settings = Settings.load(root=getattr(args, "root", None))
-        if settings.prompts_dir.is_dir() or settings.datasets_dir.is_dir():  # a project: its own logs folder
+        if is_project(settings.root):  # a project: its own logs folder
             folders.append(settings.home / "logs")
     except Exception:  # the project itself is what is broken
         pass
@@ -272,6 +272,7 @@ def _run(args) -> int:
             field="--shard",
             fix=f"add --save shard-{args.shard.index}.parquet",
         )
+    from .datasets import load_dataset
     from .experiment import evaluate
     from .health import check_run
     from .shards import auto_workers, log_merged, run_local, run_shard
@@ -285,11 +286,12 @@ def _run(args) -> int:
         if args.shard:
             result = run_shard(args.ref, args.dataset, args.shard, settings, progress=not args.quiet, **options)
         elif args.workers > 1:
-            result = run_local(args.ref, args.dataset, args.workers, settings, **options)
+            dataset = load_dataset(args.dataset, settings.datasets_dir)  # validated once: the workers get it
+            result = run_local(args.ref, dataset, args.workers, settings, **options)
             for row in result.record.to_dict("records"):  # the workers' calls, counted once they are back
                 recorder(row)
             if not args.no_log:
-                log_merged(result, settings, args.traces)
+                log_merged(result, settings, args.traces, dataset)
         else:
             result = evaluate(
                 args.ref,

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import WorkbenchError
-from .settings import Settings
+from .settings import MARKER_HELP, Settings, is_project
 
 Command = Callable[..., argparse.ArgumentParser]  # command(name, handler, help, parent) -> its parser
 
@@ -82,26 +83,28 @@ def workers(text: str) -> int | None:
     return None if text == "auto" else positive(text)
 
 
-def check_root(root: str | None) -> None:
-    """`--root` must be a project: a folder holding prompts/ or datasets/."""
+def check_root(root: str | None, source: str = "--root") -> None:
+    """A root named explicitly (`source`: `--root` or `WORKBENCH_ROOT`) must be a project (`is_project`, the
+    rule `find_root` also uses)."""
     if root is None:
         return
     path = Path(root)
     if not path.is_dir():
-        raise WorkbenchError(f"{root}: no such folder", field="--root", fix="give the project folder")
-    if not (path / "prompts").is_dir() and not (path / "datasets").is_dir():
+        raise WorkbenchError(f"{root}: no such folder", field=source, fix="give the project folder")
+    if not is_project(path):
         raise WorkbenchError(
-            f"{root} is not a workbench project (it has no prompts/ or datasets/ folder)",
-            field="--root",
-            fix="give the folder that holds prompts/ and datasets/",
+            f"{root} is not a workbench project ({MARKER_HELP})",
+            field=source,
+            fix="give the folder that holds prompts/ and datasets/, or run `workbench init` in it",
         )
 
 
 def project_settings(args: argparse.Namespace, project: bool = True) -> Settings:
-    """The project a command works on: `--root` checked (unless the command needs no `prompts/` or `datasets/`:
-    `project=False`), then `--tracking-uri` and `--no-cache` where the command has them."""
+    """The project a command works on: an explicit root (`--root`, else `WORKBENCH_ROOT`) checked (unless the
+    command needs no `prompts/` or `datasets/`: `project=False`), then `--tracking-uri` and `--no-cache` where the
+    command has them."""
     if project:
-        check_root(args.root)
+        check_root(args.root or os.environ.get("WORKBENCH_ROOT"), "--root" if args.root else "WORKBENCH_ROOT")
     return Settings.load(
         root=args.root, tracking_uri=getattr(args, "tracking_uri", None), cache=not getattr(args, "no_cache", False)
     )

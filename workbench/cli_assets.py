@@ -225,12 +225,10 @@ def _runs_list(args) -> int:
 
 def _runs_merge(args) -> int:
     from .health import check_run
-    from .shards import log_merged, merge_files
+    from .shards import merge_files
 
     settings = project_settings(args)
-    result = merge_files(args.paths, settings)
-    if not args.no_log:
-        log_merged(result, settings, traces=0)  # a saved run keeps no calls to trace
+    result = merge_files(args.paths, settings, log=not args.no_log, traces=0)  # a saved run keeps no calls to trace
     if args.save:
         result.save(args.save)
     print(result.report())

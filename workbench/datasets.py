@@ -158,7 +158,9 @@ def versions(name: str, root: Path) -> list[int]:
 
 
 def names(root: Path) -> list[str]:
-    return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and versions(p.name, root))
+    """The datasets with at least one version; none while the folder is missing (a project just marked)."""
+    root = Path(root)
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and versions(p.name, root)) if root.is_dir() else []
 
 
 def dataset_file(ref: str, root: Path) -> tuple[str, int, Path]:
@@ -172,6 +174,11 @@ def dataset_file(ref: str, root: Path) -> tuple[str, int, Path]:
         raise WorkbenchError(f"dataset '{ref}' does not exist; versions are: {', '.join(f'{name}@{v}' for v in known)}")
     number = int(version) if version else known[-1]
     return name, number, root / name / f"{number}.jsonl"
+
+
+def dataset_of(dataset: str | Dataset, root: Path) -> Dataset:
+    """A `Dataset` as given (validated once, by whoever loaded it), or the one a reference names, loaded."""
+    return dataset if isinstance(dataset, Dataset) else load_dataset(dataset, root)
 
 
 def load_dataset(ref: str, root: Path) -> Dataset:

@@ -2,6 +2,9 @@
 
 The exit code is an API: 0 pass, 1 regression (only from a gate verdict), 2 bad input, 3 infrastructure
 failure, 130 interrupted. `cli.main` is the one place that turns an exception into a code.
+
+`WorkbenchError` (bad input) and `InfrastructureError` are siblings under `Failure`: `except WorkbenchError`
+handles bad input only; a boundary that reports either (the CLI, a widget's status line) catches `Failure`.
 """
 
 from __future__ import annotations
@@ -19,14 +22,14 @@ class Exit(IntEnum):
     INTERRUPTED = 130
 
 
-class WorkbenchError(Exception):
-    """Bad input or a failed precondition (exit 2); the message names the file, the field and the fix.
+class Failure(Exception):
+    """A failure reported to people with its exit code; catch it only where it is reported, else a subclass.
 
     `file`, `line`, `field` and `fix` are optional structure: given, the message reads
     `file:line: field: message; fix`, and callers can read them back as attributes.
     """
 
-    code: int = Exit.BAD_INPUT
+    code: int = Exit.INFRASTRUCTURE  # a failure not known to be the input's fault
 
     def __init__(
         self,
@@ -42,7 +45,13 @@ class WorkbenchError(Exception):
         super().__init__(f"{where}{f'{field}: ' if field else ''}{message}{f'; {fix}' if fix else ''}")
 
 
-class InfrastructureError(WorkbenchError):
+class WorkbenchError(Failure):
+    """Bad input or a failed precondition (exit 2); the message names the file, the field and the fix."""
+
+    code = Exit.BAD_INPUT
+
+
+class InfrastructureError(Failure):
     """Something the user's input did not cause failed (exit 3): the model is unreachable, a store is broken."""
 
     code = Exit.INFRASTRUCTURE

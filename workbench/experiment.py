@@ -13,7 +13,7 @@ import pandas as pd
 from .budget import Budget
 from .calibration import calibrate
 from .compare import Comparison
-from .datasets import load_dataset
+from .datasets import Dataset, dataset_of, load_dataset
 from .errors import WorkbenchError
 from .gate import GatePolicy, GateResult, check_gate
 from .prompts import lock_hash, production
@@ -22,12 +22,12 @@ from .run_context import RunContext
 from .scorers import Scorer
 from .settings import Settings
 from .traces import DEFAULT_TRACES
-from .tracking import load_run, log_comparison
+from .tracking import load_run, log_comparison, log_run
 
 
 def evaluate(
     prompt_ref: str,
-    dataset_ref: str,
+    dataset: str | Dataset,
     scorers: list[Scorer | str | dict] | None = None,
     settings: Settings | None = None,
     concurrency: int | None = None,
@@ -40,8 +40,9 @@ def evaluate(
     cases: list[str] | None = None,
     on_call: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> RunResult:
-    """Run `name@version` over a dataset with the given scorers (the defaults when None); `cases`: only these
-    case ids (a sequential comparison's batch); `on_call`: called with each call's record row as it is made.
+    """Run `name@version` over a dataset (a reference, or a `Dataset` already loaded: it is not read again) with
+    the given scorers (the defaults when None); `cases`: only these case ids (a shard, a sequential comparison's
+    batch); `on_call`: called with each call's record row as it is made.
 
     `repeats` > 1 runs each case that many times with different seeds, bypassing the cache.
     `traces` is how many cases get an MLflow trace (None: all of them). A `budget` stops the run before
@@ -49,12 +50,15 @@ def evaluate(
     record row as it is made (`metrics.RunMetrics.recorder` feeds Prometheus from it).
     """
     settings = settings or Settings.load()
-    dataset = load_dataset(dataset_ref, settings.datasets_dir)
+    dataset = dataset_of(dataset, settings.datasets_dir)
     if cases is not None:
         wanted = set(cases)
         keep = [i for i, case in enumerate(dataset.cases) if case.id in wanted]
-        dataset = replace(
-            dataset, cases=[dataset.cases[i] for i in keep], lines=[dataset.lines[i] for i in keep if dataset.lines]
+        dataset = replace(  # the subset's own hash (`digest=None`: not the whole dataset's, if it was computed)
+            dataset,
+            cases=[dataset.cases[i] for i in keep],
+            lines=[dataset.lines[i] for i in keep if dataset.lines],
+            digest=None,
         )
     started = time.time()
     with RunContext.build(
@@ -62,9 +66,7 @@ def evaluate(
     ) as context:
         result = context.run(dataset, repeats=repeats, seed_offset=seed_offset, progress=progress)
     result.started_at, result.ended_at = started, time.time()  # the MLflow run spans the evaluation
-    if log:
-        from .tracking import log_run  # mlflow takes seconds to import: only runs that log pay for it
-
+    if log:  # mlflow itself is imported by tracking's functions: only runs that log pay for it
         log_run(result, context.prompt, dataset, settings, traces=traces)
     lock_hash(context.prompt, settings.prompts_dir)
     return result

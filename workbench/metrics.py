@@ -32,7 +32,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import generate_latest
 
-from .errors import WorkbenchError
+from .errors import InfrastructureError, WorkbenchError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -216,7 +216,7 @@ class RunMetrics:
             self._server = None
 
 
-class PushFailed(WorkbenchError):
+class PushFailed(InfrastructureError):
     """The Pushgateway could not be reached or refused the push (an infrastructure failure, exit 3)."""
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from .datasets import Dataset, load_dataset
+from .datasets import Dataset, dataset_of, load_dataset
 from .errors import InfrastructureError, WorkbenchError
 from .experiment import evaluate
 from .models import model_path
@@ -31,6 +31,7 @@ from .prompts import resolve
 from .results import RunResult, merge_runs
 from .settings import Settings
 from .traces import DEFAULT_TRACES
+from .tracking import log_run
 
 #: A shard's params: which shard it is (`i/n`) and the hash of the whole dataset it is a part of.
 SHARD, WHOLE_HASH = "shard", "shard.dataset_hash"
@@ -74,13 +75,16 @@ def shard_of(case_id: str, count: int) -> int:
     return int.from_bytes(hashlib.sha256(case_id.encode()).digest()[:8], "big") % count + 1
 
 
-def run_shard(ref: str, dataset_ref: str, shard: Shard, settings: Settings | None = None, **options: Any) -> RunResult:
-    """Run the cases of one shard with `evaluate` (`options`: its run options), logging nothing. The result
-    records the shard and the whole dataset's hash in its params, for `merge`."""
+def run_shard(
+    ref: str, dataset: str | Dataset, shard: Shard, settings: Settings | None = None, **options: Any
+) -> RunResult:
+    """Run the cases of one shard with `evaluate` (`options`: its run options), logging nothing; `dataset`: a
+    reference, or a `Dataset` already loaded (not read again). The result records the shard and the whole
+    dataset's hash in its params, for `merge`."""
     settings = settings or Settings.load()
-    dataset = load_dataset(dataset_ref, settings.datasets_dir)
+    dataset = dataset_of(dataset, settings.datasets_dir)
     ids = [case.id for case in dataset.cases if shard.holds(case.id)]
-    result = evaluate(ref, dataset.ref, settings=settings, cases=ids, log=False, **options)
+    result = evaluate(ref, dataset, settings=settings, cases=ids, log=False, **options)
     result.params = {**result.params, SHARD: str(shard), WHOLE_HASH: dataset.hash}
     return result
 
@@ -129,20 +133,27 @@ def merge(shards: Sequence[RunResult], sources: Sequence[str], dataset: Dataset)
     return _concatenate([result for _, result, _ in parts], first_shard.count, dataset, order)
 
 
-def merge_files(paths: Sequence[str | Path], settings: Settings) -> RunResult:
-    """`merge` of saved shard files, against the dataset version they name, as it is in the project now."""
+def merge_files(
+    paths: Sequence[str | Path], settings: Settings, log: bool = False, traces: int | None = DEFAULT_TRACES
+) -> RunResult:
+    """`merge` of saved shard files, against the dataset version they name, as it is in the project now; logged
+    as one run when `log` (`log_merged`)."""
     if not paths:
         raise WorkbenchError(NO_SHARDS, fix="name the shard files: workbench runs merge shard-*.parquet")
     shards = [RunResult.load(path) for path in paths]
     dataset = load_dataset(shards[0].dataset_ref, settings.datasets_dir)
-    return merge(shards, [str(p) for p in paths], dataset)
+    merged = merge(shards, [str(p) for p in paths], dataset)
+    if log:
+        log_merged(merged, settings, traces, dataset)
+    return merged
 
 
-def log_merged(result: RunResult, settings: Settings, traces: int | None = DEFAULT_TRACES) -> str:
+def log_merged(
+    result: RunResult, settings: Settings, traces: int | None = DEFAULT_TRACES, dataset: Dataset | None = None
+) -> str:
     """Log a merged run as one MLflow run (`tracking.log_run`); its configuration must still have the hash the
-    shards ran with. Returns the run id (also set on `result`)."""
-    from .tracking import log_run  # mlflow takes seconds to import: only merges that log pay for it
-
+    shards ran with. `dataset`: the one `merge` checked the shards against (loaded again when None). Returns
+    the run id (also set on `result`)."""
     prompt = resolve(result.prompt_ref, settings.prompts_dir)
     if prompt.hash != result.prompt_hash:
         raise WorkbenchError(
@@ -151,7 +162,8 @@ def log_merged(result: RunResult, settings: Settings, traces: int | None = DEFAU
             file=prompt.path,
             fix=f"restore {prompt.ref} as it was, or run the shards again",
         )
-    dataset = load_dataset(result.dataset_ref, settings.datasets_dir)
+    if dataset is None:
+        dataset = load_dataset(result.dataset_ref, settings.datasets_dir)
     return log_run(result, prompt, dataset, settings, traces=traces)
 
 
@@ -176,16 +188,20 @@ def _available_memory() -> int | None:
     return None
 
 
-def run_local(ref: str, dataset_ref: str, workers: int, settings: Settings | None = None, **options: Any) -> RunResult:
+def run_local(
+    ref: str, dataset: str | Dataset, workers: int, settings: Settings | None = None, **options: Any
+) -> RunResult:
     """`workers` shards run at once in as many worker processes (each loads its own copy of the model), then
-    merged. Each worker is pinned to its own share of the cores (`_cores_of`), so a local model's threads (one per
-    core a process may use) do not fight over them. `duration_s` of the result is the wall time of the run."""
+    merged. The dataset is validated once, here (or by the caller who passes a `Dataset`), and sent to the
+    workers as it is. Each worker is pinned to its own share of the cores (`_cores_of`), so a local model's
+    threads (one per core a process may use) do not fight over them. `duration_s` of the result is the wall
+    time of the run."""
     settings = settings or Settings.load()
-    dataset = load_dataset(dataset_ref, settings.datasets_dir)
+    dataset = dataset_of(dataset, settings.datasets_dir)
     started = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [
-            pool.submit(_pinned_shard, ref, dataset.ref, Shard(i, workers), settings, options, _cores_of(i, workers))
+            pool.submit(_pinned_shard, ref, dataset, Shard(i, workers), settings, options, _cores_of(i, workers))
             for i in range(1, workers + 1)
         ]
         try:
@@ -229,17 +245,17 @@ def run_on_dask(
     merged = merge(results, [f"dask shard {i}/{shards}" for i in range(1, shards + 1)], dataset)
     merged.duration_s = time.perf_counter() - started
     if log:
-        log_merged(merged, settings, traces)
+        log_merged(merged, settings, traces, dataset)
     return merged
 
 
 def _pinned_shard(
-    ref: str, dataset_ref: str, shard: Shard, settings: Settings, options: dict, cores: list[int]
+    ref: str, dataset: Dataset, shard: Shard, settings: Settings, options: dict, cores: list[int]
 ) -> RunResult:
-    """`run_shard` in a worker process pinned to `cores` (when the platform can pin)."""
+    """`run_shard` in a worker process pinned to `cores` (when the platform can pin), on the parent's dataset."""
     if cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)
-    return run_shard(ref, dataset_ref, shard, settings, progress=False, **options)
+    return run_shard(ref, dataset, shard, settings, progress=False, **options)
 
 
 def _cores_of(index: int, workers: int) -> list[int]:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from .errors import Exit, InfrastructureError, WorkbenchError
+from .errors import Exit, Failure, InfrastructureError, WorkbenchError
 from .rag.store import HOST_ENV, PORT_ENV
 
 TRACKING_ENV = "WORKBENCH_TRACKING_URI"
@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:9} {'running' if up_ else 'stopped'}")
         if args.action in ("up", "env"):
             print("".join(f"export {k}={v}\n" for k, v in stack.env().items()), end="")
-    except WorkbenchError as exc:
+    except Failure as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .datasets import Dataset, load_dataset
-from .errors import Exit, InfrastructureError, WorkbenchError
+from .errors import Failure, InfrastructureError, WorkbenchError
 from .mlflow_store import client, scope
 from .names import check_name
 from .prompt_registry import register_prompt, sync_production_alias
@@ -75,10 +75,10 @@ def log_run(
     try:
         with tempfile.TemporaryDirectory(dir=saved.parent) as tmp:  # the saved file, under the artifact's name
             return _log_run(result, prompt, dataset, settings, traces, _linked(saved, Path(tmp) / "results.parquet"))
+    except WorkbenchError:  # bad input: the user fixes it, nothing failed to log
+        raise
     except Exception as exc:
-        if isinstance(exc, WorkbenchError) and exc.code == Exit.BAD_INPUT:
-            raise
-        reason = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {str(exc)[:300]}"
+        reason = str(exc) if isinstance(exc, Failure) else f"{type(exc).__name__}: {str(exc)[:300]}"
         raise InfrastructureError(
             f"logging to MLflow ({settings.tracking_uri}) failed: {reason}; the results are kept in {saved}",
             fix=f"log them later with: workbench runs log {saved}",

@@ -74,7 +74,9 @@ def versions(name: str, root: Path) -> list[str]:
 
 
 def names(root: Path) -> list[str]:
-    return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and versions(p.name, root))
+    """The configurations with at least one version; none while the folder is missing (a project just marked)."""
+    root = Path(root)
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and versions(p.name, root)) if root.is_dir() else []
 
 
 def resolve(ref: str, root: Path) -> Prompt:

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from ..datasets import load_dataset
-from ..errors import WorkbenchError
+from ..errors import Failure
 from ..feedback import Feedback, FeedbackStore, Harvest, default_reviewer, feedback_path, harvest, select_cases
 from ..settings import Settings
 from .base import View
@@ -170,13 +170,13 @@ class FeedbackCollector(View):
                     correction=correction.value,
                 )
                 status.value = f"saved {case.value}"
-            except WorkbenchError as exc:
+            except Failure as exc:  # bad input or a store that failed: said on the status line
                 status.value = str(exc)
 
         def on_export(_: Any) -> None:
             try:
                 status.value = self.export(which=which.value).report()
-            except WorkbenchError as exc:
+            except Failure as exc:  # bad input or a store that failed: said on the status line
                 status.value = str(exc)
 
         def step(delta: int) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import WorkbenchError
+from ..errors import Failure, WorkbenchError
 from ..prompts import resolve
 from ..prompts.schema import Retrieval
 from ..rag import inspect
@@ -170,7 +170,7 @@ class RetrievalInspector(View):
             try:
                 self.search(query.value, answer.value, k.value, mode.value)
                 status.value = ""
-            except WorkbenchError as exc:
+            except Failure as exc:  # bad input or a store that failed: said on the status line
                 status.value = str(exc)
 
         button.on_click(run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import WorkbenchError
+from ..errors import Failure, WorkbenchError
 from ..results import RunResult
 from ..review import ReviewQueue as Queue
 from ..settings import Settings
@@ -132,7 +132,7 @@ class ReviewQueue(View):
                 status.value = f"saved {case.value}: " + ", ".join(
                     f"{k} {v}" for k, v in label.items() if v is not None
                 )
-            except WorkbenchError as exc:
+            except Failure as exc:  # bad input or a store that failed: said on the status line
                 status.value = str(exc)
 
         def on_rating(change: Any) -> None:
