@@ -5,7 +5,7 @@ from .budget import Budget
 from .calibration import calibrate
 from .compare import Comparison
 from .datasets import Case, Dataset, add_cases, load_dataset
-from .errors import WorkbenchError
+from .errors import Failure, InfrastructureError, WorkbenchError
 from .experiment import compare_refs, compare_sequential, evaluate
 from .export import export_finetune
 from .gate import GatePolicy, GateResult, check_gate
@@ -24,9 +24,11 @@ __all__ = [
     "Case",
     "Comparison",
     "Dataset",
+    "Failure",
     "GatePolicy",
     "GateResult",
     "GuardrailPolicy",
+    "InfrastructureError",
     "ModelClient",
     "Prompt",
     "Provider",
