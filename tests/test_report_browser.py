@@ -83,6 +83,7 @@ def planted_report(tmp_path):
     """A gate report over two saved runs whose outputs, inputs, case ids and tags carry live markup."""
     root = tmp_path / "project"
     (root / "datasets" / "shop").mkdir(parents=True)
+    (root / "prompts").mkdir()  # a project root holds prompts/ and datasets/ (settings.is_project)
     planted_id = f"case {IMG}"
     cases = [{"id": planted_id, "inputs": {"question": f"Price? {SCRIPT}"}, "expected": f"$6 {IMG}", "tags": [SCRIPT]}]
     cases += [{"id": f"case-{i:02d}", "inputs": {"question": f"Question {i}?"}, "tags": ["billing"]} for i in range(11)]
